@@ -1,0 +1,54 @@
+# lateint-ref: the two set-up commands are `make demo` and `make test` (see README.md).
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+export VIRTUAL_ENV := $(CURDIR)/$(VENV)
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+
+.PHONY: venv build demo test test-rust test-python lint vectors bench bench-deps clean
+
+# The virtual environment with the build and test tools (re-made when pyproject.toml changes).
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet "numpy>=1.26" "pytest>=8" "hypothesis>=6.100" "ruff==0.17.6" "maturin>=1.9,<2"
+	touch $@
+
+venv: $(VENV)/.installed
+
+# Builds the extension in release mode and installs the package into .venv (editable).
+build: venv
+	$(VENV)/bin/maturin develop --release --quiet
+
+demo: build
+	$(PY) examples/demo.py
+
+lint: venv
+	cargo fmt --check
+	cargo clippy --all-targets -- -D warnings
+	cargo clippy --all-targets --features python -- -D warnings
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+test-rust:
+	cargo test --quiet
+
+vectors: build
+	$(PY) spec/generate_vectors.py --check
+
+test-python: build
+	$(PY) -m pytest -q
+
+test: lint test-rust vectors test-python
+
+# Benchmarks need torch and maxsim-cpu as baselines; they are installed into .venv on demand.
+bench-deps: venv
+	$(PY) -c "import torch, maxsim_cpu" 2>/dev/null || $(PY) -m pip install --quiet torch maxsim-cpu
+
+bench: build bench-deps
+	$(PY) bench/bench_maxsim.py --output bench/results/maxsim.md
+
+clean:
+	rm -rf target $(VENV) .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,15 @@
+"""The exceptions of lateint-ref.
+
+Every failure the library foresees is a ``LateIntError``. Bad input is an ``InputError``, which is
+also a ``ValueError`` so that callers may catch the built-in. Messages start with the requirement
+of ``spec/`` that the input broke, then name the bad value, e.g.
+``R-MAXSIM-7: query dim 128 != document dim 96``.
+"""
+
+
+class LateIntError(Exception):
+    """Root of every error raised by lateint-ref."""
+
+
+class InputError(LateIntError, ValueError):
+    """An argument breaks a requirement of the spec (shape, dtype, value)."""

@@ -1,0 +1,95 @@
+"""Exact late-interaction scoring and search (spec/maxsim.md).
+
+``score(q, d) = sum over query tokens i of max over document tokens j of <q_i, d_j>``, the max
+taken over real tokens only (R-MAXSIM-1).
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+import numpy as np
+
+from lateint_ref import _native
+from lateint_ref.documents import Documents
+from lateint_ref.errors import InputError
+from lateint_ref.packing import pack_documents, pack_queries
+
+MAX_THREADS = 1024
+
+
+def _threads(threads: Any) -> int | None:
+    """R-MAXSIM-13: None (every core) or an integer in 1..=1024."""
+    if threads is None:
+        return None
+    if isinstance(threads, bool) or not isinstance(threads, numbers.Integral):
+        raise InputError(f"R-MAXSIM-13: threads must be an integer or None, got {threads!r}")
+    if not 1 <= int(threads) <= MAX_THREADS:
+        raise InputError(
+            f"R-MAXSIM-13: threads must be an integer in 1..={MAX_THREADS} or None, got {threads}"
+        )
+    return int(threads)
+
+
+def _inputs(queries: Any, documents: Any) -> tuple[np.ndarray, np.ndarray, Any]:
+    """Packs queries and documents; an empty side borrows the other side's dim."""
+    q_vectors, q_offsets = pack_queries(queries)
+    if isinstance(documents, Documents):
+        docs: Any = documents._set
+        d_dim = documents.dim
+    else:
+        docs = pack_documents(documents)
+        d_dim = docs[0].shape[1]
+    if len(q_offsets) == 1 and q_vectors.shape[1] == 0:  # no query at all: take the documents' dim
+        q_vectors = np.zeros((0, max(d_dim, 1)), dtype=np.float32)
+    if not isinstance(docs, _native.DocumentSet) and len(docs[1]) == 1 and d_dim == 0:
+        docs = (np.zeros((0, q_vectors.shape[1]), dtype=np.float32), docs[1])
+    return q_vectors, q_offsets, docs
+
+
+def maxsim(queries: Any, documents: Any, *, threads: int | None = None) -> np.ndarray:
+    """MaxSim scores of every query against every document.
+
+    Args:
+        queries: one ``[q_len, dim]`` array, a ``[n_queries, q_len, dim]`` array, or a sequence of
+            ``[q_len_i, dim]`` arrays (float32 or float16).
+        documents: a ``Documents``, a sequence of ``[n_tokens_j, dim]`` arrays, a packed pair
+            ``(vectors [n_tokens, dim], offsets [n_docs + 1])`` or a ``[n_docs, n_tokens, dim]``
+            array.
+        threads: worker threads; None uses every core. Results do not depend on it.
+
+    Returns:
+        ``[n_queries, n_docs] float32`` (a single 2-D query gives one row).
+    """
+    n_threads = _threads(threads)
+    q_vectors, q_offsets, docs = _inputs(queries, documents)
+    return _native.maxsim(q_vectors, q_offsets, docs, n_threads)
+
+
+def maxsim_pairwise(queries: Any, documents: Any, *, threads: int | None = None) -> np.ndarray:
+    """MaxSim of query ``i`` with document ``i`` (R-MAXSIM-12), the shape training and reranking use.
+
+    Returns:
+        ``[n] float32``; queries and documents must be equally many.
+    """
+    n_threads = _threads(threads)
+    q_vectors, q_offsets, docs = _inputs(queries, documents)
+    return _native.maxsim_pairwise(q_vectors, q_offsets, docs, n_threads)
+
+
+def search_exact(
+    queries: Any, documents: Any, k: int = 10, *, threads: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` best documents of each query by exact MaxSim (R-SEARCH-1).
+
+    Returns:
+        ``(scores [n_queries, k'] float32, indices [n_queries, k'] int64)`` with
+        ``k' = min(k, n_docs)``, best first; equal scores are ordered by the lower index.
+    """
+    if isinstance(k, bool) or not isinstance(k, numbers.Integral):
+        raise InputError(f"R-SEARCH-2: k must be an integer >= 1, got {k!r}")
+    n_threads = _threads(threads)
+    q_vectors, q_offsets, docs = _inputs(queries, documents)
+    k_native = max(min(int(k), 2**62), -(2**62))
+    return _native.search_exact(q_vectors, q_offsets, docs, k_native, n_threads)

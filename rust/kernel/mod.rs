@@ -1,0 +1,186 @@
+//! MaxSim kernels with runtime CPU dispatch: AVX-512 (with the AVX512_BF16 dot product when
+//! present), AVX2+FMA, and a portable scalar fallback.
+//!
+//! `token_maxima` computes, for one prepared query and one document, the maximum over document
+//! tokens of each query token's dot product. The f32 kernels all perform the same sequential FMA
+//! chain over the components, so they agree bit for bit (R-MAXSIM-10).
+
+mod blocked;
+mod dpbf16;
+mod lanes;
+mod scalar;
+
+use crate::queries::Prepared;
+
+/// An instruction set the kernels can run on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Isa {
+    /// Portable Rust; `f32::mul_add` for the FMA.
+    Scalar,
+    /// AVX2 and FMA, 8 lanes.
+    Avx2,
+    /// AVX-512F, 16 lanes; `vdpbf16ps` for bfloat16 when AVX512_BF16 is present.
+    Avx512,
+}
+
+impl Isa {
+    /// The instruction sets this CPU supports, best last.
+    pub fn available() -> Vec<Isa> {
+        let mut isas = vec![Isa::Scalar];
+        #[cfg(target_arch = "x86_64")]
+        {
+            if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+                isas.push(Isa::Avx2);
+            }
+            if is_x86_feature_detected!("avx512f") {
+                isas.push(Isa::Avx512);
+            }
+        }
+        isas
+    }
+
+    /// The best instruction set of this CPU.
+    pub fn detect() -> Isa {
+        *Isa::available().last().unwrap_or(&Isa::Scalar)
+    }
+
+    /// Its name: "scalar", "avx2" or "avx512".
+    pub fn name(self) -> &'static str {
+        match self {
+            Isa::Scalar => "scalar",
+            Isa::Avx2 => "avx2",
+            Isa::Avx512 => "avx512",
+        }
+    }
+
+    /// The instruction set of that name, when this CPU supports it.
+    pub fn by_name(name: &str) -> Option<Isa> {
+        Isa::available().into_iter().find(|isa| isa.name() == name)
+    }
+}
+
+/// True when this CPU has the AVX512_BF16 dot product used for bfloat16 storage.
+pub fn has_bf16_dot() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512bf16")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// One document's token rows.
+#[derive(Clone, Copy, Debug)]
+pub enum DocRows<'a> {
+    /// `[n][dim] f32`.
+    F32(&'a [f32]),
+    /// `[n][dim_p] u16` bfloat16, `dim_p` even (a zero pad component when dim is odd).
+    Bf16(&'a [u16]),
+}
+
+/// `out[i] = max_j <q_i, d_j>` for the query's tokens `i < q.len` over the document's `n >= 1`
+/// tokens. `out` holds at least `q.pad` values; lanes past `q.len` are scratch.
+///
+/// `isa` comes from `Isa::available()` (so this CPU supports it); the row type must match the
+/// query's precision (f32 rows with an f32 query, bfloat16 rows with a bfloat16 query).
+pub fn token_maxima(isa: Isa, q: &Prepared, doc: DocRows, n: usize, out: &mut [f32]) {
+    assert!(n >= 1 && out.len() >= q.pad, "kernel contract: n >= 1 and out.len() >= q.pad");
+    match doc {
+        DocRows::F32(rows) => {
+            assert!(rows.len() >= n * q.dim_p && q.qt.len() == q.dim_p * q.pad);
+            match isa {
+                // SAFETY: `isa` was detected on this CPU; extents were checked above.
+                #[cfg(target_arch = "x86_64")]
+                Isa::Avx512 => unsafe { x86::f32_avx512(q, rows.as_ptr(), n, out.as_mut_ptr()) },
+                #[cfg(target_arch = "x86_64")]
+                Isa::Avx2 => unsafe { x86::f32_avx2(q, rows.as_ptr(), n, out.as_mut_ptr()) },
+                _ => scalar::maxima_f32(&q.qt, q.pad, q.len, q.dim_p, rows, n, out),
+            }
+        }
+        DocRows::Bf16(rows) => {
+            assert!(rows.len() >= n * q.dim_p && q.qt.len() == q.dim_p * q.pad);
+            match isa {
+                // SAFETY: as above; `qp` holds `dim_p * pad` values for bfloat16 queries.
+                #[cfg(target_arch = "x86_64")]
+                Isa::Avx512 if has_bf16_dot() && q.qp.len() == q.dim_p * q.pad => unsafe {
+                    x86::bf16_dot_avx512(q, rows.as_ptr(), n, out.as_mut_ptr())
+                },
+                #[cfg(target_arch = "x86_64")]
+                Isa::Avx512 => unsafe { x86::bf16_avx512(q, rows.as_ptr(), n, out.as_mut_ptr()) },
+                #[cfg(target_arch = "x86_64")]
+                Isa::Avx2 => unsafe { x86::bf16_avx2(q, rows.as_ptr(), n, out.as_mut_ptr()) },
+                _ => scalar::maxima_bf16(&q.qt, q.pad, q.len, q.dim_p, rows, n, out),
+            }
+        }
+    }
+}
+
+/// The `#[target_feature]` entry points: each walks the query's lane blocks in chunks whose
+/// (query blocks QB, document rows R) fit the register file, and runs the blocked kernel.
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use super::blocked::{chunk_bf16, chunk_f32};
+    use super::dpbf16;
+    use super::lanes::{Avx2, Avx512};
+    use crate::queries::Prepared;
+
+    /// Runs `$kernel::<QB, R>(lane offset)` over the `$nb` lane blocks of `$w` lanes, choosing
+    /// (QB, R) from the table for the blocks left: 1, 2, 3, then 4 or more.
+    macro_rules! over_blocks {
+        ($nb:expr, $w:expr, |$off:ident, $qb:ident, $r:ident| $call:expr,
+         [$q1:literal x $r1:literal, $q2:literal x $r2:literal, $q3:literal x $r3:literal, $q4:literal x $r4:literal]) => {{
+            let mut b = 0usize;
+            while b < $nb {
+                let $off = b * $w;
+                b += match $nb - b {
+                    1 => { const $qb: usize = $q1; const $r: usize = $r1; $call; $qb }
+                    2 => { const $qb: usize = $q2; const $r: usize = $r2; $call; $qb }
+                    3 => { const $qb: usize = $q3; const $r: usize = $r3; $call; $qb }
+                    _ => { const $qb: usize = $q4; const $r: usize = $r4; $call; $qb }
+                };
+            }
+        }};
+    }
+
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn f32_avx512(q: &Prepared, doc: *const f32, n: usize, out: *mut f32) {
+        let qt = q.qt.as_ptr();
+        over_blocks!(q.pad / 16, 16, |off, QB, R| unsafe {
+            chunk_f32::<Avx512, QB, R>(qt.add(off), q.pad, q.dim_p, doc, n, out.add(off))
+        }, [1 x 8, 2 x 6, 3 x 4, 4 x 4]);
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn f32_avx2(q: &Prepared, doc: *const f32, n: usize, out: *mut f32) {
+        let qt = q.qt.as_ptr();
+        over_blocks!(q.pad / 8, 8, |off, QB, R| unsafe {
+            chunk_f32::<Avx2, QB, R>(qt.add(off), q.pad, q.dim_p, doc, n, out.add(off))
+        }, [1 x 8, 2 x 4, 3 x 2, 4 x 2]);
+    }
+
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn bf16_avx512(q: &Prepared, doc: *const u16, n: usize, out: *mut f32) {
+        let qt = q.qt.as_ptr();
+        over_blocks!(q.pad / 16, 16, |off, QB, R| unsafe {
+            chunk_bf16::<Avx512, QB, R>(qt.add(off), q.pad, q.dim_p / 2, doc, n, out.add(off))
+        }, [1 x 8, 2 x 6, 3 x 4, 4 x 4]);
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn bf16_avx2(q: &Prepared, doc: *const u16, n: usize, out: *mut f32) {
+        let qt = q.qt.as_ptr();
+        over_blocks!(q.pad / 8, 8, |off, QB, R| unsafe {
+            chunk_bf16::<Avx2, QB, R>(qt.add(off), q.pad, q.dim_p / 2, doc, n, out.add(off))
+        }, [1 x 8, 2 x 4, 3 x 2, 4 x 2]);
+    }
+
+    #[target_feature(enable = "avx512f,avx512bf16")]
+    pub unsafe fn bf16_dot_avx512(q: &Prepared, doc: *const u16, n: usize, out: *mut f32) {
+        let qp = q.qp.as_ptr();
+        over_blocks!(q.pad / 16, 16, |off, QB, R| unsafe {
+            dpbf16::chunk::<QB, R>(qp.add(off * 2), q.pad, q.dim_p / 2, doc, n, out.add(off))
+        }, [1 x 8, 2 x 6, 3 x 4, 4 x 4]);
+    }
+}

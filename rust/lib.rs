@@ -1,0 +1,19 @@
+//! Native core of lateint-ref: exact late-interaction (MaxSim) scoring and search.
+//!
+//! The pure core takes slices and returns `Result<_, Error>`; it knows nothing of Python. The
+//! binding lives in `python.rs` alone and is compiled only with the `python` feature (maturin).
+
+pub mod bf16;
+pub mod documents;
+pub mod error;
+pub mod kernel;
+pub mod maxsim;
+pub mod packed;
+pub mod queries;
+pub mod search;
+pub mod threads;
+
+#[cfg(feature = "python")]
+mod python;
+
+pub use error::{Error, Result};

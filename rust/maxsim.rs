@@ -1,0 +1,107 @@
+//! MaxSim scoring (R-MAXSIM-1): `score(q, d) = sum_i max_j <q_i, d_j>` over real tokens only,
+//! as a full `[n_queries, n_docs]` matrix or pairwise (query i with document i).
+
+use std::ops::Range;
+
+use rayon::prelude::*;
+
+use crate::documents::Docs;
+use crate::kernel::{self, DocRows, Isa};
+use crate::packed::Packed;
+use crate::queries::{self, Prepared};
+use crate::{Error, Result};
+
+/// Documents per tile are chosen to hold about this many tokens.
+const TILE_TOKENS: usize = 2048;
+/// Queries per tile: a document is read once per tile and stays in cache for all its queries.
+pub const QUERY_TILE: usize = 16;
+
+/// Contiguous document ranges of about `TILE_TOKENS` tokens (at least one document each).
+pub fn doc_tiles(offsets: &[usize]) -> Vec<Range<usize>> {
+    let n_docs = offsets.len().saturating_sub(1);
+    let mut tiles = Vec::new();
+    let mut start = 0;
+    while start < n_docs {
+        let limit = offsets[start] + TILE_TOKENS;
+        let mut end = start + 1;
+        while end < n_docs && offsets[end + 1] <= limit {
+            end += 1;
+        }
+        tiles.push(start..end);
+        start = end;
+    }
+    tiles
+}
+
+/// The score of one query against one document; `scratch` holds at least `q.pad` values.
+///
+/// The per-token maxima are summed in f64 in token order and rounded once to f32 (R-MAXSIM-10).
+pub fn score_one(isa: Isa, q: &Prepared, doc: DocRows, n: usize, scratch: &mut [f32]) -> f32 {
+    kernel::token_maxima(isa, q, doc, n, scratch);
+    scratch[..q.len].iter().map(|&m| f64::from(m)).sum::<f64>() as f32
+}
+
+/// Scores of `queries` against the documents of `range`: `[queries.len()][range.len()] f32`.
+pub fn score_tile(isa: Isa, queries: &[Prepared], docs: &Docs, range: Range<usize>) -> Vec<f32> {
+    let width = range.len();
+    let mut out = vec![0.0f32; queries.len() * width];
+    let mut scratch = vec![0.0f32; queries.iter().map(|q| q.pad).max().unwrap_or(0)];
+    for (col, d) in range.enumerate() {
+        let (rows, n) = docs.doc(d);
+        for (row, q) in queries.iter().enumerate() {
+            out[row * width + col] = score_one(isa, q, rows, n, &mut scratch);
+        }
+    }
+    out
+}
+
+/// Validates the pairing of queries with documents and prepares the queries (in parallel).
+pub fn prepare(queries: &Packed, docs: &Docs) -> Result<Vec<Prepared>> {
+    queries::check_same_dim(queries.dim, docs.dim)?;
+    let precision = docs.precision();
+    (0..queries.len())
+        .into_par_iter()
+        .map(|i| Prepared::new(queries.item(i), queries.dim, precision))
+        .collect()
+}
+
+/// All scores, `[n_queries][n_docs] f32` row-major, and n_docs.
+pub fn maxsim(isa: Isa, queries: &Packed, docs: &Docs) -> Result<(Vec<f32>, usize)> {
+    let prepared = prepare(queries, docs)?;
+    let (nq, nd) = (prepared.len(), docs.len());
+    let tiles: Vec<(Range<usize>, Range<usize>)> = (0..nq)
+        .step_by(QUERY_TILE)
+        .flat_map(|q0| {
+            let qr = q0..(q0 + QUERY_TILE).min(nq);
+            doc_tiles(docs.offsets).into_iter().map(move |dr| (qr.clone(), dr))
+        })
+        .collect();
+    let parts: Vec<Vec<f32>> = tiles
+        .par_iter()
+        .map(|(qr, dr)| score_tile(isa, &prepared[qr.clone()], docs, dr.clone()))
+        .collect();
+    let mut out = vec![0.0f32; nq * nd];
+    for ((qr, dr), part) in tiles.iter().zip(parts) {
+        for (r, q) in qr.clone().enumerate() {
+            out[q * nd + dr.start..q * nd + dr.end].copy_from_slice(&part[r * dr.len()..(r + 1) * dr.len()]);
+        }
+    }
+    Ok((out, nd))
+}
+
+/// Pairwise scores (R-MAXSIM-12): query `i` against document `i`, `[n] f32`.
+pub fn maxsim_pairwise(isa: Isa, queries: &Packed, docs: &Docs) -> Result<Vec<f32>> {
+    if queries.len() != docs.len() {
+        return Err(Error::PairCount { queries: queries.len(), documents: docs.len() });
+    }
+    let prepared = prepare(queries, docs)?;
+    Ok(prepared
+        .par_iter()
+        .enumerate()
+        .map_init(Vec::new, |scratch, (i, q)| {
+            scratch.resize(q.pad, 0.0);
+            let (rows, n) = docs.doc(i);
+            score_one(isa, q, rows, n, scratch)
+        })
+        .collect())
+}

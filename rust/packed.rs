@@ -1,0 +1,140 @@
+//! The packed form of a ragged batch of token matrices (R-MAXSIM-3, R-MAXSIM-4): all tokens in one
+//! row-major `vectors: [n_tokens, dim] f32` buffer, item `i` owning rows `offsets[i]..offsets[i+1]`.
+
+use crate::{Error, Result};
+
+/// A validated, borrowed packed batch: `data: [offsets[n], dim] f32`, every item non-empty.
+#[derive(Debug, Clone)]
+pub struct Packed<'a> {
+    /// Components per token (>= 1).
+    pub dim: usize,
+    /// `[n_items + 1]`, `offsets[0] == 0`, strictly increasing, `offsets[n_items] == n_tokens`.
+    pub offsets: Vec<usize>,
+    /// `[n_tokens * dim] f32`, row-major, all finite.
+    pub data: &'a [f32],
+}
+
+impl<'a> Packed<'a> {
+    /// Validates `data: [n_tokens * dim] f32` and `offsets: [n_items + 1] i64` and borrows them.
+    ///
+    /// `what` ("query" or "document") names the items in error messages.
+    pub fn new(what: &'static str, data: &'a [f32], dim: usize, offsets: &[i64]) -> Result<Self> {
+        if dim == 0 {
+            return Err(Error::Dim {
+                what: format!("{what} vectors have dimension 0"),
+            });
+        }
+        let offsets = check_offsets(what, offsets, data.len() / dim)?;
+        if data.len() % dim != 0 {
+            return Err(Error::Offsets {
+                what,
+                reason: format!("cover a buffer of {} values, not a multiple of dim {dim}", data.len()),
+            });
+        }
+        let packed = Packed { dim, offsets, data };
+        packed.check_finite(what)?;
+        Ok(packed)
+    }
+
+    /// Number of items (queries or documents).
+    pub fn len(&self) -> usize {
+        self.offsets.len() - 1
+    }
+
+    /// True when there is no item.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Rows of item `i`: `[n_tokens_i * dim] f32`.
+    pub fn item(&self, i: usize) -> &'a [f32] {
+        &self.data[self.offsets[i] * self.dim..self.offsets[i + 1] * self.dim]
+    }
+
+    /// R-MAXSIM-9: every component is finite. Reports the first offending value in item order.
+    fn check_finite(&self, what: &'static str) -> Result<()> {
+        if self.data.iter().all(|x| x.is_finite()) {
+            return Ok(());
+        }
+        let pos = self.data.iter().position(|x| !x.is_finite()).unwrap_or(0);
+        let row = pos / self.dim;
+        let index = self.offsets.partition_point(|&o| o <= row).saturating_sub(1);
+        Err(Error::NonFinite {
+            what,
+            index,
+            token: row - self.offsets[index],
+            component: pos % self.dim,
+            value: self.data[pos],
+        })
+    }
+}
+
+/// R-MAXSIM-4 and R-MAXSIM-8: `offsets` starts at 0, ends at `n_tokens` and strictly increases.
+pub fn check_offsets(what: &'static str, offsets: &[i64], n_tokens: usize) -> Result<Vec<usize>> {
+    let bad = |reason: String| Error::Offsets { what, reason };
+    let (&first, &last) = match (offsets.first(), offsets.last()) {
+        (Some(f), Some(l)) => (f, l),
+        _ => return Err(bad("must hold at least one value (n_items + 1)".into())),
+    };
+    if first != 0 {
+        return Err(bad(format!("must start at 0, got {first}")));
+    }
+    if usize::try_from(last).ok() != Some(n_tokens) {
+        return Err(bad(format!("must end at the number of tokens {n_tokens}, got {last}")));
+    }
+    let mut out = Vec::with_capacity(offsets.len());
+    for (i, w) in offsets.windows(2).enumerate() {
+        if w[1] < w[0] {
+            return Err(bad(format!("decrease at item {i}: {} then {}", w[0], w[1])));
+        }
+        if w[1] == w[0] {
+            return Err(Error::Empty { what, index: i });
+        }
+    }
+    // Every value is now in 0..=n_tokens, so the conversion cannot fail.
+    out.extend(offsets.iter().map(|&o| o as usize));
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_valid_and_reports_each_fault() {
+        let data = [1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0];
+        let p = Packed::new("document", &data, 2, &[0, 1, 3]).unwrap();
+        assert_eq!(p.len(), 2);
+        assert_eq!(p.item(1), &[3.0, 4.0, 5.0, 6.0]);
+        assert!(matches!(
+            Packed::new("document", &data, 2, &[1, 3]),
+            Err(Error::Offsets { .. })
+        ));
+        assert!(matches!(
+            Packed::new("document", &data, 2, &[0, 2]),
+            Err(Error::Offsets { .. })
+        ));
+        assert!(matches!(
+            Packed::new("document", &data, 2, &[0, 2, 1, 3]),
+            Err(Error::Offsets { .. })
+        ));
+        assert_eq!(
+            Packed::new("document", &data, 2, &[0, 0, 3]).unwrap_err(),
+            Error::Empty { what: "document", index: 0 }
+        );
+        assert!(matches!(Packed::new("query", &data, 0, &[0]), Err(Error::Dim { .. })));
+        let nan = [1.0f32, 2.0, 3.0, f32::NAN];
+        match Packed::new("query", &nan, 2, &[0, 1, 2]).unwrap_err() {
+            Error::NonFinite { index, token, component, .. } => {
+                assert_eq!((index, token, component), (1, 0, 1))
+            }
+            e => panic!("unexpected {e:?}"),
+        }
+    }
+
+    #[test]
+    fn zero_items_is_valid() {
+        let p = Packed::new("document", &[], 4, &[0]).unwrap();
+        assert!(p.is_empty());
+    }
+}

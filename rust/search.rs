@@ -1,0 +1,70 @@
+//! Exact top-k search (R-SEARCH-1): every document scored by MaxSim, the `min(k, n_docs)` best
+//! kept per query, best first, ties broken by the lower document index.
+
+use std::cmp::Ordering;
+
+use rayon::prelude::*;
+
+use crate::documents::Docs;
+use crate::kernel::Isa;
+use crate::maxsim::{QUERY_TILE, doc_tiles, prepare, score_tile};
+use crate::packed::Packed;
+use crate::{Error, Result};
+
+/// A scored document: (score, document index).
+pub type Hit = (f32, usize);
+
+/// The ranking order: higher score first, then lower index; a NaN score (possible only when
+/// finite inputs overflow f32) ranks after every number.
+pub fn rank_order(a: &Hit, b: &Hit) -> Ordering {
+    match (a.0.is_nan(), b.0.is_nan()) {
+        (false, true) => Ordering::Less,
+        (true, false) => Ordering::Greater,
+        (true, true) => a.1.cmp(&b.1),
+        (false, false) => b.0.partial_cmp(&a.0).unwrap_or(Ordering::Equal).then(a.1.cmp(&b.1)),
+    }
+}
+
+/// Keeps the `k` best of `hits`, sorted best first.
+fn best_k(mut hits: Vec<Hit>, k: usize) -> Vec<Hit> {
+    if hits.len() > k {
+        hits.select_nth_unstable_by(k, rank_order);
+        hits.truncate(k);
+    }
+    hits.sort_unstable_by(rank_order);
+    hits
+}
+
+/// Top-k per query: scores `[n_queries][k'] f32` and indices `[n_queries][k'] i64`, with
+/// `k' = min(k, n_docs)`.
+pub fn search_exact(isa: Isa, queries: &Packed, docs: &Docs, k: i64) -> Result<(Vec<f32>, Vec<i64>, usize)> {
+    if k < 1 {
+        return Err(Error::K { got: k });
+    }
+    let prepared = prepare(queries, docs)?;
+    let kk = usize::try_from(k).unwrap_or(usize::MAX).min(docs.len());
+    let tiles = doc_tiles(docs.offsets);
+    let mut scores = Vec::with_capacity(prepared.len() * kk);
+    let mut indices = Vec::with_capacity(prepared.len() * kk);
+    for group in prepared.chunks(QUERY_TILE) {
+        // Per tile, the k best of each query of the group; merged below in tile order.
+        let parts: Vec<Vec<Vec<Hit>>> = tiles
+            .par_iter()
+            .map(|dr| {
+                let block = score_tile(isa, group, docs, dr.clone());
+                block
+                    .chunks(dr.len())
+                    .map(|row| best_k(row.iter().zip(dr.clone()).map(|(&s, d)| (s, d)).collect(), kk))
+                    .collect()
+            })
+            .collect();
+        for qi in 0..group.len() {
+            let all: Vec<Hit> = parts.iter().flat_map(|p| p[qi].iter().copied()).collect();
+            for (s, d) in best_k(all, kk) {
+                scores.push(s);
+                indices.push(d as i64);
+            }
+        }
+    }
+    Ok((scores, indices, kk))
+}
