@@ -81,13 +81,15 @@ def pack_queries(queries: Any) -> Packed:
     )
 
 
-def _offsets(x: Any) -> np.ndarray | None:
-    """``x`` as int64 offsets when it is a 1-D integer array, else None."""
-    a = np.asarray(x) if isinstance(x, np.ndarray | Sequence) else None
-    if a is None or a.ndim != 1 or not np.issubdtype(a.dtype, np.integer):
-        return None
-    if a.size and (a.max() > np.iinfo(np.int64).max or a.min() < 0):
-        raise InputError(f"R-MAXSIM-4: document offsets out of range: min {a.min()}, max {a.max()}")
+def _offsets(x: Any) -> np.ndarray:
+    """Packed offsets as int64 (R-MAXSIM-4: a 1-D integer array)."""
+    a = np.asarray(x)
+    if a.ndim != 1 or (a.size and not np.issubdtype(a.dtype, np.integer)):
+        raise InputError(
+            f"R-MAXSIM-4: document offsets must be a 1-D integer array, got {a.dtype} {a.shape}"
+        )
+    if a.size and (int(a.max()) > np.iinfo(np.int64).max or int(a.min()) < 0):
+        raise InputError(f"R-MAXSIM-4: document offsets out of range: {a.min()}..{a.max()}")
     return a.astype(np.int64)
 
 
@@ -95,13 +97,12 @@ def pack_documents(documents: Any) -> Packed:
     """Documents in packed form (R-MAXSIM-3).
 
     ``documents``: a sequence of ``[n_tokens_j, dim]`` arrays; a packed pair ``(vectors
-    [n_tokens, dim], offsets [n_docs + 1] integer)``; or a ``[n_docs, n_tokens, dim]`` array.
+    [n_tokens, dim], offsets [n_docs + 1] integer)`` (a 2-tuple whose second item is not 2-D);
+    or a ``[n_docs, n_tokens, dim]`` array.
     """
-    if isinstance(documents, tuple) and len(documents) == 2:
-        offsets = _offsets(documents[1])
-        if offsets is not None:
-            vectors = _matrix(documents[0], "document vectors")
-            return np.ascontiguousarray(vectors, dtype=np.float32), offsets
+    if isinstance(documents, tuple) and len(documents) == 2 and np.ndim(documents[1]) != 2:
+        vectors = _matrix(documents[0], "document vectors")
+        return np.ascontiguousarray(vectors, dtype=np.float32), _offsets(documents[1])
     if isinstance(documents, Sequence) and not isinstance(documents, str | bytes):
         return _concat([_matrix(d, f"document {j}") for j, d in enumerate(documents)], "document")
     a = _array(documents, "documents")

@@ -68,7 +68,7 @@ def maxsim(queries: Any, documents: Any, *, threads: int | None = None) -> np.nd
 
 
 def maxsim_pairwise(queries: Any, documents: Any, *, threads: int | None = None) -> np.ndarray:
-    """MaxSim of query ``i`` with document ``i`` (R-MAXSIM-12), the shape training and reranking use.
+    """MaxSim of query ``i`` with document ``i`` (R-MAXSIM-12), as training and reranking need.
 
     Returns:
         ``[n] float32``; queries and documents must be equally many.

@@ -1,6 +1,8 @@
 //! Documents as the scorers read them: a borrowed f32 packed batch, or an owned `DocumentSet`
 //! stored once in f32 or bfloat16 (R-MAXSIM-3, R-MAXSIM-11).
 
+use rayon::prelude::*;
+
 use crate::bf16;
 use crate::kernel::DocRows;
 use crate::packed::Packed;
@@ -64,6 +66,9 @@ impl<'a> Docs<'a> {
     }
 }
 
+/// Values copied per parallel task when storing documents.
+const COPY_CHUNK: usize = 1 << 16;
+
 /// Owned storage of a `DocumentSet`.
 #[derive(Debug, Clone)]
 enum Store {
@@ -90,13 +95,31 @@ impl DocumentSet {
         };
         let packed = Packed::new("document", data, dim, offsets)?;
         let store = match precision {
-            Precision::F32 => Store::F32(data.to_vec()),
+            Precision::F32 => {
+                let mut out = vec![0.0f32; data.len()];
+                out.par_chunks_mut(COPY_CHUNK)
+                    .zip(data.par_chunks(COPY_CHUNK))
+                    .for_each(|(dst, src)| dst.copy_from_slice(src));
+                Store::F32(out)
+            }
             Precision::Bf16 => {
                 let dim_p = dim.div_ceil(2) * 2;
                 let mut out = vec![0u16; data.len() / dim * dim_p];
-                for (src, dst) in data.chunks_exact(dim).zip(out.chunks_exact_mut(dim_p)) {
-                    for (x, y) in src.iter().zip(dst.iter_mut()) {
-                        *y = bf16::from_f32(*x, "document")?;
+                let rows = COPY_CHUNK / dim_p + 1;
+                let converted = out
+                    .par_chunks_mut(rows * dim_p)
+                    .zip(data.par_chunks(rows * dim))
+                    .all(|(dst, src)| {
+                        src.chunks_exact(dim).zip(dst.chunks_exact_mut(dim_p)).all(|(s, d)| {
+                            s.iter().zip(d.iter_mut()).all(|(x, y)| {
+                                bf16::from_f32(*x, "document").map(|b| *y = b).is_ok()
+                            })
+                        })
+                    });
+                if !converted {
+                    // Report the first overflowing value in storage order, whatever the threads.
+                    for x in data {
+                        bf16::from_f32(*x, "document")?;
                     }
                 }
                 Store::Bf16(out)

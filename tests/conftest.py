@@ -1,0 +1,36 @@
+"""Shared fixtures: hypothesis profiles, the spec oracle and vector loading."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+from hypothesis import HealthCheck, settings
+
+ROOT = Path(__file__).resolve().parent.parent
+SPEC = ROOT / "spec"
+sys.path.insert(0, str(SPEC))
+
+settings.register_profile("dev", max_examples=40, deadline=None)
+settings.register_profile(
+    "ci", max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile(
+    "deep", max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+def load_vectors() -> dict:
+    """spec/vectors/maxsim.json."""
+    return json.loads((SPEC / "vectors" / "maxsim.json").read_text())
+
+
+def decode(x: list, dtype: str = "float32", dim: int | None = None) -> np.ndarray:
+    """A vector-file matrix; an empty list is ``[0, dim]``."""
+    if not x:
+        return np.zeros((0, dim or 1), dtype=dtype)
+    return np.array(x, dtype=np.float64).astype(dtype)
