@@ -33,7 +33,7 @@ lint: venv
 	$(VENV)/bin/ruff format --check .
 
 test-rust:
-	cargo test --quiet
+	cargo test --quiet --lib
 
 vectors: build
 	$(PY) spec/generate_vectors.py --check

@@ -36,7 +36,10 @@ mod tests {
         // 1 + 2^-8 lies halfway between 1 and 1 + 2^-7: ties to even gives 1.
         assert_eq!(round_f32(1.0 + 2f32.powi(-8), "t").unwrap(), 1.0);
         // 1 + 3 * 2^-8 lies halfway between 1 + 2^-7 and 1 + 2^-6: ties to even gives 1 + 2^-6.
-        assert_eq!(round_f32(1.0 + 3.0 * 2f32.powi(-8), "t").unwrap(), 1.0 + 2f32.powi(-6));
+        assert_eq!(
+            round_f32(1.0 + 3.0 * 2f32.powi(-8), "t").unwrap(),
+            1.0 + 2f32.powi(-6)
+        );
         assert_eq!(round_f32(-0.3, "t").unwrap(), -0.30078125);
         assert!(from_f32(f32::MAX, "t").is_err());
         assert!(from_f32(3.0e38, "t").is_ok());

@@ -17,7 +17,9 @@ pub enum Error {
     Empty { what: &'static str, index: usize },
 
     /// R-MAXSIM-9: an input value is NaN or infinite.
-    #[error("R-MAXSIM-9: {what} {index}, token {token}, component {component} is {value} (not finite)")]
+    #[error(
+        "R-MAXSIM-9: {what} {index}, token {token}, component {component} is {value} (not finite)"
+    )]
     NonFinite {
         what: &'static str,
         index: usize,
@@ -35,7 +37,9 @@ pub enum Error {
     Storage { got: String },
 
     /// R-MAXSIM-12: the pairwise form needs as many documents as queries.
-    #[error("R-MAXSIM-12: pairwise scoring needs as many documents as queries, got {queries} queries and {documents} documents")]
+    #[error(
+        "R-MAXSIM-12: pairwise scoring needs as many documents as queries, got {queries} queries and {documents} documents"
+    )]
     PairCount { queries: usize, documents: usize },
 
     /// R-MAXSIM-13: a thread count outside 1..=1024.

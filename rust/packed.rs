@@ -27,10 +27,13 @@ impl<'a> Packed<'a> {
             });
         }
         let offsets = check_offsets(what, offsets, data.len() / dim)?;
-        if data.len() % dim != 0 {
+        if !data.len().is_multiple_of(dim) {
             return Err(Error::Offsets {
                 what,
-                reason: format!("cover a buffer of {} values, not a multiple of dim {dim}", data.len()),
+                reason: format!(
+                    "cover a buffer of {} values, not a multiple of dim {dim}",
+                    data.len()
+                ),
             });
         }
         let packed = Packed { dim, offsets, data };
@@ -65,7 +68,10 @@ impl<'a> Packed<'a> {
         }
         let pos = self.data.iter().position(|x| !x.is_finite()).unwrap_or(0);
         let row = pos / self.dim;
-        let index = self.offsets.partition_point(|&o| o <= row).saturating_sub(1);
+        let index = self
+            .offsets
+            .partition_point(|&o| o <= row)
+            .saturating_sub(1);
         Err(Error::NonFinite {
             what,
             index,
@@ -87,7 +93,9 @@ pub fn check_offsets(what: &'static str, offsets: &[i64], n_tokens: usize) -> Re
         return Err(bad(format!("must start at 0, got {first}")));
     }
     if usize::try_from(last).ok() != Some(n_tokens) {
-        return Err(bad(format!("must end at the number of tokens {n_tokens}, got {last}")));
+        return Err(bad(format!(
+            "must end at the number of tokens {n_tokens}, got {last}"
+        )));
     }
     let mut out = Vec::with_capacity(offsets.len());
     for (i, w) in offsets.windows(2).enumerate() {
@@ -127,12 +135,23 @@ mod tests {
         ));
         assert_eq!(
             Packed::new("document", &data, 2, &[0, 0, 3]).unwrap_err(),
-            Error::Empty { what: "document", index: 0 }
+            Error::Empty {
+                what: "document",
+                index: 0
+            }
         );
-        assert!(matches!(Packed::new("query", &data, 0, &[0]), Err(Error::Dim { .. })));
+        assert!(matches!(
+            Packed::new("query", &data, 0, &[0]),
+            Err(Error::Dim { .. })
+        ));
         let nan = [1.0f32, 2.0, 3.0, f32::NAN];
         match Packed::new("query", &nan, 2, &[0, 1, 2]).unwrap_err() {
-            Error::NonFinite { index, token, component, .. } => {
+            Error::NonFinite {
+                index,
+                token,
+                component,
+                ..
+            } => {
                 assert_eq!((index, token, component), (1, 0, 1))
             }
             e => panic!("unexpected {e:?}"),

@@ -3,12 +3,14 @@
 //! `lateint_ref.errors` in one place (`to_py`).
 
 use numpy::ndarray::Array2;
-use numpy::{IntoPyArray, PyUntypedArrayMethods, PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArray2};
+use numpy::{
+    IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods,
+};
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::types::PyType;
 
-use crate::documents::{DocumentSet, Docs};
+use crate::documents::{Docs, DocumentSet};
 use crate::kernel::Isa;
 use crate::packed::Packed;
 use crate::{Error, maxsim as scoring, search, threads};
@@ -89,19 +91,22 @@ enum DocsArg<'py> {
 }
 
 fn contiguous<'a>(a: &'a PyReadonlyArray2<'_, f32>) -> PyResult<&'a [f32]> {
-    a.as_slice().map_err(|_| PyRuntimeError::new_err("internal: array is not C-contiguous"))
+    a.as_slice()
+        .map_err(|_| PyRuntimeError::new_err("internal: array is not C-contiguous"))
 }
 
 fn contiguous1<'a>(a: &'a PyReadonlyArray1<'_, i64>) -> PyResult<&'a [i64]> {
-    a.as_slice().map_err(|_| PyRuntimeError::new_err("internal: array is not C-contiguous"))
+    a.as_slice()
+        .map_err(|_| PyRuntimeError::new_err("internal: array is not C-contiguous"))
 }
 
 /// Resolves the instruction set: the best one, or a named one this CPU supports (for tests).
 fn pick_isa(isa: Option<&str>) -> PyResult<Isa> {
     match isa {
         None => Ok(Isa::detect()),
-        Some(name) => Isa::by_name(name)
-            .ok_or_else(|| PyRuntimeError::new_err(format!("instruction set {name:?} is not available"))),
+        Some(name) => Isa::by_name(name).ok_or_else(|| {
+            PyRuntimeError::new_err(format!("instruction set {name:?} is not available"))
+        }),
     }
 }
 
@@ -155,11 +160,24 @@ fn maxsim<'py>(
     isa: Option<&str>,
 ) -> PyResult<Bound<'py, PyArray2<f32>>> {
     let nq = q_offsets.len().saturating_sub(1);
-    let (scores, nd) = run(py, q_vectors, q_offsets, docs, threads, isa, scoring::maxsim)?;
+    let (scores, nd) = run(
+        py,
+        q_vectors,
+        q_offsets,
+        docs,
+        threads,
+        isa,
+        scoring::maxsim,
+    )?;
     matrix(py, scores, nq, nd)
 }
 
-fn matrix<T: numpy::Element>(py: Python<'_>, v: Vec<T>, rows: usize, cols: usize) -> PyResult<Bound<'_, PyArray2<T>>> {
+fn matrix<T: numpy::Element>(
+    py: Python<'_>,
+    v: Vec<T>,
+    rows: usize,
+    cols: usize,
+) -> PyResult<Bound<'_, PyArray2<T>>> {
     Array2::from_shape_vec((rows, cols), v)
         .map(|a| a.into_pyarray(py))
         .map_err(|e| PyRuntimeError::new_err(format!("internal: {e}")))
@@ -176,7 +194,16 @@ fn maxsim_pairwise<'py>(
     threads: Option<i64>,
     isa: Option<&str>,
 ) -> PyResult<Bound<'py, PyArray1<f32>>> {
-    Ok(run(py, q_vectors, q_offsets, docs, threads, isa, scoring::maxsim_pairwise)?.into_pyarray(py))
+    Ok(run(
+        py,
+        q_vectors,
+        q_offsets,
+        docs,
+        threads,
+        isa,
+        scoring::maxsim_pairwise,
+    )?
+    .into_pyarray(py))
 }
 
 /// `search_exact(q_vectors, q_offsets, docs, k, threads, isa)` -> (scores `[n_queries, k'] f32`,
@@ -194,8 +221,9 @@ fn search_exact<'py>(
     isa: Option<&str>,
 ) -> PyResult<(Bound<'py, PyArray2<f32>>, Bound<'py, PyArray2<i64>>)> {
     let nq = q_offsets.len().saturating_sub(1);
-    let (scores, indices, kk) =
-        run(py, q_vectors, q_offsets, docs, threads, isa, |isa, q, d| search::search_exact(isa, q, d, k))?;
+    let (scores, indices, kk) = run(py, q_vectors, q_offsets, docs, threads, isa, |isa, q, d| {
+        search::search_exact(isa, q, d, k)
+    })?;
     Ok((matrix(py, scores, nq, kk)?, matrix(py, indices, nq, kk)?))
 }
 

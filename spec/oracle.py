@@ -58,7 +58,8 @@ def bound_f32(q: np.ndarray, d: np.ndarray) -> float:
     """R-MAXSIM-10: the allowed ``|S - S*|`` for float32 storage."""
     dim = q.shape[1]
     a = float(abs_products_max(q, d).sum())
-    return gamma(dim + 1) * a + U32 * abs(score(q, d)) + len(q) * 2.0**-50 * a
+    subnormal = len(q) * dim * 2.0**-149
+    return gamma(dim + 1) * a + U32 * abs(score(q, d)) + len(q) * 2.0**-50 * a + subnormal
 
 
 def round_bf16(x: np.ndarray) -> np.ndarray:

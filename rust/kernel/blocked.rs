@@ -26,7 +26,12 @@ fn prefetch(p: *const u8) {
 
 /// Row pointers of the group starting at token `j`, clamped to the last row (`n >= 1`).
 #[inline(always)]
-unsafe fn group_rows<T, const R: usize>(doc: *const T, j: usize, n: usize, stride: usize) -> [*const T; R] {
+unsafe fn group_rows<T, const R: usize>(
+    doc: *const T,
+    j: usize,
+    n: usize,
+    stride: usize,
+) -> [*const T; R] {
     let mut rows = [doc; R];
     for (r, row) in rows.iter_mut().enumerate() {
         // SAFETY: min(j + r, n - 1) < n rows of `stride` elements are in bounds.

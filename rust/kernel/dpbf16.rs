@@ -59,13 +59,10 @@ pub unsafe fn chunk<const QB: usize, const R: usize>(
                         *v = _mm512_loadu_si512(qrow.add(b * 32).cast());
                     }
                     for r in 0..R {
-                        let pair = _mm512_set1_epi32(rows[r].add(2 * k2).cast::<i32>().read_unaligned());
+                        let pair =
+                            _mm512_set1_epi32(rows[r].add(2 * k2).cast::<i32>().read_unaligned());
                         for b in 0..QB {
-                            acc[r][b] = _mm512_dpbf16_ps(
-                                acc[r][b],
-                                as_bh(qv[b]),
-                                as_bh(pair),
-                            );
+                            acc[r][b] = _mm512_dpbf16_ps(acc[r][b], as_bh(qv[b]), as_bh(pair));
                         }
                     }
                     k2 += 1;

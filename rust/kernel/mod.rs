@@ -9,6 +9,8 @@ mod blocked;
 mod dpbf16;
 mod lanes;
 mod scalar;
+#[cfg(test)]
+mod tests;
 
 use crate::queries::Prepared;
 
@@ -86,7 +88,10 @@ pub enum DocRows<'a> {
 /// `isa` comes from `Isa::available()` (so this CPU supports it); the row type must match the
 /// query's precision (f32 rows with an f32 query, bfloat16 rows with a bfloat16 query).
 pub fn token_maxima(isa: Isa, q: &Prepared, doc: DocRows, n: usize, out: &mut [f32]) {
-    assert!(n >= 1 && out.len() >= q.pad, "kernel contract: n >= 1 and out.len() >= q.pad");
+    assert!(
+        n >= 1 && out.len() >= q.pad,
+        "kernel contract: n >= 1 and out.len() >= q.pad"
+    );
     match doc {
         DocRows::F32(rows) => {
             assert!(rows.len() >= n * q.dim_p && q.qt.len() == q.dim_p * q.pad);
@@ -135,10 +140,30 @@ mod x86 {
             while b < $nb {
                 let $off = b * $w;
                 b += match $nb - b {
-                    1 => { const $qb: usize = $q1; const $r: usize = $r1; $call; $qb }
-                    2 => { const $qb: usize = $q2; const $r: usize = $r2; $call; $qb }
-                    3 => { const $qb: usize = $q3; const $r: usize = $r3; $call; $qb }
-                    _ => { const $qb: usize = $q4; const $r: usize = $r4; $call; $qb }
+                    1 => {
+                        const $qb: usize = $q1;
+                        const $r: usize = $r1;
+                        $call;
+                        $qb
+                    }
+                    2 => {
+                        const $qb: usize = $q2;
+                        const $r: usize = $r2;
+                        $call;
+                        $qb
+                    }
+                    3 => {
+                        const $qb: usize = $q3;
+                        const $r: usize = $r3;
+                        $call;
+                        $qb
+                    }
+                    _ => {
+                        const $qb: usize = $q4;
+                        const $r: usize = $r4;
+                        $call;
+                        $qb
+                    }
                 };
             }
         }};

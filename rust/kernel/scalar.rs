@@ -13,7 +13,15 @@ fn vmax(a: f32, b: f32) -> f32 {
 /// Maxima over `n` document tokens for each of the first `len` query tokens.
 ///
 /// `qt: [dim_p][pad] f32`; `component(j, k)` returns document token `j`'s component `k` as f32.
-fn maxima(qt: &[f32], pad: usize, len: usize, dim_p: usize, n: usize, component: impl Fn(usize, usize) -> f32, out: &mut [f32]) {
+fn maxima(
+    qt: &[f32],
+    pad: usize,
+    len: usize,
+    dim_p: usize,
+    n: usize,
+    component: impl Fn(usize, usize) -> f32,
+    out: &mut [f32],
+) {
     for (i, slot) in out.iter_mut().enumerate().take(len) {
         let mut m = f32::NEG_INFINITY;
         for j in 0..n {
@@ -28,11 +36,35 @@ fn maxima(qt: &[f32], pad: usize, len: usize, dim_p: usize, n: usize, component:
 }
 
 /// f32 document rows `doc: [n][dim_p] f32`.
-pub fn maxima_f32(qt: &[f32], pad: usize, len: usize, dim_p: usize, doc: &[f32], n: usize, out: &mut [f32]) {
+pub fn maxima_f32(
+    qt: &[f32],
+    pad: usize,
+    len: usize,
+    dim_p: usize,
+    doc: &[f32],
+    n: usize,
+    out: &mut [f32],
+) {
     maxima(qt, pad, len, dim_p, n, |j, k| doc[j * dim_p + k], out);
 }
 
 /// bfloat16 document rows `doc: [n][dim_p] u16` (`dim_p` even).
-pub fn maxima_bf16(qt: &[f32], pad: usize, len: usize, dim_p: usize, doc: &[u16], n: usize, out: &mut [f32]) {
-    maxima(qt, pad, len, dim_p, n, |j, k| bf16::to_f32(doc[j * dim_p + k]), out);
+pub fn maxima_bf16(
+    qt: &[f32],
+    pad: usize,
+    len: usize,
+    dim_p: usize,
+    doc: &[u16],
+    n: usize,
+    out: &mut [f32],
+) {
+    maxima(
+        qt,
+        pad,
+        len,
+        dim_p,
+        n,
+        |j, k| bf16::to_f32(doc[j * dim_p + k]),
+        out,
+    );
 }

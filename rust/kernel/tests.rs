@@ -1,0 +1,393 @@
+//! Kernel tests: every SIMD instruction set against the scalar oracle (bit for bit where the FMA
+//! chain is shared, within the R-MAXSIM-11 bound for `vdpbf16ps`), and the f32 kernels against a
+//! float64 reference.
+
+use super::{DocRows, Isa, has_bf16_dot, token_maxima};
+use crate::bf16;
+use crate::queries::{Precision, Prepared};
+
+/// SplitMix64: a tiny seeded generator, so failures reproduce.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in [0, 1).
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+    }
+
+    /// Uniform in `lo..=hi`.
+    fn int(&mut self, lo: i64, hi: i64) -> i64 {
+        lo + (self.next() % (hi - lo + 1) as u64) as i64
+    }
+
+    fn sign(&mut self) -> f64 {
+        if self.next() & 1 == 0 { 1.0 } else { -1.0 }
+    }
+}
+
+/// How test values are drawn.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Mode {
+    /// Uniform in [-1, 1).
+    Uniform,
+    /// Queries >= 0, documents <= 0: every similarity is negative (or zero).
+    Negative,
+    /// Magnitudes 2^-30 .. 2^31, random signs.
+    Wide,
+    /// Magnitudes 2^-80 .. 2^-59: products underflow to subnormals or zero.
+    Tiny,
+    /// Integers in -3..=3: exact ties, zeros and signed zeros.
+    Ints,
+    /// Subnormal f32 documents (2^-133 .. 2^-126) against uniform queries.
+    Subnormal,
+}
+
+const MODES: [Mode; 6] = [
+    Mode::Uniform,
+    Mode::Negative,
+    Mode::Wide,
+    Mode::Tiny,
+    Mode::Ints,
+    Mode::Subnormal,
+];
+
+fn values(rng: &mut Rng, count: usize, mode: Mode, is_doc: bool) -> Vec<f32> {
+    (0..count)
+        .map(|_| {
+            let x = match mode {
+                Mode::Uniform => rng.unit() * 2.0 - 1.0,
+                Mode::Negative if is_doc => -rng.unit(),
+                Mode::Negative => rng.unit(),
+                Mode::Wide => rng.sign() * (1.0 + rng.unit()) * 2f64.powi(rng.int(-30, 30) as i32),
+                Mode::Tiny => rng.sign() * (1.0 + rng.unit()) * 2f64.powi(rng.int(-80, -60) as i32),
+                Mode::Ints => rng.int(-3, 3) as f64,
+                Mode::Subnormal if is_doc => {
+                    rng.sign() * (1.0 + rng.unit()) * 2f64.powi(rng.int(-134, -127) as i32)
+                }
+                Mode::Subnormal => rng.unit() * 2.0 - 1.0,
+            };
+            x as f32
+        })
+        .collect()
+}
+
+const Q_LENS: [usize; 13] = [1, 2, 15, 16, 17, 31, 32, 33, 48, 64, 65, 100, 130];
+const DOC_LENS: [usize; 15] = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 180, 1000];
+const DIMS: [usize; 11] = [1, 2, 3, 7, 16, 17, 31, 64, 128, 129, 768];
+
+/// (query length, document length, dim) for every combination whose work `q * n * dim` is at most
+/// `budget`; the budget keeps the scalar oracle fast while every pair of extremes still meets
+/// (130 x 1000 at small dims, 1000 x 768 at short queries, 130 x 768 at short documents).
+fn shapes(budget: usize) -> Vec<(usize, usize, usize)> {
+    let mut out = Vec::new();
+    for &q in &Q_LENS {
+        for &n in &DOC_LENS {
+            for &dim in &DIMS {
+                if q * n * dim <= budget {
+                    out.push((q, n, dim));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// A value that no kernel produces from these inputs: lanes past `q.pad` must keep it.
+const SENTINEL: f32 = 12345.678;
+
+/// The kernel's maxima for the real query tokens; checks that nothing past `q.pad` was written.
+fn maxima(isa: Isa, q: &Prepared, doc: DocRows, n: usize) -> Vec<f32> {
+    let mut out = vec![SENTINEL; q.pad + 16];
+    token_maxima(isa, q, doc, n, &mut out);
+    assert!(
+        out[q.pad..]
+            .iter()
+            .all(|x| x.to_bits() == SENTINEL.to_bits()),
+        "{isa:?} wrote past q.pad"
+    );
+    out.truncate(q.len);
+    out
+}
+
+/// Bits, with every NaN the same (payloads are not specified).
+fn canon(x: f32) -> u32 {
+    if x.is_nan() {
+        f32::NAN.to_bits()
+    } else {
+        x.to_bits()
+    }
+}
+
+fn assert_bits(what: &str, got: &[f32], want: &[f32]) {
+    assert_eq!(got.len(), want.len(), "{what}");
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        assert_eq!(
+            canon(*g),
+            canon(*w),
+            "{what}: query token {i}: {g:e} != scalar {w:e}"
+        );
+    }
+}
+
+/// `[n][dim]` f32 rows as `[n][dim_p]` bfloat16, zero padded, as `DocumentSet` stores them.
+fn to_bf16_rows(rows: &[f32], dim: usize) -> Vec<u16> {
+    let dim_p = dim.div_ceil(2) * 2;
+    let mut out = vec![0u16; rows.len() / dim * dim_p];
+    for (src, dst) in rows.chunks_exact(dim).zip(out.chunks_exact_mut(dim_p)) {
+        for (x, y) in src.iter().zip(dst.iter_mut()) {
+            *y = bf16::from_f32(*x, "document").unwrap();
+        }
+    }
+    out
+}
+
+fn gamma(n: usize, u: f64) -> f64 {
+    n as f64 * u / (1.0 - n as f64 * u)
+}
+
+/// For each query token `i`: (max_j <q_i, d_j>, max_j sum_k |q_ik d_jk|) in f64.
+fn reference(q: &[f32], doc: &[f32], dim: usize) -> Vec<(f64, f64)> {
+    q.chunks_exact(dim)
+        .map(|qi| {
+            let mut best = f64::NEG_INFINITY;
+            let mut abs = 0.0f64;
+            for dj in doc.chunks_exact(dim) {
+                let dot: f64 = qi
+                    .iter()
+                    .zip(dj)
+                    .map(|(&a, &b)| f64::from(a) * f64::from(b))
+                    .sum();
+                let mag: f64 = qi
+                    .iter()
+                    .zip(dj)
+                    .map(|(&a, &b)| (f64::from(a) * f64::from(b)).abs())
+                    .sum();
+                best = best.max(dot);
+                abs = abs.max(mag);
+            }
+            (best, abs)
+        })
+        .collect()
+}
+
+#[test]
+fn available_isas_start_with_scalar_and_round_trip_names() {
+    let isas = Isa::available();
+    assert_eq!(isas[0], Isa::Scalar);
+    assert_eq!(Isa::detect(), *isas.last().unwrap());
+    for isa in isas {
+        assert_eq!(Isa::by_name(isa.name()), Some(isa));
+    }
+    assert_eq!(Isa::by_name("sse2"), None);
+}
+
+/// R-MAXSIM-10: every f32 SIMD kernel equals the scalar FMA chain bit for bit.
+#[test]
+fn f32_simd_bit_identical_to_scalar() {
+    let isas: Vec<Isa> = Isa::available()
+        .into_iter()
+        .filter(|&i| i != Isa::Scalar)
+        .collect();
+    let mut rng = Rng(0x5EED_0F32);
+    for (c, (ql, n, dim)) in shapes(usize::MAX).into_iter().enumerate() {
+        let mode = MODES[c % MODES.len()];
+        let qv = values(&mut rng, ql * dim, mode, false);
+        let dv = values(&mut rng, n * dim, mode, true);
+        let q = Prepared::new(&qv, dim, Precision::F32).unwrap();
+        let want = maxima(Isa::Scalar, &q, DocRows::F32(&dv), n);
+        for &isa in &isas {
+            let got = maxima(isa, &q, DocRows::F32(&dv), n);
+            assert_bits(
+                &format!("{isa:?} q={ql} n={n} dim={dim} {mode:?}"),
+                &got,
+                &want,
+            );
+        }
+    }
+}
+
+/// Dot products that overflow to +-inf (never NaN: an FMA's exact product is finite) agree across
+/// kernels.
+#[test]
+fn f32_overflow_agrees_across_isas() {
+    let mut rng = Rng(77);
+    for &(ql, n, dim) in &[(1, 1, 1), (17, 9, 3), (33, 13, 16), (65, 180, 7)] {
+        let mut qv = values(&mut rng, ql * dim, Mode::Uniform, false);
+        let mut dv = values(&mut rng, n * dim, Mode::Uniform, true);
+        for x in qv.iter_mut().chain(dv.iter_mut()) {
+            *x *= 2f32.powi(rng.int(0, 126) as i32);
+        }
+        let q = Prepared::new(&qv, dim, Precision::F32).unwrap();
+        let want = maxima(Isa::Scalar, &q, DocRows::F32(&dv), n);
+        for isa in Isa::available() {
+            let got = maxima(isa, &q, DocRows::F32(&dv), n);
+            assert_bits(
+                &format!("{isa:?} overflow q={ql} n={n} dim={dim}"),
+                &got,
+                &want,
+            );
+        }
+    }
+}
+
+/// Against float64: |f32 - ref| <= gamma(dim) * max_j sum_k |q_ik d_jk| (+ the f64 reference's own
+/// error, + dim * 2^-149 for the modes whose products underflow).
+#[test]
+fn f32_within_f64_reference_bound() {
+    let mut rng = Rng(0xF64);
+    for (c, (ql, n, dim)) in shapes(3_000_000).into_iter().enumerate() {
+        let mode = MODES[c % MODES.len()];
+        let qv = values(&mut rng, ql * dim, mode, false);
+        let dv = values(&mut rng, n * dim, mode, true);
+        let q = Prepared::new(&qv, dim, Precision::F32).unwrap();
+        let refs = reference(&qv, &dv, dim);
+        let underflow = match mode {
+            Mode::Tiny | Mode::Subnormal => dim as f64 * 2f64.powi(-149),
+            _ => 0.0,
+        };
+        for isa in Isa::available() {
+            let got = maxima(isa, &q, DocRows::F32(&dv), n);
+            for (i, (&g, &(r, a))) in got.iter().zip(&refs).enumerate() {
+                let bound =
+                    (gamma(dim, 2f64.powi(-24)) + gamma(dim, 2f64.powi(-53))) * a + underflow;
+                let err = (f64::from(g) - r).abs();
+                assert!(
+                    err <= bound,
+                    "{isa:?} q={ql} n={n} dim={dim} {mode:?} token {i}: {g:e} vs {r:e}, error {err:e} > {bound:e}"
+                );
+            }
+        }
+    }
+}
+
+/// The (rows, query) pair of a bfloat16 case: the query rounded by `Prepared`, the rows as stored.
+fn bf16_case(rng: &mut Rng, ql: usize, n: usize, dim: usize, mode: Mode) -> (Prepared, Vec<u16>) {
+    let qv = values(rng, ql * dim, mode, false);
+    let dv = values(rng, n * dim, mode, true);
+    (
+        Prepared::new(&qv, dim, Precision::Bf16).unwrap(),
+        to_bf16_rows(&dv, dim),
+    )
+}
+
+/// The FMA bfloat16 kernels (AVX2, and AVX-512 without `vdpbf16ps`) convert to f32 and run the
+/// same FMA chain as the scalar kernel: bit for bit.
+#[test]
+fn bf16_fma_kernels_bit_identical_to_scalar() {
+    let avx2 = Isa::available().contains(&Isa::Avx2);
+    let mut rng = Rng(0xBF16);
+    for (c, (ql, n, dim)) in shapes(30_000_000).into_iter().enumerate() {
+        let mode = MODES[c % MODES.len()];
+        let (q, rows) = bf16_case(&mut rng, ql, n, dim, mode);
+        let doc = DocRows::Bf16(&rows);
+        let want = maxima(Isa::Scalar, &q, doc, n);
+        let what = format!("q={ql} n={n} dim={dim} {mode:?}");
+        if avx2 {
+            assert_bits(
+                &format!("Avx2 {what}"),
+                &maxima(Isa::Avx2, &q, doc, n),
+                &want,
+            );
+        }
+        #[cfg(target_arch = "x86_64")]
+        if Isa::available().contains(&Isa::Avx512) {
+            // The FMA AVX-512 entry point directly: dispatch picks `vdpbf16ps` where the CPU has it.
+            let mut out = vec![SENTINEL; q.pad + 16];
+            // SAFETY: AVX-512F was detected; `rows` holds `n * dim_p` values and `out` `q.pad`.
+            unsafe { super::x86::bf16_avx512(&q, rows.as_ptr(), n, out.as_mut_ptr()) };
+            assert!(
+                out[q.pad..]
+                    .iter()
+                    .all(|x| x.to_bits() == SENTINEL.to_bits())
+            );
+            assert_bits(&format!("Avx512 (FMA) {what}"), &out[..q.len], &want);
+            if !has_bf16_dot() {
+                assert_bits(
+                    &format!("Avx512 {what}"),
+                    &maxima(Isa::Avx512, &q, doc, n),
+                    &want,
+                );
+            }
+        }
+    }
+}
+
+/// `vdpbf16ps` (other order, flushes subnormals) is within
+/// `2 gamma(dim_p) max_j sum_k |q_k d_jk| + dim_p 2^-120` of the scalar kernel, per query token.
+#[test]
+fn bf16_dot_within_bound_of_scalar() {
+    if !(has_bf16_dot() && Isa::available().contains(&Isa::Avx512)) {
+        eprintln!("no AVX512_BF16 on this CPU: vdpbf16ps kernel not tested");
+        return;
+    }
+    let mut rng = Rng(0xD07);
+    let mut exact = 0usize;
+    let mut total = 0usize;
+    for (c, (ql, n, dim)) in shapes(30_000_000).into_iter().enumerate() {
+        let mode = MODES[c % MODES.len()];
+        let (q, rows) = bf16_case(&mut rng, ql, n, dim, mode);
+        let doc = DocRows::Bf16(&rows);
+        let want = maxima(Isa::Scalar, &q, doc, n);
+        let got = maxima(Isa::Avx512, &q, doc, n);
+        for i in 0..q.len {
+            let mut a = 0.0f64;
+            for row in rows.chunks_exact(q.dim_p) {
+                let s: f64 = (0..q.dim_p)
+                    .map(|k| {
+                        (f64::from(q.qt[k * q.pad + i]) * f64::from(bf16::to_f32(row[k]))).abs()
+                    })
+                    .sum();
+                a = a.max(s);
+            }
+            let bound = 2.0 * gamma(q.dim_p, 2f64.powi(-24)) * a + q.dim_p as f64 * 2f64.powi(-120);
+            let err = (f64::from(got[i]) - f64::from(want[i])).abs();
+            assert!(
+                err <= bound,
+                "q={ql} n={n} dim={dim} {mode:?} token {i}: dpbf16 {:e} vs scalar {:e}: {err:e} > {bound:e}",
+                got[i],
+                want[i]
+            );
+            exact += usize::from(got[i].to_bits() == want[i].to_bits());
+            total += 1;
+        }
+    }
+    // Sanity: the comparison ran on real data (most small-dim cases agree exactly).
+    assert!(
+        total > 10_000 && exact > 0 && exact < total,
+        "{exact} of {total}"
+    );
+}
+
+/// Documents whose tokens all give the same dot product, zero queries, single tokens: the
+/// degenerate shapes of the group/remainder logic.
+#[test]
+fn degenerate_inputs_agree() {
+    for isa in Isa::available() {
+        // A zero query: every maximum is +0.
+        let q = Prepared::new(&[0.0; 17 * 5], 5, Precision::F32).unwrap();
+        let d = [1.0f32; 5 * 9];
+        assert!(
+            maxima(isa, &q, DocRows::F32(&d), 9)
+                .iter()
+                .all(|x| x.to_bits() == 0)
+        );
+        // All-negative similarities: the max is the least negative, not a padding zero.
+        let q = Prepared::new(&[1.0; 3 * 2], 2, Precision::F32).unwrap();
+        let d = [-3.0f32, -3.0, -1.0, -0.5, -2.0, -2.0];
+        assert_eq!(maxima(isa, &q, DocRows::F32(&d), 3), vec![-1.5; 3]);
+        let qb = Prepared::new(&[1.0; 3 * 3], 3, Precision::Bf16).unwrap();
+        let db = to_bf16_rows(
+            &[-3.0f32, -3.0, -3.0, -1.0, -0.5, -0.25, -2.0, -2.0, -2.0],
+            3,
+        );
+        assert_eq!(maxima(isa, &qb, DocRows::Bf16(&db), 3), vec![-1.75; 3]);
+    }
+}
