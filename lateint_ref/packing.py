@@ -13,8 +13,6 @@ import numpy as np
 
 from lateint_ref.errors import InputError
 
-_ACCEPTED = (np.dtype(np.float32), np.dtype(np.float16))
-
 Packed = tuple[np.ndarray, np.ndarray]
 
 
@@ -24,7 +22,7 @@ def _array(x: Any, what: str) -> np.ndarray:
         a = np.asarray(x)
     except Exception as exc:  # objects NumPy cannot view (e.g. bfloat16 tensors)
         raise InputError(f"R-MAXSIM-5: {what} cannot be read as an array: {exc}") from exc
-    if a.dtype not in _ACCEPTED:
+    if a.dtype.kind != "f" or a.dtype.itemsize not in (2, 4):  # float32/float16, any byte order
         raise InputError(
             f"R-MAXSIM-5: {what} has dtype {a.dtype}; accepted are float32 and float16 "
             "(convert with .astype(numpy.float32))"

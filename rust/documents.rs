@@ -5,6 +5,7 @@ use rayon::prelude::*;
 
 use crate::bf16;
 use crate::kernel::DocRows;
+use crate::memory;
 use crate::packed::Packed;
 use crate::queries::Precision;
 use crate::{Error, Result};
@@ -73,7 +74,7 @@ impl<'a> Docs<'a> {
     }
 }
 
-/// Values copied per parallel task when storing documents.
+/// Values converted per parallel task when storing bfloat16 documents.
 const COPY_CHUNK: usize = 1 << 16;
 
 /// Owned storage of a `DocumentSet`.
@@ -107,15 +108,13 @@ impl DocumentSet {
         let packed = Packed::new("document", data, dim, offsets)?;
         let store = match precision {
             Precision::F32 => {
-                let mut out = vec![0.0f32; data.len()];
-                out.par_chunks_mut(COPY_CHUNK)
-                    .zip(data.par_chunks(COPY_CHUNK))
-                    .for_each(|(dst, src)| dst.copy_from_slice(src));
+                let mut out = memory::reserve(data.len())?;
+                out.extend_from_slice(data);
                 Store::F32(out)
             }
             Precision::Bf16 => {
                 let dim_p = dim.div_ceil(2) * 2;
-                let mut out = vec![0u16; data.len() / dim * dim_p];
+                let mut out = memory::zeroed::<u16>(data.len() / dim * dim_p)?;
                 let rows = COPY_CHUNK / dim_p + 1;
                 let converted = out
                     .par_chunks_mut(rows * dim_p)

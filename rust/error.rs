@@ -50,6 +50,10 @@ pub enum Error {
     #[error("R-SEARCH-2: k must be an integer >= 1, got {got}")]
     K { got: i64 },
 
+    /// R-MAXSIM-15: an allocation sized by the input cannot be made.
+    #[error("R-MAXSIM-15: cannot allocate {bytes} bytes")]
+    Memory { bytes: u128 },
+
     /// R-MAXSIM-14: the operating system refused to start worker threads.
     #[error("R-MAXSIM-14: could not start the thread pool: {reason}")]
     ThreadPool { reason: String },

@@ -8,6 +8,7 @@ pub mod documents;
 pub mod error;
 pub mod kernel;
 pub mod maxsim;
+pub mod memory;
 pub mod packed;
 pub mod queries;
 pub mod search;

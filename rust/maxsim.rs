@@ -7,6 +7,7 @@ use rayon::prelude::*;
 
 use crate::documents::Docs;
 use crate::kernel::{self, DocRows, Isa};
+use crate::memory;
 use crate::packed::Packed;
 use crate::queries::{self, Prepared};
 use crate::{Error, Result};
@@ -15,6 +16,8 @@ use crate::{Error, Result};
 const TILE_TOKENS: usize = 2048;
 /// Queries per tile: a document is read once per tile and stays in cache for all its queries.
 pub const QUERY_TILE: usize = 16;
+/// Scores computed per band of queries by `maxsim` (bounds its temporary memory to ~16 MiB).
+const BAND_SCORES: usize = 1 << 22;
 
 /// Contiguous document ranges of about `TILE_TOKENS` tokens (at least one document each).
 pub fn doc_tiles(offsets: &[usize]) -> Vec<Range<usize>> {
@@ -69,27 +72,32 @@ pub fn prepare(queries: &Packed, docs: &Docs) -> Result<Vec<Prepared>> {
 }
 
 /// All scores, `[n_queries][n_docs] f32` row-major, and n_docs.
+///
+/// Work is split into (query group, document tile) pairs computed in parallel. Queries are taken
+/// in bands of about `BAND_SCORES` scores, so tile results never hold more than one band.
 pub fn maxsim(isa: Isa, queries: &Packed, docs: &Docs) -> Result<(Vec<f32>, usize)> {
+    let (nq, nd) = (queries.len(), docs.len());
+    let mut out = memory::zeroed::<f32>(memory::product(nq, nd, 4)?)?;
     let prepared = prepare(queries, docs)?;
-    let (nq, nd) = (prepared.len(), docs.len());
-    let tiles: Vec<(Range<usize>, Range<usize>)> = (0..nq)
-        .step_by(QUERY_TILE)
-        .flat_map(|q0| {
-            let qr = q0..(q0 + QUERY_TILE).min(nq);
-            doc_tiles(docs.offsets)
-                .into_iter()
-                .map(move |dr| (qr.clone(), dr))
-        })
-        .collect();
-    let parts: Vec<Vec<f32>> = tiles
-        .par_iter()
-        .map(|(qr, dr)| score_tile(isa, &prepared[qr.clone()], docs, dr.clone()))
-        .collect();
-    let mut out = vec![0.0f32; nq * nd];
-    for ((qr, dr), part) in tiles.iter().zip(parts) {
-        for (r, q) in qr.clone().enumerate() {
-            out[q * nd + dr.start..q * nd + dr.end]
-                .copy_from_slice(&part[r * dr.len()..(r + 1) * dr.len()]);
+    let tiles = doc_tiles(docs.offsets);
+    let band = (BAND_SCORES / nd.max(1)).div_ceil(QUERY_TILE).max(1) * QUERY_TILE;
+    for b0 in (0..nq).step_by(band) {
+        let work: Vec<(Range<usize>, Range<usize>)> = (b0..(b0 + band).min(nq))
+            .step_by(QUERY_TILE)
+            .flat_map(|q0| {
+                let qr = q0..(q0 + QUERY_TILE).min(nq);
+                tiles.iter().map(move |dr| (qr.clone(), dr.clone()))
+            })
+            .collect();
+        let parts: Vec<Vec<f32>> = work
+            .par_iter()
+            .map(|(qr, dr)| score_tile(isa, &prepared[qr.clone()], docs, dr.clone()))
+            .collect();
+        for ((qr, dr), part) in work.iter().zip(parts) {
+            for (r, q) in qr.clone().enumerate() {
+                out[q * nd + dr.start..q * nd + dr.end]
+                    .copy_from_slice(&part[r * dr.len()..(r + 1) * dr.len()]);
+            }
         }
     }
     Ok((out, nd))

@@ -6,7 +6,7 @@ use numpy::ndarray::Array2;
 use numpy::{
     IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods,
 };
-use pyo3::exceptions::PyRuntimeError;
+use pyo3::exceptions::{PyMemoryError, PyRuntimeError};
 use pyo3::prelude::*;
 use pyo3::types::PyType;
 
@@ -16,13 +16,14 @@ use crate::packed::Packed;
 use crate::{Error, maxsim as scoring, search, threads};
 
 /// The Python class of an error: every input fault is an `InputError`; a failure to start
-/// threads is a plain `LateIntError`.
+/// threads is a plain `LateIntError`; an allocation that cannot be made is a `MemoryError`.
 fn to_py(py: Python<'_>, e: Error) -> PyErr {
+    let message = e.to_string();
     let class = match e {
         Error::ThreadPool { .. } => "LateIntError",
+        Error::Memory { .. } => return PyMemoryError::new_err(message),
         _ => "InputError",
     };
-    let message = e.to_string();
     let cls = py
         .import("lateint_ref.errors")
         .and_then(|m| m.getattr(class))

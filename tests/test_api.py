@@ -70,6 +70,12 @@ def test_float16_is_widened_exactly() -> None:
     np.testing.assert_array_equal(li.maxsim(q16, li.Documents(d16)), want)
 
 
+def test_big_endian_float32_is_accepted() -> None:
+    """R-MAXSIM-5: float32 in either byte order."""
+    swapped = [d.astype(">f4") for d in DOCS]
+    np.testing.assert_array_equal(li.maxsim(QUERIES, swapped), li.maxsim(QUERIES, DOCS))
+
+
 def test_non_contiguous_inputs() -> None:
     """Strided views are accepted and give the same scores as their copies."""
     wide = _unit(40, 48)

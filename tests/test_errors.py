@@ -163,3 +163,12 @@ def test_native_layer_checks_too() -> None:
         _native.maxsim(qv, np.array([0, 5], np.int64), (dv, do))
     with _raises("R-MAXSIM-11"):
         _native.DocumentSet(dv, do, "int8")
+
+
+def test_result_too_large_is_memory_error() -> None:
+    """R-MAXSIM-15: a result that cannot be allocated raises MemoryError, not an abort."""
+    # 4e6 x 1e7 scores = 160 TB: beyond any address space, whatever the overcommit policy.
+    queries = np.ones((4_000_000, 1, 1), np.float32)
+    docs = li.Documents((np.ones((10_000_000, 1), np.float32), np.arange(10_000_001)))
+    with pytest.raises(MemoryError, match="R-MAXSIM-15"):
+        li.maxsim(queries, docs)
