@@ -14,6 +14,10 @@ pub mod queries;
 pub mod search;
 pub mod threads;
 
+#[cfg(test)]
+#[path = "unit/support.rs"]
+mod unit_support;
+
 #[cfg(feature = "python")]
 mod python;
 

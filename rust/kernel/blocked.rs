@@ -26,7 +26,7 @@ fn prefetch(p: *const u8) {
 
 /// Row pointers of the group starting at token `j`, clamped to the last row (`n >= 1`).
 #[inline(always)]
-unsafe fn group_rows<T, const R: usize>(
+pub unsafe fn group_rows<T, const R: usize>(
     doc: *const T,
     j: usize,
     n: usize,
@@ -38,6 +38,29 @@ unsafe fn group_rows<T, const R: usize>(
         *row = unsafe { doc.add((j + r).min(n - 1) * stride) };
     }
     rows
+}
+
+/// `mx[b] = max(mx[b], acc[r][b])` for every row `r` in order (the operand order of R-MAXSIM-10).
+#[inline(always)]
+pub unsafe fn fold_max<S: Lanes, const QB: usize, const R: usize>(
+    mx: &mut [S::V; QB],
+    acc: &[[S::V; QB]; R],
+) {
+    for row in acc.iter() {
+        for b in 0..QB {
+            // SAFETY: the caller's CPU supports `S`.
+            mx[b] = unsafe { S::max(mx[b], row[b]) };
+        }
+    }
+}
+
+/// Stores the `QB * S::W` maxima to `out`.
+#[inline(always)]
+pub unsafe fn store<S: Lanes, const QB: usize>(mx: &[S::V; QB], out: *mut f32) {
+    for (b, m) in mx.iter().enumerate() {
+        // SAFETY: the caller guarantees `out` holds `QB * S::W` values.
+        unsafe { S::store(out.add(b * S::W), *m) };
+    }
 }
 
 /// Max over the `n >= 1` f32 document rows of the dot products with `QB * S::W` query tokens.
@@ -86,16 +109,10 @@ pub unsafe fn chunk_f32<S: Lanes, const QB: usize, const R: usize>(
                     k += 1;
                 }
             }
-            for row in acc.iter() {
-                for b in 0..QB {
-                    mx[b] = S::max(mx[b], row[b]);
-                }
-            }
+            fold_max::<S, QB, R>(&mut mx, &acc);
             j += R;
         }
-        for (b, m) in mx.iter().enumerate() {
-            S::store(out.add(b * S::W), *m);
-        }
+        store::<S, QB>(&mx, out);
     }
 }
 
@@ -147,15 +164,9 @@ pub unsafe fn chunk_bf16<S: Lanes, const QB: usize, const R: usize>(
                     k2 += 1;
                 }
             }
-            for row in acc.iter() {
-                for b in 0..QB {
-                    mx[b] = S::max(mx[b], row[b]);
-                }
-            }
+            fold_max::<S, QB, R>(&mut mx, &acc);
             j += R;
         }
-        for (b, m) in mx.iter().enumerate() {
-            S::store(out.add(b * S::W), *m);
-        }
+        store::<S, QB>(&mx, out);
     }
 }

@@ -10,6 +10,9 @@
 
 use std::arch::x86_64::*;
 
+use super::blocked::{fold_max, group_rows, store};
+use super::lanes::Avx512;
+
 /// Groups of document tokens fetched ahead with software prefetch.
 const PREFETCH_GROUPS: usize = 2;
 
@@ -39,10 +42,7 @@ pub unsafe fn chunk<const QB: usize, const R: usize>(
         let mut mx = [_mm512_set1_ps(f32::NEG_INFINITY); QB];
         let mut j = 0;
         while j < n {
-            let mut rows = [doc; R];
-            for (r, row) in rows.iter_mut().enumerate() {
-                *row = doc.add((j + r).min(n - 1) * stride);
-            }
+            let rows = group_rows::<u16, R>(doc, j, n, stride);
             let ahead = doc.wrapping_add((j + R * PREFETCH_GROUPS) * stride);
             let mut acc = [[_mm512_setzero_ps(); QB]; R];
             let mut k2 = 0;
@@ -68,15 +68,9 @@ pub unsafe fn chunk<const QB: usize, const R: usize>(
                     k2 += 1;
                 }
             }
-            for row in acc.iter() {
-                for b in 0..QB {
-                    mx[b] = _mm512_max_ps(mx[b], row[b]);
-                }
-            }
+            fold_max::<Avx512, QB, R>(&mut mx, &acc);
             j += R;
         }
-        for (b, m) in mx.iter().enumerate() {
-            _mm512_storeu_ps(out.add(b * 16), *m);
-        }
+        store::<Avx512, QB>(&mx, out);
     }
 }
