@@ -1,15 +1,18 @@
 """lateint-ref: a small, fast reference implementation of late-interaction (ColBERT) retrieval."""
 
 from lateint_ref.documents import Documents
-from lateint_ref.errors import InputError, LateIntError
+from lateint_ref.encoder import Encoder
+from lateint_ref.errors import InputError, LateIntError, WeightsError
 from lateint_ref.scoring import maxsim, maxsim_pairwise, search_exact
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Documents",
+    "Encoder",
     "InputError",
     "LateIntError",
+    "WeightsError",
     "__version__",
     "maxsim",
     "maxsim_pairwise",

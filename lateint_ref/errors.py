@@ -13,3 +13,8 @@ class LateIntError(Exception):
 
 class InputError(LateIntError, ValueError):
     """An argument breaks a requirement of the spec (shape, dtype, value)."""
+
+
+class WeightsError(LateIntError):
+    """A model folder cannot be loaded: a missing or malformed file, an unknown architecture,
+    tensors of the wrong shape, or a tokenizer without the tokens the encoder needs."""

@@ -1,0 +1,1 @@
+"""Backbones written from their definitions: BERT and ModernBERT, in PyTorch and NumPy."""

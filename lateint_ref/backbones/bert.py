@@ -1,0 +1,126 @@
+"""BERT (as in all-MiniLM-L6-v2 and ColBERTv2) in PyTorch, written from its definition.
+
+Parameter names equal the safetensors names of a ``BertModel`` so that a checkpoint loads with
+``load_state_dict(strict=True)`` (after dropping the unused ``pooler.*`` tensors).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+ACTIVATIONS = {
+    "gelu": lambda x: nn.functional.gelu(x),
+    "gelu_new": lambda x: nn.functional.gelu(x, approximate="tanh"),
+    "gelu_pytorch_tanh": lambda x: nn.functional.gelu(x, approximate="tanh"),
+}
+
+
+class _Embeddings(nn.Module):
+    def __init__(self, c: dict) -> None:
+        super().__init__()
+        h = c["hidden_size"]
+        self.word_embeddings = nn.Embedding(c["vocab_size"], h)
+        self.position_embeddings = nn.Embedding(c["max_position_embeddings"], h)
+        self.token_type_embeddings = nn.Embedding(c.get("type_vocab_size", 2), h)
+        self.LayerNorm = nn.LayerNorm(h, eps=c.get("layer_norm_eps", 1e-12))
+
+    def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
+        seq = input_ids.shape[1]
+        positions = torch.arange(seq, device=input_ids.device)
+        x = (
+            self.word_embeddings(input_ids)
+            + self.position_embeddings(positions)[None]
+            + self.token_type_embeddings.weight[0]
+        )
+        return self.LayerNorm(x)
+
+
+class _Dense(nn.Module):
+    """A linear layer followed by a residual LayerNorm (BERT's ``*.output`` blocks)."""
+
+    def __init__(self, d_in: int, d_out: int, eps: float) -> None:
+        super().__init__()
+        self.dense = nn.Linear(d_in, d_out)
+        self.LayerNorm = nn.LayerNorm(d_out, eps=eps)
+
+    def forward(self, x: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
+        return self.LayerNorm(self.dense(x) + residual)
+
+
+class _SelfAttention(nn.Module):
+    def __init__(self, h: int, heads: int) -> None:
+        super().__init__()
+        self.heads = heads
+        self.query, self.key, self.value = nn.Linear(h, h), nn.Linear(h, h), nn.Linear(h, h)
+
+    def forward(self, x: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+        b, s, h = x.shape
+
+        def split(t: torch.Tensor) -> torch.Tensor:
+            return t.view(b, s, self.heads, h // self.heads).transpose(1, 2)
+
+        q, k, v = split(self.query(x)), split(self.key(x)), split(self.value(x))
+        scores = q @ k.transpose(-1, -2) / math.sqrt(h // self.heads) + bias
+        ctx = torch.softmax(scores, dim=-1) @ v
+        return ctx.transpose(1, 2).reshape(b, s, h)
+
+
+class _Attention(nn.Module):
+    def __init__(self, c: dict) -> None:
+        super().__init__()
+        h, eps = c["hidden_size"], c.get("layer_norm_eps", 1e-12)
+        self.self = _SelfAttention(h, c["num_attention_heads"])
+        self.output = _Dense(h, h, eps)
+
+    def forward(self, x: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+        return self.output(self.self(x, bias), x)
+
+
+class _Intermediate(nn.Module):
+    def __init__(self, c: dict) -> None:
+        super().__init__()
+        self.dense = nn.Linear(c["hidden_size"], c["intermediate_size"])
+        self.act = ACTIVATIONS[c.get("hidden_act", "gelu")]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.act(self.dense(x))
+
+
+class _Layer(nn.Module):
+    def __init__(self, c: dict) -> None:
+        super().__init__()
+        eps = c.get("layer_norm_eps", 1e-12)
+        self.attention = _Attention(c)
+        self.intermediate = _Intermediate(c)
+        self.output = _Dense(c["intermediate_size"], c["hidden_size"], eps)
+
+    def forward(self, x: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+        x = self.attention(x, bias)
+        return self.output(self.intermediate(x), x)
+
+
+class _Encoder(nn.Module):
+    def __init__(self, c: dict) -> None:
+        super().__init__()
+        self.layer = nn.ModuleList(_Layer(c) for _ in range(c["num_hidden_layers"]))
+
+
+class Bert(nn.Module):
+    """``forward(input_ids [batch, seq] int64, attention_mask [batch, seq] int64)`` ->
+    last hidden states ``[batch, seq, hidden]`` float32."""
+
+    def __init__(self, config: dict) -> None:
+        super().__init__()
+        self.embeddings = _Embeddings(config)
+        self.encoder = _Encoder(config)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        x = self.embeddings(input_ids)
+        bias = torch.zeros(attention_mask.shape, dtype=x.dtype, device=x.device)
+        bias = bias.masked_fill(attention_mask == 0, torch.finfo(x.dtype).min)[:, None, None, :]
+        for layer in self.encoder.layer:
+            x = layer(x, bias)
+        return x
