@@ -52,6 +52,7 @@ bench-deps: venv
 
 bench: build bench-deps
 	$(PY) bench/bench_maxsim.py --output bench/results/maxsim.md
+	$(PY) bench/bench_encoder.py --output bench/results/encoder.md
 
 clean:
 	rm -rf target $(VENV) .pytest_cache .ruff_cache .hypothesis

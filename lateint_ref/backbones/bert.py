@@ -6,8 +6,6 @@ Parameter names equal the safetensors names of a ``BertModel`` so that a checkpo
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
 
@@ -63,8 +61,8 @@ class _SelfAttention(nn.Module):
             return t.view(b, s, self.heads, h // self.heads).transpose(1, 2)
 
         q, k, v = split(self.query(x)), split(self.key(x)), split(self.value(x))
-        scores = q @ k.transpose(-1, -2) / math.sqrt(h // self.heads) + bias
-        ctx = torch.softmax(scores, dim=-1) @ v
+        # softmax(q k^T / sqrt(head_dim) + bias) v, fused.
+        ctx = nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=bias.to(q.dtype))
         return ctx.transpose(1, 2).reshape(b, s, h)
 
 
