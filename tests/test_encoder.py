@@ -230,3 +230,26 @@ def test_encoder_output_feeds_search(numpy_encoder: li.Encoder) -> None:
     queries = numpy_encoder.encode([TEXTS[0], TEXTS[4]], is_query=True)
     _, indices = li.search_exact(queries, docs, k=1)
     assert list(indices[:, 0]) == [0, 4]
+
+
+def test_stanford_checkpoint(tmp_path: Path) -> None:
+    """R-ENC-1: a Stanford ColBERT checkpoint (artifact.metadata, HF_ColBERT weights under
+    ``bert.``, ``linear.weight``) loads with [unused0]/[unused1] prefixes and its metadata."""
+    from safetensors.numpy import load_file, save_file
+
+    for name in ("config.json", "tokenizer.json", "tokenizer_config.json"):
+        shutil.copyfile(MINILM / name, tmp_path / name)
+    tensors = {f"bert.{k}": v for k, v in load_file(str(MINILM / "model.safetensors")).items()}
+    rng = np.random.default_rng(5)
+    tensors["linear.weight"] = rng.uniform(-0.05, 0.05, (24, 384)).astype(np.float32)
+    save_file(tensors, str(tmp_path / "model.safetensors"), metadata={"format": "pt"})
+    meta = {"query_maxlen": 12, "doc_maxlen": 40, "attend_to_mask_tokens": False}
+    (tmp_path / "artifact.metadata").write_text(json.dumps(meta))
+    enc = li.Encoder.from_pretrained(tmp_path, backend="numpy")
+    tok = enc.tokens.tokenizer
+    assert enc.tokens.query_prefix_id == tok.token_to_id("[unused0]")
+    assert enc.tokens.document_prefix_id == tok.token_to_id("[unused1]")
+    (query,) = enc.encode(["a stanford query"], is_query=True)
+    assert query.shape == (12, 24)
+    ids, _ = enc.tokenize(["x " * 100], is_query=False)
+    assert ids.shape == (1, 40)
