@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from lateint_ref.backbones.numpy_ops import ACTIVATIONS
 from lateint_ref.errors import WeightsError
 
 Shapes = dict[str, tuple[int, ...]]
@@ -117,6 +118,12 @@ def architecture(config: dict, source: str) -> Architecture:
         raise WeightsError(
             f"R-ENC-2: {source}: unknown architecture model_type={config.get('model_type')!r}; "
             f"known: {sorted(ARCHITECTURES)}"
+        )
+    key = "hidden_act" if model_type == "bert" else "hidden_activation"
+    if config.get(key, "gelu") not in ACTIVATIONS:
+        raise WeightsError(
+            f"R-ENC-2: {source}: {key} {config[key]!r} is not supported; "
+            f"known: {sorted(ACTIVATIONS)}"
         )
     if model_type == "bert" and config.get("position_embedding_type", "absolute") != "absolute":
         raise WeightsError(

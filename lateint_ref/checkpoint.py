@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import tempfile
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -189,8 +188,7 @@ def write_folder(
     _write(root / "tokenizer.json", tokenizer_json.encode())
     for name in TOKENIZER_FILES:
         if (source / name).is_file() and source.resolve() != root.resolve():
-            shutil.copyfile(source / name, root / f".{name}.tmp")
-            os.replace(root / f".{name}.tmp", root / name)
+            _write(root / name, (source / name).read_bytes())
     if not (root / "tokenizer_config.json").is_file():
         _json(
             root / "tokenizer_config.json", {"tokenizer_class": "PreTrainedTokenizerFast"} | special

@@ -115,6 +115,7 @@ class Encoder:
     def __init__(
         self,
         folder: checkpoint.Folder,
+        arch: Architecture,
         tensors: dict,
         *,
         backend: str,
@@ -129,7 +130,7 @@ class Encoder:
         if backend == "numpy" and precision != "float32":
             raise InputError("R-ENC-10: the numpy backend computes in float32 only")
         self.folder = folder
-        self.arch = architecture(folder.backbone_config, str(folder.path / "config.json"))
+        self.arch = arch
         self.tokens = tokens
         self.backend = backend
         self.precision = precision
@@ -223,14 +224,21 @@ class Encoder:
         prefixes = (folder.settings.query_prefix, folder.settings.document_prefix)
         tokenizer = load_tokenizer(folder.tokenizer_file, prefixes if add_prefixes else ())
         tokens = Tokens(tokenizer, folder.settings, folder.special, folder.tokenizer_file)
-        tensors = read_tensors(folder.backbone_file)
-        config = dict(folder.backbone_config)
-        if add_prefixes:
-            tensors, config = _grow_embeddings(tensors, arch, config, folder, tokens, rng)
-            folder.backbone_config = config
-        tensors = backbone_tensors(tensors, arch, config, folder.backbone_file)
+        tensors = backbone_tensors(
+            read_tensors(folder.backbone_file), arch, folder.backbone_config, folder.backbone_file
+        )
+        if add_prefixes and rng is not None:
+            tensors, folder.backbone_config = _grow_embeddings(
+                tensors, arch, folder.backbone_config, tokens, rng
+            )
         return cls(
-            folder, tensors, backend=backend, device=device, precision=precision, tokens=tokens
+            folder,
+            arch,
+            tensors,
+            backend=backend,
+            device=device,
+            precision=precision,
+            tokens=tokens,
         )
 
     @property
@@ -318,29 +326,15 @@ def _texts(texts: list[str] | str) -> list[str]:
 
 
 def _grow_embeddings(
-    tensors: dict,
-    arch: Architecture,
-    config: dict,
-    folder: checkpoint.Folder,
-    tokens: Tokens,
-    rng: np.random.Generator | None,
+    tensors: dict, arch: Architecture, config: dict, tokens: Tokens, rng: np.random.Generator
 ) -> tuple[dict, dict]:
-    """Adds rows for new token ids to the embedding matrix, drawn from a normal with the mean and
-    per-component standard deviation of the existing rows (seeded)."""
-    name = arch.embeddings
-    matrix = tensors.get(name)
-    if matrix is None:
-        for prefix in ("bert.", "model."):
-            if prefix + name in tensors:
-                name = prefix + name
-                matrix = tensors[name]
-    if matrix is None:
-        raise WeightsError(f"R-ENC-3: {folder.backbone_file}: no tensor {arch.embeddings}")
+    """Adds rows for new token ids to the (validated) embedding matrix, drawn from a normal with
+    the mean and per-component standard deviation of the existing rows (seeded, R-ENC-1)."""
+    matrix = tensors[arch.embeddings]
     needed = tokens.tokenizer.get_vocab_size(with_added_tokens=True)
-    if needed > matrix.shape[0]:
-        assert rng is not None
-        mean, std = matrix.mean(axis=0), matrix.std(axis=0)
-        extra = rng.normal(mean, std, size=(needed - matrix.shape[0], matrix.shape[1]))
-        tensors = dict(tensors) | {name: np.vstack([matrix, extra.astype(np.float32)])}
-        config = config | {"vocab_size": needed}
-    return tensors, config
+    if needed <= matrix.shape[0]:
+        return tensors, config
+    mean, std = matrix.mean(axis=0), matrix.std(axis=0)
+    extra = rng.normal(mean, std, size=(needed - matrix.shape[0], matrix.shape[1]))
+    grown = np.vstack([matrix, extra.astype(np.float32)])
+    return tensors | {arch.embeddings: grown}, config | {"vocab_size": needed}

@@ -180,6 +180,12 @@ def _broken(folder: Path, tmp_path: Path) -> Path:
         ),
         (
             lambda p: (p / "config.json").write_text(
+                json.dumps(json.loads((p / "config.json").read_text()) | {"hidden_act": "mish"})
+            ),
+            "R-ENC-2: .*hidden_act 'mish' is not supported",
+        ),
+        (
+            lambda p: (p / "config.json").write_text(
                 json.dumps(json.loads((p / "config.json").read_text()) | {"hidden_size": 64})
             ),
             "has shape",

@@ -9,11 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-ACTIVATIONS = {
-    "gelu": lambda x: nn.functional.gelu(x),
-    "gelu_new": lambda x: nn.functional.gelu(x, approximate="tanh"),
-    "gelu_pytorch_tanh": lambda x: nn.functional.gelu(x, approximate="tanh"),
-}
+from lateint_ref.backbones.torch_ops import ACTIVATIONS
 
 
 class _Embeddings(nn.Module):

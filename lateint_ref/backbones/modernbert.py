@@ -23,16 +23,7 @@ import torch
 from torch import nn
 
 from lateint_ref.backbones.modernbert_numpy import layer_types, rope_theta
-
-ACTIVATIONS = {
-    "gelu": lambda x: nn.functional.gelu(x),
-    "gelu_python": lambda x: nn.functional.gelu(x),
-    "gelu_new": lambda x: nn.functional.gelu(x, approximate="tanh"),
-    "gelu_pytorch_tanh": lambda x: nn.functional.gelu(x, approximate="tanh"),
-    "silu": nn.functional.silu,
-    "swish": nn.functional.silu,
-    "relu": nn.functional.relu,
-}
+from lateint_ref.backbones.torch_ops import ACTIVATIONS
 
 
 def rotary(theta: float, head_dim: int, seq: int) -> tuple[torch.Tensor, torch.Tensor]:
