@@ -425,7 +425,26 @@ def same_embeddings(a: models.ColBERT, b: models.ColBERT) -> bool:
 
 
 # --------------------------------------------------------------------------------------------
-# tiny BERT
+# tiny models
+
+
+def wrap_tiny(name: str, hf: Path, seed: int, built_from: dict) -> dict:
+    """Wraps the backbone saved at ``hf`` with PyLate (seeded; 32-d projection, query length 8,
+    document length 24), saves it to spec/vectors/encoder/<name>, checks that the saved folder
+    encodes the same, and records the golden outputs of the reloaded folder."""
+    torch.manual_seed(seed)
+    model = models.ColBERT(
+        model_name_or_path=str(hf),
+        embedding_size=32,
+        device="cpu",
+        query_length=8,
+        document_length=24,
+    )
+    dest = OUT / name
+    save_pylate_folder(model, dest)
+    loaded = models.ColBERT(model_name_or_path=str(dest), device="cpu")
+    assert same_embeddings(model, loaded), f"{name}: the saved folder encodes differently"
+    return golden(name, loaded, f"spec/vectors/encoder/{name}", True, built_from)
 
 
 def build_tiny_bert() -> dict:
@@ -446,24 +465,10 @@ def build_tiny_bert() -> dict:
     backbone = transformers.BertModel(config).float().eval()
     backbone.save_pretrained(str(hf))
     tokenizer.save_pretrained(str(hf))
-
-    torch.manual_seed(1002)
-    model = models.ColBERT(
-        model_name_or_path=str(hf),
-        embedding_size=32,
-        device="cpu",
-        query_length=8,
-        document_length=24,
-    )
-    dest = OUT / "tiny-bert"
-    save_pylate_folder(model, dest)
-    loaded = models.ColBERT(model_name_or_path=str(dest), device="cpu")
-    assert same_embeddings(model, loaded), "tiny-bert: the saved folder encodes differently"
-    return golden(
+    return wrap_tiny(
         "tiny-bert",
-        loaded,
-        "spec/vectors/encoder/tiny-bert",
-        True,
+        hf,
+        1002,
         {
             "built_from": "random BertConfig(hidden 32, 2 layers, 2 heads, intermediate 64, "
             "initializer_range 0.2), seed 1001; ColBERT wrap seed 1002"
@@ -661,24 +666,10 @@ def build_tiny_modernbert() -> dict:
     torch.manual_seed(2001)
     backbone = transformers.ModernBertModel(config).float().eval()
     backbone.save_pretrained(str(hf))
-
-    torch.manual_seed(2002)
-    model = models.ColBERT(
-        model_name_or_path=str(hf),
-        embedding_size=32,
-        device="cpu",
-        query_length=8,
-        document_length=24,
-    )
-    dest = OUT / "tiny-modernbert"
-    save_pylate_folder(model, dest)
-    loaded = models.ColBERT(model_name_or_path=str(dest), device="cpu")
-    assert same_embeddings(model, loaded), "tiny-modernbert: the saved folder encodes differently"
-    return golden(
+    return wrap_tiny(
         "tiny-modernbert",
-        loaded,
-        "spec/vectors/encoder/tiny-modernbert",
-        True,
+        hf,
+        2002,
         {
             "built_from": "random ModernBertConfig(hidden 32, 4 layers (0 and 3 global, 1 and 2 "
             "local), 2 heads, intermediate 64, local_attention 16, initializer_range 0.2), "
