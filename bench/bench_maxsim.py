@@ -518,49 +518,31 @@ def main() -> None:
 
     checks: list[tuple[str, float | None, str, bool | None]] = []
 
-    def check(label: str, value: float | None, target: str, ok: bool | None) -> None:
-        checks.append((label, value, target, None if value is None else ok))
+    def ratio(top: float | None, bottom: float | None) -> float | None:
+        return None if top is None or bottom is None else top / bottom
+
+    def check(label: str, value: float | None, minimum: float) -> None:
+        """A target ``value >= minimum``; no verdict when the value is missing."""
+        ok = None if value is None else value >= minimum
+        checks.append((label, value, f">= {minimum:g}", ok))
 
     g = {(c.name, t): gflops(c.name, "li_f32", t) for c in CASES for t in THREADS}
     gb = {(c.name, t): gflops(c.name, "li_bf16", t) for c in CASES for t in THREADS}
-    v = g["a", 1]
-    check("(a) lateint f32, 1 thread: GFLOP/s", v, ">= 100", v is not None and v >= 100)
+    check("(a) lateint f32, 1 thread: GFLOP/s", g["a", 1], 100)
     for t in THREADS:
-        a, av = g["a", t], g["a'", t]
-        ratio = None if a is None or av is None else av / a
         check(
             f"(a') vs (a), lateint f32, {t} thread(s): GFLOP/s ratio",
-            ratio,
-            ">= 0.90",
-            ratio is not None and ratio >= 0.9,
+            ratio(g["a'", t], g["a", t]),
+            0.9,
         )
     for t in THREADS:
-        v = g["b", t]
-        per = None if v is None else v / t
-        check(
-            f"(b) lateint f32, {t} thread(s): GFLOP/s per thread",
-            per,
-            ">= 100",
-            per is not None and per >= 100,
-        )
+        check(f"(b) lateint f32, {t} thread(s): GFLOP/s per thread", ratio(g["b", t], t), 100)
     for case in CASES:
-        one, two = g[case.name, 1], g[case.name, 2]
-        ratio = None if one is None or two is None else two / one
-        check(
-            f"({case.name}) lateint f32: 2 threads / 1 thread",
-            ratio,
-            ">= 1.80",
-            ratio is not None and ratio >= 1.8,
-        )
+        two_vs_one = ratio(g[case.name, 2], g[case.name, 1])
+        check(f"({case.name}) lateint f32: 2 threads / 1 thread", two_vs_one, 1.8)
     for case in CASES:
-        f32, bf16 = g[case.name, 1], gb[case.name, 1]
-        ratio = None if f32 is None or bf16 is None else bf16 / f32
-        check(
-            f"({case.name}) lateint bf16 / f32, 1 thread",
-            ratio,
-            ">= 1.80",
-            ratio is not None and ratio >= 1.8,
-        )
+        bf16_vs_f32 = ratio(gb[case.name, 1], g[case.name, 1])
+        check(f"({case.name}) lateint bf16 / f32, 1 thread", bf16_vs_f32, 1.8)
     lines += ["", "## Checks", ""]
     lines += table(
         ["check", "value", "target", "result"],
