@@ -46,9 +46,9 @@ test-python: build
 
 test: lint test-rust vectors test-python
 
-# Benchmarks need torch and maxsim-cpu as baselines; they are installed into .venv on demand.
+# Benchmarks also compare with maxsim-cpu (torch is already in .venv); installed on demand.
 bench-deps: venv
-	$(PY) -c "import torch, maxsim_cpu" 2>/dev/null || $(PY) -m pip install --quiet torch maxsim-cpu
+	$(PY) -c "import maxsim_cpu" 2>/dev/null || $(PY) -m pip install --quiet maxsim-cpu
 
 bench: build bench-deps
 	$(PY) bench/bench_maxsim.py --output bench/results/maxsim.md
