@@ -2,7 +2,14 @@
 
 from lateint_ref.documents import Documents
 from lateint_ref.encoder import Encoder
-from lateint_ref.errors import InputError, LateIntError, WeightsError
+from lateint_ref.errors import (
+    IndexFormatError,
+    IndexWriteError,
+    InputError,
+    LateIntError,
+    WeightsError,
+)
+from lateint_ref.index import Hits, Index
 from lateint_ref.scoring import maxsim, maxsim_pairwise, search_exact
 
 __version__ = "0.1.0"
@@ -10,6 +17,10 @@ __version__ = "0.1.0"
 __all__ = [
     "Documents",
     "Encoder",
+    "Hits",
+    "Index",
+    "IndexFormatError",
+    "IndexWriteError",
     "InputError",
     "LateIntError",
     "WeightsError",

@@ -18,3 +18,13 @@ class InputError(LateIntError, ValueError):
 class WeightsError(LateIntError):
     """A model folder cannot be loaded: a missing or malformed file, an unknown architecture,
     tensors of the wrong shape, or a tokenizer without the tokens the encoder needs."""
+
+
+class IndexFormatError(LateIntError):
+    """An index directory cannot be used: a file is missing, truncated, corrupted or inconsistent
+    (spec/index.md R-INDEX-2). Never a ``ValueError``: the caller's arguments were fine."""
+
+
+class IndexWriteError(LateIntError, OSError):
+    """The operating system failed a write while an index was committed (R-INDEX-6); the files
+    committed before it are untouched."""

@@ -54,6 +54,18 @@ pub enum Error {
     #[error("R-MAXSIM-15: cannot allocate {bytes} bytes")]
     Memory { bytes: u128 },
 
+    /// An index argument outside its range; `rule` is the requirement of `spec/index.md` it breaks.
+    #[error("{rule}: {what}")]
+    Param { rule: &'static str, what: String },
+
+    /// R-INDEX-2: an index file is missing, truncated, corrupted or inconsistent.
+    #[error("R-INDEX-2: {file}: {check}")]
+    Format { file: String, check: String },
+
+    /// R-INDEX-6: the operating system failed a write of the index.
+    #[error("R-INDEX-6: writing {path} failed: {reason}")]
+    Io { path: String, reason: String },
+
     /// R-MAXSIM-14: the operating system refused to start worker threads.
     #[error("R-MAXSIM-14: could not start the thread pool: {reason}")]
     ThreadPool { reason: String },

@@ -6,6 +6,7 @@
 pub mod bf16;
 pub mod documents;
 pub mod error;
+pub mod index;
 pub mod kernel;
 pub mod maxsim;
 pub mod memory;

@@ -11,6 +11,8 @@ use pyo3::prelude::*;
 use pyo3::types::PyType;
 
 use crate::documents::{Docs, DocumentSet};
+use crate::index::files::Ids;
+use crate::index::{Index, build as index_build, search as index_search};
 use crate::kernel::Isa;
 use crate::packed::Packed;
 use crate::{Error, maxsim as scoring, search, threads};
@@ -21,6 +23,8 @@ fn to_py(py: Python<'_>, e: Error) -> PyErr {
     let message = e.to_string();
     let class = match e {
         Error::ThreadPool { .. } => "LateIntError",
+        Error::Format { .. } => "IndexFormatError",
+        Error::Io { .. } => "IndexWriteError",
         Error::Memory { .. } => return PyMemoryError::new_err(message),
         _ => "InputError",
     };
@@ -240,9 +244,285 @@ fn has_bf16_dot() -> bool {
     crate::kernel::has_bf16_dot()
 }
 
+/// External ids as passed from Python: an int64 array or a list of strings.
+#[derive(FromPyObject)]
+enum IdsArg<'py> {
+    Int(PyReadonlyArray1<'py, i64>),
+    Str(Vec<String>),
+}
+
+/// `build_index(path, vectors, offsets, ids, nbits, seed, n_centroids, sample, iters, metadata,
+/// threads, progress)`: builds and commits an index (spec/index.md). `progress(stage, done,
+/// total)` is called from the building thread with the GIL re-taken.
+#[pyfunction]
+#[pyo3(signature = (path, vectors, offsets, ids, nbits, seed, n_centroids, sample, iters, metadata, threads=None, progress=None))]
+#[allow(clippy::too_many_arguments)]
+fn build_index(
+    py: Python<'_>,
+    path: std::path::PathBuf,
+    vectors: PyReadonlyArray2<'_, f32>,
+    offsets: PyReadonlyArray1<'_, i64>,
+    ids: IdsArg<'_>,
+    nbits: i64,
+    seed: u64,
+    n_centroids: Option<usize>,
+    sample: Option<usize>,
+    iters: usize,
+    metadata: String,
+    threads: Option<i64>,
+    progress: Option<Py<PyAny>>,
+) -> PyResult<()> {
+    let dim = vectors.shape()[1];
+    let (data, offs) = (contiguous(&vectors)?, contiguous1(&offsets)?);
+    let ids = match ids {
+        IdsArg::Int(a) => Ids::Int(contiguous1(&a)?.to_vec()),
+        IdsArg::Str(v) => Ids::Str(v),
+    };
+    let pool = threads::check(threads).map_err(|e| to_py(py, e))?;
+    let result = py.detach(|| {
+        let nbits = crate::index::quantize::check_nbits(nbits)?;
+        let docs = Packed::new("document", data, dim, offs)?;
+        let params = index_build::Params {
+            nbits,
+            seed,
+            n_centroids,
+            sample,
+            iters,
+            metadata,
+        };
+        let mut report = |stage: &str, done: u64, total: u64| {
+            if let Some(cb) = &progress {
+                // A failing progress callback must not fail the build.
+                Python::attach(|py| drop(cb.call1(py, (stage, done, total))));
+            }
+        };
+        threads::install(pool, || {
+            index_build::build(&path, Isa::detect(), &docs, &ids, &params, &mut report)
+        })?
+    });
+    result.map_err(|e| to_py(py, e))
+}
+
+/// An opened index (spec/index.md): `Index(path)`.
+#[pyclass(frozen, name = "Index", module = "lateint_ref._native")]
+struct PyIndex {
+    inner: Index,
+}
+
+#[pymethods]
+impl PyIndex {
+    #[new]
+    fn new(py: Python<'_>, path: std::path::PathBuf) -> PyResult<Self> {
+        let inner = py.detach(|| Index::open(&path)).map_err(|e| to_py(py, e))?;
+        Ok(PyIndex { inner })
+    }
+
+    #[getter]
+    fn dim(&self) -> usize {
+        self.inner.codec.dim
+    }
+
+    #[getter]
+    fn nbits(&self) -> usize {
+        self.inner.codec.buckets.nbits
+    }
+
+    #[getter]
+    fn n_centroids(&self) -> usize {
+        self.inner.codec.k
+    }
+
+    #[getter]
+    fn n_tokens(&self) -> usize {
+        self.inner.n_tokens()
+    }
+
+    #[getter]
+    fn generation(&self) -> u64 {
+        self.inner.generation
+    }
+
+    #[getter]
+    fn metadata(&self) -> String {
+        self.inner.codec.metadata.clone()
+    }
+
+    /// `(seed, sample, kmeans_iters)` of the codec.
+    #[getter]
+    fn training(&self) -> (u64, u64, u64) {
+        let c = &self.inner.codec;
+        (c.seed, c.sample, c.iters)
+    }
+
+    fn __len__(&self) -> usize {
+        self.inner.n_docs()
+    }
+
+    fn centroids<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<f32>>> {
+        let c = &self.inner.codec;
+        matrix(py, c.centroids.clone(), c.k, c.dim)
+    }
+
+    fn cutoffs<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<f32>>> {
+        let c = &self.inner.codec;
+        let b = 1usize << c.buckets.nbits;
+        matrix(py, c.buckets.cutoffs.clone(), c.dim, b - 1)
+    }
+
+    fn weights<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<f32>>> {
+        let c = &self.inner.codec;
+        let b = 1usize << c.buckets.nbits;
+        matrix(py, c.buckets.weights.clone(), c.dim, b)
+    }
+
+    /// `[dim, 2]` residual bounds of segment `segment` (R-QUANT-5).
+    fn bounds<'py>(&self, py: Python<'py>, segment: usize) -> PyResult<Bound<'py, PyArray2<f32>>> {
+        let seg =
+            self.inner.segments.get(segment).ok_or_else(|| {
+                PyRuntimeError::new_err(format!("internal: no segment {segment}"))
+            })?;
+        matrix(py, seg.bounds().to_vec(), self.inner.codec.dim, 2)
+    }
+
+    /// External ids in position order: an int64 array or a list of strings.
+    fn ids<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let mut ints = Vec::new();
+        let mut strs: Vec<&str> = Vec::new();
+        for seg in &self.inner.segments {
+            match &seg.ids {
+                Ids::Int(v) => ints.extend_from_slice(v),
+                Ids::Str(v) => strs.extend(v.iter().map(String::as_str)),
+            }
+        }
+        if strs.is_empty() {
+            Ok(ints.into_pyarray(py).into_any())
+        } else {
+            Ok(pyo3::types::PyList::new(py, strs)?.into_any())
+        }
+    }
+
+    /// `[(file name, bytes)]` of the committed files as opened, manifest first.
+    fn files(&self) -> Vec<(String, u64)> {
+        let mut out = vec![(
+            crate::index::files::MANIFEST.to_string(),
+            self.inner.manifest_len,
+        )];
+        out.extend(self.inner.entries.iter().map(|e| (e.name.clone(), e.len)));
+        out
+    }
+
+    /// `search(q_vectors, q_offsets, k, nprobe, rescore, exhaustive, threads)` -> (positions i64,
+    /// scores f32, offsets i64): query `i`'s hits are `offsets[i]..offsets[i + 1]`, best first.
+    #[pyo3(signature = (q_vectors, q_offsets, k, nprobe=None, rescore=None, exhaustive=false, threads=None))]
+    #[allow(clippy::too_many_arguments, clippy::type_complexity)]
+    fn search<'py>(
+        &self,
+        py: Python<'py>,
+        q_vectors: PyReadonlyArray2<'py, f32>,
+        q_offsets: PyReadonlyArray1<'py, i64>,
+        k: i64,
+        nprobe: Option<i64>,
+        rescore: Option<i64>,
+        exhaustive: bool,
+        threads: Option<i64>,
+    ) -> PyResult<(
+        Bound<'py, PyArray1<i64>>,
+        Bound<'py, PyArray1<f32>>,
+        Bound<'py, PyArray1<i64>>,
+    )> {
+        let q_dim = q_vectors.shape()[1];
+        let (q_data, q_offs) = (contiguous(&q_vectors)?, contiguous1(&q_offsets)?);
+        let pool = threads::check(threads).map_err(|e| to_py(py, e))?;
+        let index = &self.inner;
+        let hits = py
+            .detach(|| {
+                let p = index_search::Params::new(k, nprobe, rescore, exhaustive, index.codec.k)?;
+                let queries = Packed::new("query", q_data, q_dim, q_offs)?;
+                threads::install(pool, || index.search(Isa::detect(), &queries, &p))?
+            })
+            .map_err(|e| to_py(py, e))?;
+        let mut offsets = vec![0i64];
+        let (mut pos, mut scores) = (Vec::new(), Vec::new());
+        for h in hits {
+            for (s, d) in h {
+                pos.push(d as i64);
+                scores.push(s);
+            }
+            offsets.push(pos.len() as i64);
+        }
+        Ok((
+            pos.into_pyarray(py),
+            scores.into_pyarray(py),
+            offsets.into_pyarray(py),
+        ))
+    }
+
+    /// Decoded tokens of the documents at `positions` (R-ISEARCH-5): (vectors, offsets).
+    #[allow(clippy::type_complexity)]
+    fn decode<'py>(
+        &self,
+        py: Python<'py>,
+        positions: PyReadonlyArray1<'py, i64>,
+    ) -> PyResult<(Bound<'py, PyArray2<f32>>, Bound<'py, PyArray1<i64>>)> {
+        let pos = contiguous1(&positions)?;
+        let index = &self.inner;
+        let (vectors, offsets) = py
+            .detach(|| {
+                let mut out = Vec::new();
+                let mut offsets = vec![0i64];
+                for &p in pos {
+                    let p = usize::try_from(p).unwrap_or(usize::MAX);
+                    let n = index.decode(p, &mut out)?;
+                    offsets.push(offsets[offsets.len() - 1] + n as i64);
+                }
+                Ok::<_, Error>((out, offsets))
+            })
+            .map_err(|e| to_py(py, e))?;
+        let rows = offsets[offsets.len() - 1] as usize;
+        Ok((
+            matrix(py, vectors, rows, index.codec.dim)?,
+            offsets.into_pyarray(py),
+        ))
+    }
+
+    /// Centroid ids `[n] u16` and unpacked buckets `[n, dim] u8` of the document at `position`.
+    #[allow(clippy::type_complexity)]
+    fn codes<'py>(
+        &self,
+        py: Python<'py>,
+        position: usize,
+    ) -> PyResult<(Bound<'py, PyArray1<u16>>, Bound<'py, PyArray2<u8>>)> {
+        let index = &self.inner;
+        if position >= index.n_docs() {
+            return Err(to_py(
+                py,
+                Error::Param {
+                    rule: "R-ISEARCH-5",
+                    what: format!("position {position} is not below n_docs {}", index.n_docs()),
+                },
+            ));
+        }
+        let (s, d) = index.locate(position);
+        let seg = &index.segments[s];
+        let (dim, nb, cb) = (index.codec.dim, index.codec.buckets.nbits, seg.code_bytes);
+        let range = seg.doc(d);
+        let ids = seg.codes()[range.clone()].to_vec();
+        let mut buckets = Vec::with_capacity(range.len() * dim);
+        for t in range.clone() {
+            let bytes = &seg.residuals()[t * cb..(t + 1) * cb];
+            for k in 0..dim {
+                buckets.push((bytes[k * nb / 8] >> ((k * nb) % 8)) & ((1u8 << nb) - 1));
+            }
+        }
+        Ok((ids.into_pyarray(py), matrix(py, buckets, range.len(), dim)?))
+    }
+}
+
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyDocumentSet>()?;
+    m.add_class::<PyIndex>()?;
+    m.add_function(wrap_pyfunction!(build_index, m)?)?;
     m.add_function(wrap_pyfunction!(maxsim, m)?)?;
     m.add_function(wrap_pyfunction!(maxsim_pairwise, m)?)?;
     m.add_function(wrap_pyfunction!(search_exact, m)?)?;

@@ -30,7 +30,7 @@ pub fn rank_order(a: &Hit, b: &Hit) -> Ordering {
 }
 
 /// Keeps the `k` best of `hits`, sorted best first.
-fn best_k(mut hits: Vec<Hit>, k: usize) -> Vec<Hit> {
+pub fn best_k(mut hits: Vec<Hit>, k: usize) -> Vec<Hit> {
     if hits.len() > k {
         hits.select_nth_unstable_by(k, rank_order);
         hits.truncate(k);

@@ -16,7 +16,7 @@ use super::lanes::Lanes;
 const PREFETCH_GROUPS: usize = 2;
 
 #[inline(always)]
-fn prefetch(p: *const u8) {
+pub fn prefetch(p: *const u8) {
     #[cfg(target_arch = "x86_64")]
     // SAFETY: a prefetch is a hint; it never faults, whatever the address.
     unsafe {

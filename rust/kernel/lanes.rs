@@ -28,6 +28,8 @@ pub trait Lanes {
     unsafe fn fma(a: Self::V, b: Self::V, c: Self::V) -> Self::V;
     /// Lane-wise maximum.
     unsafe fn max(a: Self::V, b: Self::V) -> Self::V;
+    /// Lane-wise `if x > y { a } else { b }` (false when either of x, y is NaN).
+    unsafe fn gt_select(x: Self::V, y: Self::V, a: Self::V, b: Self::V) -> Self::V;
 }
 
 /// AVX-512F: 16 lanes.
@@ -71,6 +73,10 @@ impl Lanes for Avx512 {
     unsafe fn max(a: __m512, b: __m512) -> __m512 {
         unsafe { _mm512_max_ps(a, b) }
     }
+    #[inline(always)]
+    unsafe fn gt_select(x: __m512, y: __m512, a: __m512, b: __m512) -> __m512 {
+        unsafe { _mm512_mask_blend_ps(_mm512_cmp_ps_mask::<_CMP_GT_OQ>(x, y), b, a) }
+    }
 }
 
 /// AVX2 with FMA: 8 lanes.
@@ -113,5 +119,9 @@ impl Lanes for Avx2 {
     #[inline(always)]
     unsafe fn max(a: __m256, b: __m256) -> __m256 {
         unsafe { _mm256_max_ps(a, b) }
+    }
+    #[inline(always)]
+    unsafe fn gt_select(x: __m256, y: __m256, a: __m256, b: __m256) -> __m256 {
+        unsafe { _mm256_blendv_ps(b, a, _mm256_cmp_ps::<_CMP_GT_OQ>(x, y)) }
     }
 }

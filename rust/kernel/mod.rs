@@ -8,6 +8,7 @@
 mod blocked;
 mod dpbf16;
 mod lanes;
+mod products;
 mod scalar;
 #[cfg(test)]
 mod tests;
@@ -122,6 +123,88 @@ pub fn token_maxima(isa: Isa, q: &Prepared, doc: DocRows, n: usize, out: &mut [f
     }
 }
 
+/// For lane vectors `qt: [dim][pad] f32` (`pad` a multiple of `LANE_PAD`) and rows
+/// `m: [n][dim] f32` (`n >= 1`): `best[l]` is the greatest product of lane `l` with a row and
+/// `arg[l]` the lowest row reaching it (R-KMEANS-4).
+pub fn argmax_rows(
+    isa: Isa,
+    qt: &[f32],
+    pad: usize,
+    dim: usize,
+    m: &[f32],
+    best: &mut [f32],
+    arg: &mut [u32],
+) {
+    let n = m.len() / dim.max(1);
+    assert!(
+        n >= 1
+            && dim >= 1
+            && pad.is_multiple_of(crate::queries::LANE_PAD)
+            && qt.len() == dim * pad
+            && m.len() == n * dim
+            && best.len() == pad
+            && arg.len() == pad,
+        "kernel contract: argmax_rows extents"
+    );
+    let mut argf = vec![0.0f32; pad];
+    match isa {
+        // SAFETY: `isa` was detected on this CPU; extents were checked above.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe {
+            x86::argmax_avx512(
+                qt,
+                pad,
+                dim,
+                m.as_ptr(),
+                n,
+                best.as_mut_ptr(),
+                argf.as_mut_ptr(),
+            )
+        },
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe {
+            x86::argmax_avx2(
+                qt,
+                pad,
+                dim,
+                m.as_ptr(),
+                n,
+                best.as_mut_ptr(),
+                argf.as_mut_ptr(),
+            )
+        },
+        _ => products::scalar::argmax(qt, pad, dim, m, best, &mut argf),
+    }
+    for (a, f) in arg.iter_mut().zip(&argf) {
+        *a = *f as u32;
+    }
+}
+
+/// Every product of the lane vectors `qt: [dim][pad]` with the rows `m: [n][dim]`:
+/// `out[j * pad + l]` (`out` holds `n * pad` values).
+pub fn row_scores(isa: Isa, qt: &[f32], pad: usize, dim: usize, m: &[f32], out: &mut [f32]) {
+    let n = m.len() / dim.max(1);
+    assert!(
+        dim >= 1
+            && pad.is_multiple_of(crate::queries::LANE_PAD)
+            && qt.len() == dim * pad
+            && m.len() == n * dim
+            && out.len() == n * pad,
+        "kernel contract: row_scores extents"
+    );
+    if n == 0 {
+        return;
+    }
+    match isa {
+        // SAFETY: as above.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { x86::scores_avx512(qt, pad, dim, m.as_ptr(), n, out.as_mut_ptr()) },
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { x86::scores_avx2(qt, pad, dim, m.as_ptr(), n, out.as_mut_ptr()) },
+        _ => products::scalar::scores(qt, pad, dim, m, out),
+    }
+}
+
 /// The `#[target_feature]` entry points: each walks the query's lane blocks in chunks whose
 /// (query blocks QB, document rows R) fit the register file, and runs the blocked kernel.
 #[cfg(target_arch = "x86_64")]
@@ -129,6 +212,7 @@ mod x86 {
     use super::blocked::{chunk_bf16, chunk_f32};
     use super::dpbf16;
     use super::lanes::{Avx2, Avx512};
+    use super::products::{chunk_argmax, chunk_scores};
     use crate::queries::Prepared;
 
     /// Runs `$kernel::<QB, R>(lane offset)` over the `$nb` lane blocks of `$w` lanes, choosing
@@ -207,5 +291,67 @@ mod x86 {
         over_blocks!(q.pad / 16, 16, |off, QB, R| unsafe {
             dpbf16::chunk::<QB, R>(qp.add(off * 2), q.pad, q.dim_p / 2, doc, n, out.add(off))
         }, [1 x 8, 2 x 6, 3 x 4, 4 x 4]);
+    }
+
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn argmax_avx512(
+        qt: &[f32],
+        pad: usize,
+        dim: usize,
+        m: *const f32,
+        n: usize,
+        best: *mut f32,
+        arg: *mut f32,
+    ) {
+        let qt = qt.as_ptr();
+        over_blocks!(pad / 16, 16, |off, QB, R| unsafe {
+            chunk_argmax::<Avx512, QB, R>(qt.add(off), pad, dim, m, n, best.add(off), arg.add(off))
+        }, [1 x 8, 2 x 6, 3 x 4, 4 x 4]);
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn argmax_avx2(
+        qt: &[f32],
+        pad: usize,
+        dim: usize,
+        m: *const f32,
+        n: usize,
+        best: *mut f32,
+        arg: *mut f32,
+    ) {
+        let qt = qt.as_ptr();
+        over_blocks!(pad / 8, 8, |off, QB, R| unsafe {
+            chunk_argmax::<Avx2, QB, R>(qt.add(off), pad, dim, m, n, best.add(off), arg.add(off))
+        }, [1 x 6, 2 x 3, 3 x 2, 4 x 2]);
+    }
+
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn scores_avx512(
+        qt: &[f32],
+        pad: usize,
+        dim: usize,
+        m: *const f32,
+        n: usize,
+        out: *mut f32,
+    ) {
+        let qt = qt.as_ptr();
+        over_blocks!(pad / 16, 16, |off, QB, R| unsafe {
+            chunk_scores::<Avx512, QB, R>(qt.add(off), pad, dim, m, n, out.add(off))
+        }, [1 x 8, 2 x 6, 3 x 4, 4 x 4]);
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn scores_avx2(
+        qt: &[f32],
+        pad: usize,
+        dim: usize,
+        m: *const f32,
+        n: usize,
+        out: *mut f32,
+    ) {
+        let qt = qt.as_ptr();
+        over_blocks!(pad / 8, 8, |off, QB, R| unsafe {
+            chunk_scores::<Avx2, QB, R>(qt.add(off), pad, dim, m, n, out.add(off))
+        }, [1 x 8, 2 x 4, 3 x 2, 4 x 2]);
     }
 }

@@ -1,0 +1,37 @@
+"""A one-line progress report on stderr for long work (index builds); silent when stderr is not a
+terminal unless asked for."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+
+class Progress:
+    """Prints ``label: stage done/total (elapsed)`` on one refreshed stderr line.
+
+    Args:
+        label: what is being done, e.g. ``"building index"``.
+        enabled: True or False; None shows it only when stderr is a terminal.
+    """
+
+    def __init__(self, label: str, enabled: bool | None = None) -> None:
+        self.label = label
+        self.enabled = sys.stderr.isatty() if enabled is None else bool(enabled)
+        self.start = time.perf_counter()
+        self.shown = False
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        elapsed = time.perf_counter() - self.start
+        pct = f"{100 * done / total:5.1f}%" if total else ""
+        line = f"\r{self.label}: {stage} {done}/{total} {pct} ({elapsed:.1f} s)"
+        print(line.ljust(72), end="", file=sys.stderr, flush=True)
+        self.shown = True
+
+    def close(self) -> None:
+        """Ends the line (when anything was shown)."""
+        if self.shown:
+            print(file=sys.stderr, flush=True)
+            self.shown = False

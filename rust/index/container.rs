@@ -1,0 +1,254 @@
+//! The container of every index file (R-INDEX-1): a header of u64 fields and a table of
+//! CRC-checked sections, each aligned to 64 bytes. Writing is atomic (R-INDEX-6); parsing checks
+//! every offset, length, CRC and padding byte before anything is trusted (R-INDEX-2).
+
+use std::fs::{self, File};
+use std::io::{BufWriter, Write};
+use std::path::Path;
+
+use crate::{Error, Result};
+
+/// `LATEINT\0`.
+pub const MAGIC: [u8; 8] = *b"LATEINT\0";
+/// The format version this implementation reads and writes.
+pub const VERSION: u32 = 1;
+/// Sections start at multiples of this many bytes.
+pub const ALIGN: u64 = 64;
+
+/// The kinds of index file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Manifest = 1,
+    Codec = 2,
+    Segment = 3,
+}
+
+fn align(x: u64) -> u64 {
+    x.div_ceil(ALIGN) * ALIGN
+}
+
+fn header_len(n_fields: usize, n_sections: usize) -> u64 {
+    24 + 8 * n_fields as u64 + 24 * n_sections as u64 + 4
+}
+
+/// The serialized header and the section offsets for these section lengths.
+fn header(kind: Kind, fields: &[u64], sections: &[&[u8]]) -> Vec<u8> {
+    let mut h = Vec::with_capacity(header_len(fields.len(), sections.len()) as usize);
+    h.extend_from_slice(&MAGIC);
+    h.extend_from_slice(&(kind as u32).to_le_bytes());
+    h.extend_from_slice(&VERSION.to_le_bytes());
+    h.extend_from_slice(&(fields.len() as u32).to_le_bytes());
+    h.extend_from_slice(&(sections.len() as u32).to_le_bytes());
+    for f in fields {
+        h.extend_from_slice(&f.to_le_bytes());
+    }
+    let mut at = align(header_len(fields.len(), sections.len()));
+    for s in sections {
+        h.extend_from_slice(&at.to_le_bytes());
+        h.extend_from_slice(&(s.len() as u64).to_le_bytes());
+        h.extend_from_slice(&crc32fast::hash(s).to_le_bytes());
+        h.extend_from_slice(&0u32.to_le_bytes());
+        at = align(at + s.len() as u64);
+    }
+    let crc = crc32fast::hash(&h);
+    h.extend_from_slice(&crc.to_le_bytes());
+    h
+}
+
+fn io_error(path: &Path, e: std::io::Error) -> Error {
+    Error::Io {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    }
+}
+
+/// Flushes a directory entry change to disk (a no-op where directories cannot be opened).
+pub fn sync_dir(dir: &Path) -> Result<()> {
+    #[cfg(unix)]
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| io_error(dir, e))?;
+    Ok(())
+}
+
+/// Writes `dir/name` atomically (R-INDEX-6): `name.tmp`, fsync, rename, directory sync.
+/// Returns the file length and its header CRC.
+pub fn write_atomic(
+    dir: &Path,
+    name: &str,
+    kind: Kind,
+    fields: &[u64],
+    sections: &[&[u8]],
+) -> Result<(u64, u32)> {
+    let h = header(kind, fields, sections);
+    let header_crc = u32::from_le_bytes(h[h.len() - 4..].try_into().expect("4 bytes"));
+    let tmp = dir.join(format!("{name}.tmp"));
+    let fin = dir.join(name);
+    let write = || -> std::io::Result<u64> {
+        let file = File::create(&tmp)?;
+        let mut w = BufWriter::with_capacity(1 << 20, file);
+        w.write_all(&h)?;
+        let mut at = h.len() as u64;
+        for s in sections {
+            let pad = align(at) - at;
+            w.write_all(&vec![0u8; pad as usize])?;
+            w.write_all(s)?;
+            at = align(at) + s.len() as u64;
+        }
+        let file = w.into_inner().map_err(|e| e.into_error())?;
+        file.sync_all()?;
+        Ok(at)
+    };
+    let len = write().map_err(|e| io_error(&tmp, e))?;
+    fs::rename(&tmp, &fin).map_err(|e| io_error(&fin, e))?;
+    sync_dir(dir)?;
+    Ok((len, header_crc))
+}
+
+/// A parsed container: its fields and section bytes, borrowed from the file's bytes.
+pub struct Parsed<'a> {
+    pub fields: Vec<u64>,
+    pub sections: Vec<&'a [u8]>,
+    pub header_crc: u32,
+}
+
+fn u32_at(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes(b[at..at + 4].try_into().expect("4 bytes"))
+}
+
+fn u64_at(b: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes"))
+}
+
+/// Parses and checks a container of `kind` with exactly `n_fields` fields and `n_sections`
+/// sections (R-INDEX-1, R-INDEX-2). `file` names it in errors.
+pub fn parse<'a>(
+    bytes: &'a [u8],
+    file: &str,
+    kind: Kind,
+    n_fields: usize,
+    n_sections: usize,
+) -> Result<Parsed<'a>> {
+    let bad = |check: String| Error::Format {
+        file: file.to_string(),
+        check,
+    };
+    let len = bytes.len() as u64;
+    if len < 24 {
+        return Err(bad(format!("file of {len} bytes is shorter than a header")));
+    }
+    if bytes[..8] != MAGIC {
+        return Err(bad("bad magic (not a lateint-ref index file)".into()));
+    }
+    let (k, version) = (u32_at(bytes, 8), u32_at(bytes, 12));
+    if k != kind as u32 {
+        return Err(bad(format!("kind {k}, expected {}", kind as u32)));
+    }
+    if version != VERSION {
+        return Err(bad(format!(
+            "format version {version} is not supported (reads {VERSION})"
+        )));
+    }
+    let (nf, ns) = (u32_at(bytes, 16) as usize, u32_at(bytes, 20) as usize);
+    if nf != n_fields || ns != n_sections {
+        return Err(bad(format!(
+            "{nf} fields and {ns} sections, expected {n_fields} and {n_sections}"
+        )));
+    }
+    let hlen = header_len(nf, ns);
+    if len < hlen {
+        return Err(bad(format!(
+            "file of {len} bytes is shorter than its {hlen}-byte header"
+        )));
+    }
+    let hend = hlen as usize - 4;
+    if crc32fast::hash(&bytes[..hend]) != u32_at(bytes, hend) {
+        return Err(bad("header CRC mismatch".into()));
+    }
+    let fields = (0..nf).map(|i| u64_at(bytes, 24 + 8 * i)).collect();
+    let mut sections = Vec::with_capacity(ns);
+    let mut end = hlen;
+    for i in 0..ns {
+        let at = 24 + 8 * nf + 24 * i;
+        let (off, slen, crc) = (
+            u64_at(bytes, at),
+            u64_at(bytes, at + 8),
+            u32_at(bytes, at + 16),
+        );
+        if u32_at(bytes, at + 20) != 0 {
+            return Err(bad(format!("section {i}: reserved word is not zero")));
+        }
+        if off != align(end) {
+            return Err(bad(format!(
+                "section {i}: offset {off}, expected {}",
+                align(end)
+            )));
+        }
+        let stop = off.checked_add(slen).filter(|&s| s <= len).ok_or_else(|| {
+            bad(format!(
+                "section {i}: {slen} bytes at {off} pass the end ({len})"
+            ))
+        })?;
+        if bytes[end as usize..off as usize].iter().any(|&b| b != 0) {
+            return Err(bad(format!("non-zero padding before section {i}")));
+        }
+        let s = &bytes[off as usize..stop as usize];
+        if crc32fast::hash(s) != crc {
+            return Err(bad(format!("section {i}: CRC mismatch")));
+        }
+        sections.push(s);
+        end = stop;
+    }
+    if end != len {
+        return Err(bad(format!(
+            "file has {len} bytes, its sections end at {end}"
+        )));
+    }
+    Ok(Parsed {
+        fields,
+        sections,
+        header_crc: u32_at(bytes, hend),
+    })
+}
+
+/// Plain little-endian numbers a section may hold.
+pub trait Plain: Copy {}
+impl Plain for u8 {}
+impl Plain for u16 {}
+impl Plain for u32 {}
+impl Plain for u64 {}
+impl Plain for i64 {}
+impl Plain for f32 {}
+
+/// The bytes as a slice of `T` with exactly `n` items, or a format error.
+pub fn view<'a, T: Plain>(bytes: &'a [u8], n: usize, file: &str, what: &str) -> Result<&'a [T]> {
+    let want = n.checked_mul(size_of::<T>());
+    if want != Some(bytes.len()) {
+        return Err(Error::Format {
+            file: file.to_string(),
+            check: format!(
+                "{what}: {} bytes, expected {n} items of {}",
+                bytes.len(),
+                size_of::<T>()
+            ),
+        });
+    }
+    // SAFETY: every bit pattern is a valid `T` (plain numbers); alignment is checked here.
+    let (head, items, tail) = unsafe { bytes.align_to::<T>() };
+    if !head.is_empty() || !tail.is_empty() {
+        return Err(Error::Format {
+            file: file.to_string(),
+            check: format!("{what}: section is not aligned"),
+        });
+    }
+    Ok(items)
+}
+
+/// The bytes of a slice of plain numbers (little-endian hosts).
+pub fn bytes_of<T: Plain>(items: &[T]) -> &[u8] {
+    // SAFETY: plain numbers have no padding; the byte view covers exactly the items.
+    unsafe { std::slice::from_raw_parts(items.as_ptr().cast::<u8>(), std::mem::size_of_val(items)) }
+}
+
+#[cfg(target_endian = "big")]
+compile_error!("the index format is little-endian; big-endian hosts are not supported");

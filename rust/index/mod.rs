@@ -1,0 +1,124 @@
+//! The on-disk index (spec/index.md): k-means centroids, residual codes, the file format, and
+//! search. An index directory holds a manifest naming one codec and its segments.
+
+pub mod build;
+pub mod container;
+pub mod files;
+pub mod kmeans;
+pub mod quantize;
+pub mod rng;
+pub mod search;
+
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+
+use crate::kernel::Isa;
+use crate::packed::Packed;
+use crate::queries::{self, Precision, Prepared};
+use crate::search::{Hit, best_k};
+use crate::{Error, Result};
+use files::{Codec, Entry, Segment};
+
+/// An opened, validated index.
+pub struct Index {
+    pub dir: PathBuf,
+    pub generation: u64,
+    pub codec: Codec,
+    pub segments: Vec<Segment>,
+    pub entries: Vec<Entry>,
+    /// Bytes of the manifest read on open.
+    pub manifest_len: u64,
+    /// First global position of each segment, and the total.
+    starts: Vec<usize>,
+}
+
+impl Index {
+    /// Opens and checks every file the manifest names (R-INDEX-2, R-INDEX-3).
+    pub fn open(dir: &Path) -> Result<Index> {
+        let (fields, entries, manifest_len) = files::read_manifest(dir)?;
+        let codec = Codec::read(dir, &entries[0])?;
+        let segments = entries[1..]
+            .iter()
+            .map(|e| Segment::open(dir, e, &codec))
+            .collect::<Result<Vec<_>>>()?;
+        let mut starts = vec![0usize];
+        let mut tokens = 0u64;
+        for s in &segments {
+            starts.push(starts[starts.len() - 1] + s.n_docs);
+            tokens += s.n_tokens as u64;
+        }
+        let want = [
+            codec.dim as u64,
+            codec.buckets.nbits as u64,
+            starts[segments.len()] as u64,
+            tokens,
+        ];
+        if fields[2..] != want {
+            return Err(Error::Format {
+                file: files::MANIFEST.into(),
+                check: "dim, nbits, n_docs or n_tokens differ from its files".into(),
+            });
+        }
+        Ok(Index {
+            dir: dir.to_path_buf(),
+            generation: fields[0],
+            codec,
+            segments,
+            entries,
+            manifest_len,
+            starts,
+        })
+    }
+
+    /// Documents over all segments.
+    pub fn n_docs(&self) -> usize {
+        self.starts[self.segments.len()]
+    }
+
+    /// Token vectors over all segments.
+    pub fn n_tokens(&self) -> usize {
+        self.segments.iter().map(|s| s.n_tokens).sum()
+    }
+
+    /// (segment, document within it) of a global position `< n_docs`.
+    pub fn locate(&self, pos: usize) -> (usize, usize) {
+        let s = self.starts.partition_point(|&x| x <= pos) - 1;
+        (s, pos - self.starts[s])
+    }
+
+    /// Appends the decoded tokens of the document at `pos` to `out`; returns their number.
+    pub fn decode(&self, pos: usize, out: &mut Vec<f32>) -> Result<usize> {
+        if pos >= self.n_docs() {
+            return Err(Error::Param {
+                rule: "R-ISEARCH-5",
+                what: format!("position {pos} is not below n_docs {}", self.n_docs()),
+            });
+        }
+        let (s, d) = self.locate(pos);
+        let mut buf = Vec::new();
+        let n = search::decode_doc(&self.codec, &self.segments[s], d, &mut buf);
+        out.extend_from_slice(&buf);
+        Ok(n)
+    }
+
+    /// The best documents of each query (global positions), in parallel over queries.
+    pub fn search(&self, isa: Isa, queries: &Packed, p: &search::Params) -> Result<Vec<Vec<Hit>>> {
+        queries::check_same_dim(queries.dim, self.codec.dim)?;
+        let prepared: Vec<Prepared> = (0..queries.len())
+            .into_par_iter()
+            .map(|i| Prepared::new(queries.item(i), queries.dim, Precision::F32))
+            .collect::<Result<_>>()?;
+        Ok(prepared
+            .par_iter()
+            .map_init(search::Scratch::default, |sc, q| {
+                let mut all = Vec::new();
+                for (s, seg) in self.segments.iter().enumerate() {
+                    let hits = search::search(isa, &self.codec, seg, q, p, sc);
+                    all.extend(hits.into_iter().map(|(x, d)| (x, d + self.starts[s])));
+                }
+                best_k(all, p.k)
+            })
+            .collect())
+    }
+}
