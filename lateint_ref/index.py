@@ -23,7 +23,7 @@ from lateint_ref.packing import pack_documents, pack_queries
 from lateint_ref.progress import Progress
 from lateint_ref.scoring import _threads
 
-DEFAULT_KMEANS_ITERS = 8
+DEFAULT_KMEANS_ITERS = 4
 MAX_KMEANS_ITERS = 1000
 
 
@@ -42,6 +42,13 @@ def _int(x: Any, name: str, rule: str, lo: int, hi: int | None = None) -> int:
         bound = f"{lo}..={hi}" if hi is not None else f">= {lo}"
         raise InputError(f"{rule}: {name} must be in {bound}, got {x}")
     return int(x)
+
+
+def _clamped(x: Any, name: str) -> int:
+    """An integer search parameter, clamped into i64 for the native checks (R-ISEARCH-3)."""
+    if isinstance(x, bool) or not isinstance(x, numbers.Integral):
+        raise InputError(f"R-ISEARCH-3: {name} must be an integer, got {x!r}")
+    return max(min(int(x), 2**62), -(2**62))
 
 
 def _opt_int(x: Any, name: str, rule: str, lo: int) -> int | None:
@@ -244,6 +251,7 @@ class Index:
         k: int = 10,
         *,
         nprobe: int | None = None,
+        candidates: int | None = None,
         rescore: int | None = None,
         exhaustive: bool = False,
         threads: int | None = None,
@@ -254,9 +262,11 @@ class Index:
             queries: one ``[q_len, dim]`` array, a ``[n_queries, q_len, dim]`` array or a sequence
                 of ``[q_len_i, dim]`` arrays (R-MAXSIM-2).
             k: results per query.
-            nprobe: centroids probed per query token (default 4, R-ISEARCH-3).
-            rescore: candidates scored exactly over their decoded vectors (default
-                ``max(64, 8 * k)``).
+            nprobe: centroids probed per query token (default 8, R-ISEARCH-3).
+            candidates: documents kept after probing, scored from their codes (default
+                ``max(512, 32 * k)``).
+            rescore: documents scored exactly over their decoded vectors (default
+                ``max(128, 8 * k)``).
             exhaustive: score every document exactly over its decoded vectors (R-ISEARCH-2).
             threads: worker threads for a batch; results do not depend on it.
 
@@ -265,8 +275,10 @@ class Index:
         """
         if isinstance(k, bool) or not isinstance(k, numbers.Integral):
             raise InputError(f"R-SEARCH-2: k must be an integer >= 1, got {k!r}")
-        nprobe = None if nprobe is None else _int(nprobe, "nprobe", "R-ISEARCH-3", -(2**62))
-        rescore = None if rescore is None else _int(rescore, "rescore", "R-ISEARCH-3", -(2**62))
+        nprobe, candidates, rescore = (
+            None if v is None else _clamped(v, name)
+            for v, name in ((nprobe, "nprobe"), (candidates, "candidates"), (rescore, "rescore"))
+        )
         if not isinstance(exhaustive, bool):
             raise InputError(f"R-ISEARCH-2: exhaustive must be True or False, got {exhaustive!r}")
         n_threads = _threads(threads)
@@ -278,8 +290,9 @@ class Index:
             q_vectors,
             q_offsets,
             k_native,
-            None if nprobe is None else min(max(nprobe, -(2**62)), 2**62),
-            None if rescore is None else min(max(rescore, -(2**62)), 2**62),
+            nprobe,
+            candidates,
+            rescore,
             exhaustive,
             n_threads,
         )

@@ -413,7 +413,7 @@ impl PyIndex {
 
     /// `search(q_vectors, q_offsets, k, nprobe, rescore, exhaustive, threads)` -> (positions i64,
     /// scores f32, offsets i64): query `i`'s hits are `offsets[i]..offsets[i + 1]`, best first.
-    #[pyo3(signature = (q_vectors, q_offsets, k, nprobe=None, rescore=None, exhaustive=false, threads=None))]
+    #[pyo3(signature = (q_vectors, q_offsets, k, nprobe=None, candidates=None, rescore=None, exhaustive=false, threads=None))]
     #[allow(clippy::too_many_arguments, clippy::type_complexity)]
     fn search<'py>(
         &self,
@@ -422,6 +422,7 @@ impl PyIndex {
         q_offsets: PyReadonlyArray1<'py, i64>,
         k: i64,
         nprobe: Option<i64>,
+        candidates: Option<i64>,
         rescore: Option<i64>,
         exhaustive: bool,
         threads: Option<i64>,
@@ -436,7 +437,14 @@ impl PyIndex {
         let index = &self.inner;
         let hits = py
             .detach(|| {
-                let p = index_search::Params::new(k, nprobe, rescore, exhaustive, index.codec.k)?;
+                let p = index_search::Params::new(
+                    k,
+                    nprobe,
+                    candidates,
+                    rescore,
+                    exhaustive,
+                    index.codec.k,
+                )?;
                 let queries = Packed::new("query", q_data, q_dim, q_offs)?;
                 threads::install(pool, || index.search(Isa::detect(), &queries, &p))?
             })

@@ -100,13 +100,13 @@ def assign(x: np.ndarray, c: np.ndarray) -> np.ndarray:
 
 
 def default_sizes(n_tokens: int) -> tuple[int, int]:
-    """R-KMEANS-1: ``(K, S)``; ``2^floor(log2(4 sqrt(n)))`` is the largest power of two ``p``
-    with ``p^2 <= 16 n`` (integers, no rounding)."""
+    """R-KMEANS-1: ``(K, S)``; ``2^floor(log2(8 sqrt(n)))`` is the largest power of two ``p``
+    with ``p^2 <= 64 n`` (integers, no rounding)."""
     p = 1
-    while (2 * p) ** 2 <= 16 * n_tokens:
+    while (2 * p) ** 2 <= 64 * n_tokens:
         p *= 2
     k = max(1, min(n_tokens, 65536, p))
-    return k, min(n_tokens, max(64 * k, 4096))
+    return k, min(n_tokens, max(32 * k, 4096))
 
 
 def sample_positions(n_tokens: int, s: int, seed: int) -> list[int]:
@@ -195,24 +195,34 @@ def ranking(scores: np.ndarray, positions: list[int], k: int) -> list[int]:
     return sorted(positions, key=lambda p: (-float(scores[p]), p))[:k]
 
 
+def f32_sum(values: list) -> float:
+    """R-ISEARCH-1: f32 values added in f64 in token order, rounded once to f32."""
+    total = 0.0
+    for v in values:
+        total += float(v)
+    return float(np.float32(total))
+
+
 def search_oracle(
-    index: Index, q: np.ndarray, k: int, nprobe: int, rescore: int
+    index: Index, q: np.ndarray, k: int, nprobe: int, rescore: int, candidates: int = 10**9
 ) -> tuple[list[int], np.ndarray]:
     """R-ISEARCH-1 step by step: ``(positions, f32 scores)`` best first."""
     c = index.centroids
     s = dots(q, c)  # step 1: [q_len, K]
-    probed = set()
-    for row in s:  # step 2: ties to the lower k (stable sort of -score)
-        probed.update(np.argsort(-row, kind="stable")[:nprobe].tolist())
-    codes = [index.codes(p)[0] for p in range(len(index))]
-    candidates = [p for p in range(len(index)) if probed & set(codes[p].tolist())]
-    approx = {}
-    for p in candidates:  # step 3: f32 maxima summed in f64, in query-token order
-        total = 0.0
-        for i in range(len(q)):
-            total += float(s[i, codes[p]].max())
-        approx[p] = total
-    short = sorted(candidates, key=lambda p: (-approx[p], p))[:rescore]  # step 4
+    codes = [set(index.codes(p)[0].tolist()) for p in range(len(index))]
+    probes = [np.argsort(-row, kind="stable")[:nprobe].tolist() for row in s]  # step 2
+    floors = [s[i, probes[i][-1]] for i in range(len(q))]
+    found = [p for p in range(len(index)) if any(codes[p] & set(pr) for pr in probes)]
+    probe_score = {
+        p: f32_sum(
+            max([floors[i], *(s[i, kk] for kk in probes[i] if kk in codes[p])])
+            for i in range(len(q))
+        )
+        for p in found
+    }
+    kept = sorted(found, key=lambda p: (-probe_score[p], p))[:candidates]
+    approx = {p: f32_sum(s[i, sorted(codes[p])].max() for i in range(len(q))) for p in kept}
+    short = sorted(kept, key=lambda p: (-approx[p], p))[:rescore]  # steps 3-4
     if not short:
         return [], np.zeros(0, np.float32)
     exact = li.maxsim(q, index.decode(short))[0]
@@ -251,7 +261,9 @@ def test_exhaustive_search_is_maxsim_over_decoded(
             assert h.scores.dtype == np.float32
             np.testing.assert_array_equal(h.scores.view(np.uint32), row[want].view(np.uint32))
         for rescore in (n, n + 7):
-            probed = index.search(queries, k=k, nprobe=index.n_centroids, rescore=rescore)
+            probed = index.search(
+                queries, k=k, nprobe=index.n_centroids, candidates=rescore, rescore=rescore
+            )
             _same_hits(probed, hits)
 
 
@@ -262,18 +274,20 @@ def test_exhaustive_search_is_maxsim_over_decoded(
     st.integers(1, 12),
     st.integers(1, 64),
     st.integers(1, 40),
+    st.integers(1, 60),
 )
 def test_search_follows_the_pipeline(
-    documents: list[np.ndarray], seed: int, k: int, nprobe: int, rescore: int
+    documents: list[np.ndarray], seed: int, k: int, nprobe: int, rescore: int, candidates: int
 ) -> None:
-    """R-ISEARCH-1: probing, code-only approximate scores, rescoring and the final ranking,
-    each with its tie rule, equal a step-by-step restatement of the pipeline."""
+    """R-ISEARCH-1: probing with its floor, probe scores, code-only approximate scores,
+    rescoring and the final ranking, each with its tie rule, equal a step-by-step restatement."""
     with built(documents, seed=seed) as (index, _):
         nprobe = min(nprobe, index.n_centroids)
         queries = _queries(seed + 1, index.dim)
-        hits = index.search(queries, k=k, nprobe=nprobe, rescore=rescore)
+        kw = {"k": k, "nprobe": nprobe, "candidates": candidates, "rescore": rescore}
+        hits = index.search(queries, **kw)
         for q, h in zip(queries, hits, strict=True):
-            positions, scores = search_oracle(index, q, k, nprobe, rescore)
+            positions, scores = search_oracle(index, q, k, nprobe, rescore, candidates)
             assert list(h.ids) == positions
             np.testing.assert_array_equal(h.scores.view(np.uint32), scores.view(np.uint32))
 
@@ -281,16 +295,18 @@ def test_search_follows_the_pipeline(
 @builds
 @given(collections(max_docs=12), st.integers(0, 2**32 - 1))
 def test_default_search_parameters(documents: list[np.ndarray], seed: int) -> None:
-    """R-ISEARCH-3: defaults nprobe = 4 (at most K) and rescore = max(64, 8k); fewer than k
-    results only when fewer documents are candidates (every document is, when nprobe >= K)."""
+    """R-ISEARCH-3: defaults nprobe = 8 (at most K), candidates = max(512, 32k) and
+    rescore = max(128, 8k); fewer than k results only when fewer documents are candidates (every
+    document is, when nprobe >= K)."""
     with built(documents, seed=seed) as (index, _):
         q = _queries(seed, index.dim, n=1)[0]
         k = 5
         (hit,) = index.search(q, k=k)
-        positions, scores = search_oracle(index, q, k, min(4, index.n_centroids), max(64, 8 * k))
+        nprobe = min(8, index.n_centroids)
+        positions, scores = search_oracle(index, q, k, nprobe, max(128, 8 * k), max(512, 32 * k))
         assert list(hit.ids) == positions
         np.testing.assert_array_equal(hit.scores, scores)
-        if index.n_centroids <= 4:
+        if index.n_centroids <= 8:
             assert len(hit.ids) == min(k, len(index))
 
 
@@ -414,8 +430,8 @@ def test_sample_and_kmeans_follow_the_spec(
     "n_tokens", [1, 2, 3, 4, 5, 15, 16, 17, 63, 64, 65, 100, 255, 256, 257, 1023, 1024, 1025]
 )
 def test_default_number_of_centroids(n_tokens: int) -> None:
-    """R-KMEANS-1: K = min(n_tokens, 65536, 2^floor(log2(4 sqrt(n_tokens)))), at least 1."""
-    want = {1: 1, 2: 2, 5: 5, 16: 16, 17: 16, 63: 16, 64: 32, 1023: 64, 1024: 128, 1025: 128}
+    """R-KMEANS-1: K = min(n_tokens, 65536, 2^floor(log2(8 sqrt(n_tokens)))), at least 1."""
+    want = {1: 1, 2: 2, 5: 5, 16: 16, 17: 17, 63: 32, 64: 64, 1023: 128, 1024: 256, 1025: 256}
     rng = np.random.default_rng(n_tokens)
     x = rng.standard_normal((n_tokens, 4)).astype(np.float32)
     docs = [x[i : i + 3] for i in range(0, n_tokens, 3)]
@@ -446,7 +462,7 @@ def test_seed_changes_the_centroids_and_only_the_seed_matters() -> None:
     with built(docs, seed=1) as (a, pa), built(docs, seed=2) as (b, _):
         c = Index.create(pa.parent / "again", docs, seed=1)
         pc = pa.parent / "again"
-        assert a.n_centroids == b.n_centroids == 64
+        assert a.n_centroids == b.n_centroids == 128
         assert not np.array_equal(a.centroids, b.centroids)
         np.testing.assert_array_equal(a.centroids, c.centroids)
         for f in pa.iterdir():
@@ -821,6 +837,10 @@ def test_bad_queries(small_index: Index, queries: object, req: str) -> None:
         ({"rescore": -3}, "R-ISEARCH-3"),
         ({"rescore": 4.0}, "R-ISEARCH-3"),
         ({"rescore": True}, "R-ISEARCH-3"),
+        ({"candidates": 0}, "R-ISEARCH-3"),
+        ({"candidates": -2}, "R-ISEARCH-3"),
+        ({"candidates": 3.0}, "R-ISEARCH-3"),
+        ({"candidates": False}, "R-ISEARCH-3"),
         ({"threads": 0}, "R-MAXSIM-13"),
         ({"threads": 1025}, "R-MAXSIM-13"),
         ({"threads": 2.0}, "R-MAXSIM-13"),

@@ -15,13 +15,13 @@ const BLOCK: usize = 64;
 pub const MAX_CENTROIDS: usize = 65536;
 
 /// Default iterations (R-KMEANS-1).
-pub const DEFAULT_ITERS: usize = 8;
+pub const DEFAULT_ITERS: usize = 4;
 
 /// `(K, S)` by the rule of R-KMEANS-1 for `n >= 1` tokens.
 pub fn default_sizes(n: usize) -> (usize, usize) {
-    let k = (4.0 * (n as f64).sqrt()).log2().floor().max(0.0);
+    let k = (8.0 * (n as f64).sqrt()).log2().floor().max(0.0);
     let k = (1usize << (k as u32).min(20)).clamp(1, n.min(MAX_CENTROIDS));
-    (k, n.min((64 * k).max(4096)))
+    (k, n.min((32 * k).max(4096)))
 }
 
 /// The sizes actually used: defaults, or caller-given values checked against R-KMEANS-1.
@@ -41,7 +41,7 @@ pub fn sizes(n: usize, k: Option<usize>, s: Option<usize>) -> Result<(usize, usi
         }
     };
     let s = match s {
-        None => n.min((64 * k).max(4096)),
+        None => n.min((32 * k).max(4096)),
         Some(s) if (k..=n).contains(&s) => s,
         Some(s) => {
             return Err(Error::Param {

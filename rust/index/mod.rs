@@ -122,3 +122,7 @@ impl Index {
             .collect())
     }
 }
+
+#[cfg(test)]
+#[path = "../unit/index.rs"]
+mod tests;

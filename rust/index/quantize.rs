@@ -169,15 +169,17 @@ impl Buckets {
 fn decode_per<const PER: usize>(table: &[f32], codes: &[u8], c: &[f32], out: &mut [f32]) {
     let dim = out.len();
     let full = dim / PER;
-    for (p, ((o, cs), &v)) in out
-        .chunks_exact_mut(PER)
-        .zip(c.chunks_exact(PER))
-        .zip(codes)
-        .enumerate()
-    {
-        let row = &table[(p * 256 + v as usize) * PER..(p * 256 + v as usize + 1) * PER];
-        for i in 0..PER {
-            o[i] = cs[i] + row[i];
+    assert!(c.len() >= dim && codes.len() >= full && table.len() >= full * 256 * PER);
+    for p in 0..full {
+        // SAFETY: p < full <= codes.len(); rows of `table` and `c`, `out` are in bounds (above).
+        unsafe {
+            let v = *codes.get_unchecked(p) as usize;
+            let row = table.as_ptr().add((p * 256 + v) * PER);
+            let cs = c.as_ptr().add(p * PER);
+            let o = out.as_mut_ptr().add(p * PER);
+            for i in 0..PER {
+                *o.add(i) = *cs.add(i) + *row.add(i);
+            }
         }
     }
     for d in full * PER..dim {

@@ -2,18 +2,23 @@
 //! approximate scores from the codes alone, exact MaxSim over the decoded short list.
 
 use super::files::{Codec, Segment};
-use crate::kernel::{self, DocRows, Isa};
+use crate::kernel::{self, DocRows, Isa, prefetch};
 use crate::maxsim::score_one;
 use crate::queries::Prepared;
 use crate::search::{Hit, best_k, rank_order};
 use crate::{Error, Result};
 
 /// Default probes per query token (R-ISEARCH-3).
-pub const DEFAULT_NPROBE: usize = 4;
+pub const DEFAULT_NPROBE: usize = 8;
+
+/// The default candidates kept after probing for `k` (R-ISEARCH-3).
+pub fn default_candidates(k: usize) -> usize {
+    k.saturating_mul(32).max(512)
+}
 
 /// The default short list for `k` (R-ISEARCH-3).
 pub fn default_rescore(k: usize) -> usize {
-    k.saturating_mul(8).max(64)
+    k.saturating_mul(8).max(128)
 }
 
 /// Checked search parameters.
@@ -21,8 +26,20 @@ pub fn default_rescore(k: usize) -> usize {
 pub struct Params {
     pub k: usize,
     pub nprobe: usize,
+    pub candidates: usize,
     pub rescore: usize,
     pub exhaustive: bool,
+}
+
+fn at_least_one(name: &str, v: Option<i64>, default: usize) -> Result<usize> {
+    match v {
+        None => Ok(default),
+        Some(x) if x >= 1 => Ok(x as usize),
+        Some(x) => Err(Error::Param {
+            rule: "R-ISEARCH-3",
+            what: format!("{name} must be an integer >= 1, got {x}"),
+        }),
+    }
 }
 
 impl Params {
@@ -30,6 +47,7 @@ impl Params {
     pub fn new(
         k: i64,
         nprobe: Option<i64>,
+        candidates: Option<i64>,
         rescore: Option<i64>,
         exhaustive: bool,
         n_centroids: usize,
@@ -48,20 +66,11 @@ impl Params {
                 });
             }
         };
-        let rescore = match rescore {
-            None => default_rescore(k),
-            Some(r) if r >= 1 => r as usize,
-            Some(r) => {
-                return Err(Error::Param {
-                    rule: "R-ISEARCH-3",
-                    what: format!("rescore must be an integer >= 1, got {r}"),
-                });
-            }
-        };
         Ok(Params {
             k,
             nprobe,
-            rescore,
+            candidates: at_least_one("candidates", candidates, default_candidates(k))?,
+            rescore: at_least_one("rescore", rescore, default_rescore(k))?,
             exhaustive,
         })
     }
@@ -70,35 +79,46 @@ impl Params {
 /// Per-thread buffers, reused across queries.
 #[derive(Default)]
 pub struct Scratch {
-    stamp: Vec<u32>,
+    /// Per document: the query's epoch when it became a candidate, and its row in `rows`.
+    stamp: Vec<(u32, u32)>,
     epoch: u32,
     candidates: Vec<u32>,
+    /// `[candidate][len]` per-token maxima over the probed centroids.
+    rows: Vec<f32>,
     scores: Vec<f32>,
-    ranked: Vec<(f32, u32)>,
+    probes: Vec<(f32, u32)>,
     maxima: Vec<f32>,
     decoded: Vec<f32>,
 }
 
 impl Scratch {
-    /// Marks `d` as a candidate once per query.
-    fn mark(&mut self, d: u32) {
-        let s = &mut self.stamp[d as usize];
-        if *s != self.epoch {
-            *s = self.epoch;
-            self.candidates.push(d);
+    /// The row of candidate `d`, made (from `floor`) when `d` is first seen in this query.
+    fn row(&mut self, d: u32, floor: &[f32]) -> usize {
+        let (epoch, row) = self.stamp[d as usize];
+        if epoch == self.epoch {
+            return row as usize;
         }
+        let row = self.candidates.len();
+        self.stamp[d as usize] = (self.epoch, row as u32);
+        self.candidates.push(d);
+        self.rows.extend_from_slice(floor);
+        row
     }
 
     fn next_query(&mut self, n_docs: usize) {
         if self.stamp.len() != n_docs || self.epoch == u32::MAX {
             self.stamp.clear();
-            self.stamp.resize(n_docs, 0);
+            self.stamp.resize(n_docs, (0, 0));
             self.epoch = 0;
         }
         self.epoch += 1;
         self.candidates.clear();
+        self.rows.clear();
     }
 }
+
+/// Tokens ahead whose centroid rows `decode_doc` prefetches.
+const PREFETCH_TOKENS: usize = 4;
 
 /// Decodes the tokens of document `d` into `out` (R-QUANT-4); returns their number.
 pub fn decode_doc(codec: &Codec, seg: &Segment, d: usize, out: &mut Vec<f32>) -> usize {
@@ -107,7 +127,15 @@ pub fn decode_doc(codec: &Codec, seg: &Segment, d: usize, out: &mut Vec<f32>) ->
     let n = range.len();
     out.resize(n * dim, 0.0);
     let (codes, res, cb) = (seg.codes(), seg.residuals(), seg.code_bytes);
+    let end = range.end;
     for (slot, t) in range.enumerate() {
+        // The centroid rows are read at random: fetch a few tokens ahead.
+        if t + PREFETCH_TOKENS < end {
+            let row = codec.centroids[codes[t + PREFETCH_TOKENS] as usize * dim..].as_ptr();
+            for line in (0..dim).step_by(16) {
+                prefetch(row.wrapping_add(line).cast());
+            }
+        }
         let c = codes[t] as usize;
         codec.buckets.decode_table(
             &codec.table,
@@ -137,7 +165,38 @@ fn approximate(seg: &Segment, d: usize, s: &[f32], pad: usize, len: usize, m: &m
     m[..len].iter().fold(0.0f64, |a, &x| a + f64::from(x)) as f32
 }
 
-/// The candidates of step 2: the inverted lists of each query token's `nprobe` best centroids.
+/// Step 2: each query token's `nprobe` best centroids, `probes[i * nprobe + j]` best first
+/// (ties: lower centroid id), found in one pass over the centroid rows.
+fn best_centroids(
+    s: &[f32],
+    pad: usize,
+    len: usize,
+    k: usize,
+    nprobe: usize,
+    out: &mut Vec<(f32, u32)>,
+) {
+    out.clear();
+    out.resize(len * nprobe, (f32::NEG_INFINITY, u32::MAX));
+    let mut filled = vec![0usize; len];
+    for c in 0..k {
+        let row = &s[c * pad..c * pad + len];
+        for (i, &x) in row.iter().enumerate() {
+            let top = &mut out[i * nprobe..(i + 1) * nprobe];
+            if filled[i] == nprobe && x <= top[nprobe - 1].0 {
+                continue;
+            }
+            // Insert after every entry >= x: earlier (lower) ids win ties.
+            let at = top[..filled[i]].partition_point(|e| e.0 >= x);
+            let end = filled[i].min(nprobe - 1);
+            top.copy_within(at..end, at + 1);
+            top[at] = (x, c as u32);
+            filled[i] = (filled[i] + 1).min(nprobe);
+        }
+    }
+}
+
+/// Step 2: the documents of the probed inverted lists, with per-token maxima of the probed
+/// centroids' scores; a token's other centroids count as its lowest probed score.
 fn probe(
     seg: &Segment,
     s: &[f32],
@@ -147,23 +206,30 @@ fn probe(
     nprobe: usize,
     sc: &mut Scratch,
 ) {
-    if nprobe >= k {
-        sc.candidates.extend(0..seg.n_docs as u32);
-        return;
-    }
+    let mut probes = std::mem::take(&mut sc.probes);
+    best_centroids(s, pad, len, k, nprobe, &mut probes);
+    let floor: Vec<f32> = (0..len)
+        .map(|i| probes[i * nprobe + nprobe - 1].0)
+        .collect();
     let (ivf_offsets, ivf_docs) = (seg.ivf_offsets(), seg.ivf_docs());
     for i in 0..len {
-        sc.ranked.clear();
-        sc.ranked.extend((0..k).map(|c| (s[c * pad + i], c as u32)));
-        let order =
-            |a: &(f32, u32), b: &(f32, u32)| rank_order(&(a.0, a.1 as usize), &(b.0, b.1 as usize));
-        sc.ranked.select_nth_unstable_by(nprobe - 1, order);
-        for j in 0..nprobe {
-            let c = sc.ranked[j].1 as usize;
+        for &(x, c) in &probes[i * nprobe..(i + 1) * nprobe] {
+            let c = c as usize;
             for &d in &ivf_docs[ivf_offsets[c] as usize..ivf_offsets[c + 1] as usize] {
-                sc.mark(d);
+                let r = sc.row(d, &floor);
+                let v = &mut sc.rows[r * len + i];
+                *v = if x > *v { x } else { *v };
             }
         }
+    }
+    sc.probes = probes;
+}
+
+/// Keeps the `n` best hits (any order), ties by lower document number.
+fn keep_best(hits: &mut Vec<Hit>, n: usize) {
+    if hits.len() > n {
+        hits.select_nth_unstable_by(n, rank_order);
+        hits.truncate(n);
     }
 }
 
@@ -187,16 +253,25 @@ pub fn search(
         s.resize(k * pad, 0.0);
         kernel::row_scores(isa, &q.qt, pad, dim, &codec.centroids, &mut s);
         probe(seg, &s, pad, len, k, p.nprobe, sc);
-        let mut approx: Vec<Hit> = Vec::with_capacity(sc.candidates.len());
-        for &d in &sc.candidates {
-            let a = approximate(seg, d as usize, &s, pad, len, &mut sc.maxima);
-            approx.push((a, d as usize));
-        }
+        let mut probed: Vec<Hit> = sc
+            .candidates
+            .iter()
+            .enumerate()
+            .map(|(r, &d)| {
+                let row = &sc.rows[r * len..(r + 1) * len];
+                (
+                    row.iter().fold(0.0f64, |a, &x| a + f64::from(x)) as f32,
+                    d as usize,
+                )
+            })
+            .collect();
+        keep_best(&mut probed, p.candidates);
+        let mut approx: Vec<Hit> = probed
+            .iter()
+            .map(|&(_, d)| (approximate(seg, d, &s, pad, len, &mut sc.maxima), d))
+            .collect();
         sc.scores = s;
-        if approx.len() > p.rescore {
-            approx.select_nth_unstable_by(p.rescore, rank_order);
-            approx.truncate(p.rescore);
-        }
+        keep_best(&mut approx, p.rescore);
         approx.into_iter().map(|h| h.1).collect()
     };
     let mut hits = Vec::with_capacity(short.len());

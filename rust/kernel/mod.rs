@@ -6,6 +6,7 @@
 //! chain over the components, so they agree bit for bit (R-MAXSIM-10).
 
 mod blocked;
+pub use blocked::prefetch;
 mod dpbf16;
 mod lanes;
 mod products;

@@ -365,3 +365,54 @@ fn degenerate_inputs_agree() {
         assert_eq!(maxima(isa, &qb, DocRows::Bf16(&db), 3), vec![-1.75; 3]);
     }
 }
+
+/// Products kernels (k-means assignment, centroid scores): every ISA equals the scalar oracle bit
+/// for bit, ties resolved to the lowest row, for lane counts and row counts around the blockings.
+#[test]
+fn products_simd_bit_identical_to_scalar() {
+    let mut rng = Rng(11);
+    for &(lanes, n, dim) in &[
+        (1usize, 1usize, 1usize),
+        (16, 7, 3),
+        (33, 9, 17),
+        (64, 64, 128),
+        (50, 13, 5),
+    ] {
+        let pad = lanes.div_ceil(16) * 16;
+        let mut qt = vec![0.0f32; dim * pad];
+        for k in 0..dim {
+            for l in 0..lanes {
+                qt[k * pad + l] = rng.uniform();
+            }
+        }
+        let mut m: Vec<f32> = (0..n * dim).map(|_| rng.uniform()).collect();
+        if n > 3 {
+            // A duplicated row: the tie must go to the lower one.
+            let (a, b) = m.split_at_mut(2 * dim);
+            b[..dim].copy_from_slice(&a[dim..2 * dim]);
+        }
+        let (mut best0, mut arg0) = (vec![0.0f32; pad], vec![0u32; pad]);
+        let mut s0 = vec![0.0f32; n * pad];
+        super::argmax_rows(Isa::Scalar, &qt, pad, dim, &m, &mut best0, &mut arg0);
+        super::row_scores(Isa::Scalar, &qt, pad, dim, &m, &mut s0);
+        for l in 0..pad {
+            let want = (0..n).map(|j| s0[j * pad + l]).enumerate().fold(
+                (0, f32::NEG_INFINITY),
+                |acc, (j, x)| if x > acc.1 { (j, x) } else { acc },
+            );
+            assert_eq!(
+                (arg0[l] as usize, best0[l].to_bits()),
+                (want.0, want.1.to_bits())
+            );
+        }
+        for isa in Isa::available() {
+            let (mut best, mut arg) = (vec![0.0f32; pad], vec![0u32; pad]);
+            let mut s = vec![0.0f32; n * pad];
+            super::argmax_rows(isa, &qt, pad, dim, &m, &mut best, &mut arg);
+            super::row_scores(isa, &qt, pad, dim, &m, &mut s);
+            assert_bits(&format!("{isa:?} best"), &best, &best0);
+            assert_eq!(arg, arg0, "{isa:?} argmax");
+            assert_bits(&format!("{isa:?} scores"), &s, &s0);
+        }
+    }
+}
