@@ -148,20 +148,17 @@ pub fn decode_doc(codec: &Codec, seg: &Segment, d: usize, out: &mut Vec<f32>) ->
 }
 
 /// Step 3: `sum_i max over the document's centroid ids c of s[c][i]`, from the codes alone.
-fn approximate(seg: &Segment, d: usize, s: &[f32], pad: usize, len: usize, m: &mut [f32]) -> f32 {
-    m[..len].fill(f32::NEG_INFINITY);
-    let codes = &seg.codes()[seg.doc(d)];
-    let mut last = u32::MAX;
-    for &c in codes {
-        if u32::from(c) == last {
-            continue;
-        }
-        last = u32::from(c);
-        let row = &s[c as usize * pad..c as usize * pad + len];
-        for (mx, &x) in m[..len].iter_mut().zip(row) {
-            *mx = if x > *mx { x } else { *mx };
-        }
-    }
+fn approximate(
+    isa: Isa,
+    seg: &Segment,
+    d: usize,
+    s: &[f32],
+    pad: usize,
+    len: usize,
+    m: &mut [f32],
+) -> f32 {
+    m[..pad].fill(f32::NEG_INFINITY);
+    kernel::max_rows(isa, s, pad, &seg.codes()[seg.doc(d)], &mut m[..pad]);
     m[..len].iter().fold(0.0f64, |a, &x| a + f64::from(x)) as f32
 }
 
@@ -268,7 +265,7 @@ pub fn search(
         keep_best(&mut probed, p.candidates);
         let mut approx: Vec<Hit> = probed
             .iter()
-            .map(|&(_, d)| (approximate(seg, d, &s, pad, len, &mut sc.maxima), d))
+            .map(|&(_, d)| (approximate(isa, seg, d, &s, pad, len, &mut sc.maxima), d))
             .collect();
         sc.scores = s;
         keep_best(&mut approx, p.rescore);

@@ -206,6 +206,33 @@ pub fn row_scores(isa: Isa, qt: &[f32], pad: usize, dim: usize, m: &[f32], out: 
     }
 }
 
+/// `m[l] = max(m[l], s[c * pad + l])` over the ids `c` of `ids`, for every lane `l < pad` (`pad`
+/// a multiple of `LANE_PAD`, every id a row of `s: [rows][pad]`). `max` is `vmaxps`'s
+/// `a > b ? a : b`, so every instruction set gives the same result.
+pub fn max_rows(isa: Isa, s: &[f32], pad: usize, ids: &[u16], m: &mut [f32]) {
+    assert!(
+        pad.is_multiple_of(crate::queries::LANE_PAD)
+            && m.len() == pad
+            && ids.iter().all(|&c| (c as usize + 1) * pad <= s.len()),
+        "kernel contract: max_rows extents"
+    );
+    match isa {
+        // SAFETY: as above.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { x86::max_rows_avx512(s.as_ptr(), pad, ids, m.as_mut_ptr()) },
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { x86::max_rows_avx2(s.as_ptr(), pad, ids, m.as_mut_ptr()) },
+        _ => {
+            for &c in ids {
+                let row = &s[c as usize * pad..(c as usize + 1) * pad];
+                for (x, &y) in m.iter_mut().zip(row) {
+                    *x = if *x > y { *x } else { y };
+                }
+            }
+        }
+    }
+}
+
 /// The `#[target_feature]` entry points: each walks the query's lane blocks in chunks whose
 /// (query blocks QB, document rows R) fit the register file, and runs the blocked kernel.
 #[cfg(target_arch = "x86_64")]
@@ -213,7 +240,7 @@ mod x86 {
     use super::blocked::{chunk_bf16, chunk_f32};
     use super::dpbf16;
     use super::lanes::{Avx2, Avx512};
-    use super::products::{chunk_argmax, chunk_scores};
+    use super::products::{chunk_argmax, chunk_max_rows, chunk_scores};
     use crate::queries::Prepared;
 
     /// Runs `$kernel::<QB, R>(lane offset)` over the `$nb` lane blocks of `$w` lanes, choosing
@@ -354,5 +381,52 @@ mod x86 {
         over_blocks!(pad / 8, 8, |off, QB, R| unsafe {
             chunk_scores::<Avx2, QB, R>(qt.add(off), pad, dim, m, n, out.add(off))
         }, [1 x 8, 2 x 4, 3 x 2, 4 x 2]);
+    }
+
+    /// Runs `chunk_max_rows` over the lane blocks in chunks of up to four registers.
+    macro_rules! max_rows_body {
+        ($s:ident, $w:expr, $sp:ident, $pad:ident, $ids:ident, $m:ident) => {{
+            let nb = $pad / $w;
+            let mut b = 0;
+            while b < nb {
+                let off = b * $w;
+                b += match nb - b {
+                    1 => {
+                        unsafe {
+                            chunk_max_rows::<$s, 1>($sp.wrapping_add(off), $pad, $ids, $m.add(off))
+                        };
+                        1
+                    }
+                    2 => {
+                        unsafe {
+                            chunk_max_rows::<$s, 2>($sp.wrapping_add(off), $pad, $ids, $m.add(off))
+                        };
+                        2
+                    }
+                    3 => {
+                        unsafe {
+                            chunk_max_rows::<$s, 3>($sp.wrapping_add(off), $pad, $ids, $m.add(off))
+                        };
+                        3
+                    }
+                    _ => {
+                        unsafe {
+                            chunk_max_rows::<$s, 4>($sp.wrapping_add(off), $pad, $ids, $m.add(off))
+                        };
+                        4
+                    }
+                };
+            }
+        }};
+    }
+
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn max_rows_avx512(s: *const f32, pad: usize, ids: &[u16], m: *mut f32) {
+        max_rows_body!(Avx512, 16, s, pad, ids, m);
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn max_rows_avx2(s: *const f32, pad: usize, ids: &[u16], m: *mut f32) {
+        max_rows_body!(Avx2, 8, s, pad, ids, m);
     }
 }

@@ -155,3 +155,38 @@ pub mod scalar {
         }
     }
 }
+
+/// `m[l] = max(m[l], s[c * pad + l])` for the `QB * S::W` lanes of the chunk and every distinct
+/// id `c` of the sorted `ids` (repeats skipped: they cannot change a maximum).
+///
+/// # Safety
+/// The CPU supports `S`; `s` (at the chunk's first lane) holds the rows `ids` index; `m` is valid
+/// for `QB * S::W` values.
+#[inline(always)]
+pub unsafe fn chunk_max_rows<S: Lanes, const QB: usize>(
+    s: *const f32,
+    pad: usize,
+    ids: &[u16],
+    m: *mut f32,
+) {
+    unsafe {
+        let mut mx = [S::splat(0.0); QB];
+        for (b, v) in mx.iter_mut().enumerate() {
+            *v = S::load(m.add(b * S::W));
+        }
+        let mut last = u32::MAX;
+        for &c in ids {
+            if u32::from(c) == last {
+                continue;
+            }
+            last = u32::from(c);
+            let row = s.add(c as usize * pad);
+            for (b, v) in mx.iter_mut().enumerate() {
+                *v = S::max(*v, S::load(row.add(b * S::W)));
+            }
+        }
+        for (b, v) in mx.iter().enumerate() {
+            S::store(m.add(b * S::W), *v);
+        }
+    }
+}

@@ -416,3 +416,26 @@ fn products_simd_bit_identical_to_scalar() {
         }
     }
 }
+
+/// `max_rows` over sorted ids with repeats: every ISA equals the scalar form, which equals a plain
+/// maximum over the distinct rows.
+#[test]
+fn max_rows_agree_across_isas() {
+    let mut rng = Rng(5);
+    for &(pad, rows) in &[(16usize, 1usize), (32, 9), (48, 40), (80, 7)] {
+        let s: Vec<f32> = (0..pad * rows).map(|_| rng.uniform()).collect();
+        let mut ids: Vec<u16> = (0..3 * rows).map(|_| rng.size(0, rows - 1) as u16).collect();
+        ids.sort_unstable();
+        let mut want = vec![f32::NEG_INFINITY; pad];
+        for &c in &ids {
+            for l in 0..pad {
+                want[l] = want[l].max(s[c as usize * pad + l]);
+            }
+        }
+        for isa in Isa::available() {
+            let mut m = vec![f32::NEG_INFINITY; pad];
+            super::max_rows(isa, &s, pad, &ids, &mut m);
+            assert_bits(&format!("{isa:?} max_rows"), &m, &want);
+        }
+    }
+}
