@@ -129,6 +129,22 @@ pub fn parse<'a>(
     n_fields: usize,
     n_sections: usize,
 ) -> Result<Parsed<'a>> {
+    parse_with(bytes, file, kind, n_fields, n_sections, &|_| {})
+}
+
+/// Bytes hashed between two calls of the `checked` hook of `parse_with`.
+const CRC_CHUNK: usize = 4 << 20;
+
+/// As `parse`; `checked(range)` is called after each chunk of a section has been hashed, so a
+/// memory-mapped caller may drop those pages at once.
+pub fn parse_with<'a>(
+    bytes: &'a [u8],
+    file: &str,
+    kind: Kind,
+    n_fields: usize,
+    n_sections: usize,
+    checked: &dyn Fn(std::ops::Range<usize>),
+) -> Result<Parsed<'a>> {
     let bad = |check: String| Error::Format {
         file: file.to_string(),
         check,
@@ -193,7 +209,13 @@ pub fn parse<'a>(
             return Err(bad(format!("non-zero padding before section {i}")));
         }
         let s = &bytes[off as usize..stop as usize];
-        if crc32fast::hash(s) != crc {
+        let mut hasher = crc32fast::Hasher::new();
+        for (j, chunk) in s.chunks(CRC_CHUNK).enumerate() {
+            hasher.update(chunk);
+            let at = off as usize + j * CRC_CHUNK;
+            checked(at..at + chunk.len());
+        }
+        if hasher.finalize() != crc {
             return Err(bad(format!("section {i}: CRC mismatch")));
         }
         sections.push(s);

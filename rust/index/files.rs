@@ -398,7 +398,7 @@ impl Segment {
     pub fn open(dir: &Path, e: &Entry, codec: &Codec) -> Result<Segment> {
         let map = map_file(dir, e)?;
         let f = e.name.as_str();
-        let p = container::parse(&map, f, Kind::Segment, 8, 8)?;
+        let p = container::parse_with(&map, f, Kind::Segment, 8, 8, &|r| release_range(&map, r))?;
         check_entry_crc(e, p.header_crc)?;
         let fv = &p.fields;
         let nbits = codec.buckets.nbits;
@@ -447,6 +447,7 @@ impl Segment {
             ));
         }
         let ids = read_ids(f, fv[6], p.sections[5], p.sections[6], n_docs)?;
+        release_pages(&map);
         let base = map.as_ptr() as usize;
         let ranges = p
             .sections
@@ -465,6 +466,34 @@ impl Segment {
             code_bytes: cb,
             ids,
         })
+    }
+}
+
+/// The checks above read every page of the map; hand them back so that searches keep resident
+/// only the pages they touch (the file stays in the page cache).
+fn release_pages(map: &Mmap) {
+    #[cfg(unix)]
+    // SAFETY: a read-only file mapping: dropped pages are read again from the file on next use.
+    unsafe {
+        // Only a hint: on failure the pages simply stay resident.
+        let _ = map.unchecked_advise(memmap2::UncheckedAdvice::DontNeed);
+    }
+}
+
+/// Drops the resident pages of `range` of the map (a hint, as `release_pages`).
+fn release_range(map: &Mmap, range: Range<usize>) {
+    #[cfg(unix)]
+    {
+        const PAGE: usize = 4096;
+        let start = range.start / PAGE * PAGE;
+        // SAFETY: as `release_pages`.
+        unsafe {
+            let _ = map.unchecked_advise_range(
+                memmap2::UncheckedAdvice::DontNeed,
+                start,
+                range.end - start,
+            );
+        }
     }
 }
 

@@ -424,7 +424,9 @@ fn max_rows_agree_across_isas() {
     let mut rng = Rng(5);
     for &(pad, rows) in &[(16usize, 1usize), (32, 9), (48, 40), (80, 7)] {
         let s: Vec<f32> = (0..pad * rows).map(|_| rng.uniform()).collect();
-        let mut ids: Vec<u16> = (0..3 * rows).map(|_| rng.size(0, rows - 1) as u16).collect();
+        let mut ids: Vec<u16> = (0..3 * rows)
+            .map(|_| rng.size(0, rows - 1) as u16)
+            .collect();
         ids.sort_unstable();
         let mut want = vec![f32::NEG_INFINITY; pad];
         for &c in &ids {
