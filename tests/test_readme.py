@@ -17,3 +17,25 @@ def test_readme_example_runs() -> None:
     ids, scores = namespace["ids"], namespace["scores"]
     assert ids.shape == scores.shape == (1, 2)
     assert scores[0, 0] >= scores[0, 1]
+
+
+def test_readme_index_example_runs(tmp_path, monkeypatch) -> None:
+    """The Index section's example runs as printed, with its inputs defined here."""
+    import numpy as np
+
+    block = next(
+        b for b in re.findall(r"```python\n(.*?)```", README.read_text(), re.DOTALL) if "Index" in b
+    )
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(0)
+    namespace: dict = {
+        "li": __import__("lateint_ref"),
+        "docs": [rng.standard_normal((n, 16)).astype(np.float32) for n in (5, 9, 7, 12)],
+        "doc_ids": ["a", "b", "c", "d"],
+        "queries": [rng.standard_normal((4, 16)).astype(np.float32)],
+        "print": lambda *args: None,
+    }
+    exec(compile(block, str(README), "exec"), namespace)
+    hits = namespace["hits"]
+    assert len(hits) == 1 and set(hits[0].ids) <= {"a", "b", "c", "d"}
+    assert list(hits[0].scores) == sorted(hits[0].scores, reverse=True)
