@@ -262,9 +262,10 @@ class Index:
             queries: one ``[q_len, dim]`` array, a ``[n_queries, q_len, dim]`` array or a sequence
                 of ``[q_len_i, dim]`` arrays (R-MAXSIM-2).
             k: results per query.
-            nprobe: centroids probed per query token (default 8, R-ISEARCH-3).
+            nprobe: centroids probed per query token (default ``max(8, n_centroids // 512)``,
+                at most ``n_centroids``; R-ISEARCH-3).
             candidates: documents kept after probing, scored from their codes (default
-                ``max(512, 32 * k)``).
+                ``max(512, 32 * k, ceil(8 * sqrt(len(index))))``).
             rescore: documents scored exactly over their decoded vectors (default
                 ``max(128, 8 * k)``).
             exhaustive: score every document exactly over its decoded vectors (R-ISEARCH-2).

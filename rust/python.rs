@@ -444,6 +444,7 @@ impl PyIndex {
                     rescore,
                     exhaustive,
                     index.codec.k,
+                    index.n_docs(),
                 )?;
                 let queries = Packed::new("query", q_data, q_dim, q_offs)?;
                 threads::install(pool, || index.search(Isa::detect(), &queries, &p))?

@@ -295,15 +295,16 @@ def test_search_follows_the_pipeline(
 @builds
 @given(collections(max_docs=12), st.integers(0, 2**32 - 1))
 def test_default_search_parameters(documents: list[np.ndarray], seed: int) -> None:
-    """R-ISEARCH-3: defaults nprobe = 8 (at most K), candidates = max(512, 32k) and
-    rescore = max(128, 8k); fewer than k results only when fewer documents are candidates (every
-    document is, when nprobe >= K)."""
+    """R-ISEARCH-3: defaults nprobe = min(K, max(8, K // 512)), candidates = max(512, 32k,
+    ceil(8 sqrt(n_docs))) and rescore = max(128, 8k); fewer than k results only when fewer
+    documents are candidates (every document is, when nprobe >= K)."""
     with built(documents, seed=seed) as (index, _):
         q = _queries(seed, index.dim, n=1)[0]
         k = 5
         (hit,) = index.search(q, k=k)
-        nprobe = min(8, index.n_centroids)
-        positions, scores = search_oracle(index, q, k, nprobe, max(128, 8 * k), max(512, 32 * k))
+        nprobe = min(index.n_centroids, max(8, index.n_centroids // 512))
+        candidates = max(512, 32 * k, math.ceil(8 * math.sqrt(len(index))))
+        positions, scores = search_oracle(index, q, k, nprobe, max(128, 8 * k), candidates)
         assert list(hit.ids) == positions
         np.testing.assert_array_equal(hit.scores, scores)
         if index.n_centroids <= 8:

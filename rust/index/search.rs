@@ -8,12 +8,16 @@ use crate::queries::Prepared;
 use crate::search::{Hit, best_k, rank_order};
 use crate::{Error, Result};
 
-/// Default probes per query token (R-ISEARCH-3).
-pub const DEFAULT_NPROBE: usize = 8;
+/// Default probes per query token for `K` centroids (R-ISEARCH-3): one in 512 centroids, at
+/// least 8 (at most `K`).
+pub fn default_nprobe(k_centroids: usize) -> usize {
+    (k_centroids / 512).max(8).min(k_centroids)
+}
 
-/// The default candidates kept after probing for `k` (R-ISEARCH-3).
-pub fn default_candidates(k: usize) -> usize {
-    k.saturating_mul(32).max(512)
+/// The default candidates kept after probing for `k` results among `n_docs` (R-ISEARCH-3).
+pub fn default_candidates(k: usize, n_docs: usize) -> usize {
+    let by_size = (8.0 * (n_docs as f64).sqrt()).ceil() as usize;
+    k.saturating_mul(32).max(512).max(by_size)
 }
 
 /// The default short list for `k` (R-ISEARCH-3).
@@ -51,13 +55,14 @@ impl Params {
         rescore: Option<i64>,
         exhaustive: bool,
         n_centroids: usize,
+        n_docs: usize,
     ) -> Result<Params> {
         if k < 1 {
             return Err(Error::K { got: k });
         }
         let k = k as usize;
         let nprobe = match nprobe {
-            None => DEFAULT_NPROBE.min(n_centroids),
+            None => default_nprobe(n_centroids),
             Some(p) if p >= 1 && p as u64 <= n_centroids as u64 => p as usize,
             Some(p) => {
                 return Err(Error::Param {
@@ -69,7 +74,7 @@ impl Params {
         Ok(Params {
             k,
             nprobe,
-            candidates: at_least_one("candidates", candidates, default_candidates(k))?,
+            candidates: at_least_one("candidates", candidates, default_candidates(k, n_docs))?,
             rescore: at_least_one("rescore", rescore, default_rescore(k))?,
             exhaustive,
         })
