@@ -37,5 +37,6 @@ def test_readme_index_example_runs(tmp_path, monkeypatch) -> None:
     }
     exec(compile(block, str(README), "exec"), namespace)
     hits = namespace["hits"]
-    assert len(hits) == 1 and set(hits[0].ids) <= {"a", "b", "c", "d"}
+    assert len(hits) == 1
+    assert set(hits[0].ids) <= {"a", "b", "c", "d"}
     assert list(hits[0].scores) == sorted(hits[0].scores, reverse=True)
