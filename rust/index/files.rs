@@ -21,6 +21,8 @@ pub const ROLE_SEGMENT: u32 = 2;
 /// Bytes of a manifest entry and of its name.
 const ENTRY: usize = 64;
 const NAME: usize = 40;
+/// The largest manifest read (R-INDEX-2: sizes are checked before allocating).
+const MAX_MANIFEST: u64 = 64 << 20;
 
 fn fail(file: &str, check: String) -> Error {
     Error::Format {
@@ -74,8 +76,18 @@ fn valid_name(raw: &[u8]) -> Option<String> {
 
 /// The manifest: `[generation, n_files, dim, nbits, n_docs, n_tokens]` and its entries.
 pub fn read_manifest(dir: &Path) -> Result<([u64; 6], Vec<Entry>, u64)> {
-    let bytes = std::fs::read(dir.join(MANIFEST))
-        .map_err(|e| fail(MANIFEST, format!("cannot be read: {e}")))?;
+    let path = dir.join(MANIFEST);
+    let len = std::fs::metadata(&path)
+        .map_err(|e| fail(MANIFEST, format!("cannot be read: {e}")))?
+        .len();
+    // Sized before it is read: a manifest lists files, never more than a few MiB of entries.
+    if len > MAX_MANIFEST {
+        return Err(fail(
+            MANIFEST,
+            format!("{len} bytes is larger than {MAX_MANIFEST}"),
+        ));
+    }
+    let bytes = std::fs::read(&path).map_err(|e| fail(MANIFEST, format!("cannot be read: {e}")))?;
     let p = container::parse(&bytes, MANIFEST, Kind::Manifest, 6, 1)?;
     let fields: [u64; 6] = p.fields.clone().try_into().expect("6 fields");
     let n_files = usize_of(fields[1], MANIFEST, "n_files")?;
