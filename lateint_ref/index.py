@@ -245,6 +245,14 @@ class Index:
             "kmeans_iters": iters,
         }
 
+    def search_defaults(self, k: int = 10) -> dict:
+        """The parameters a search for ``k`` results uses when none are given (R-ISEARCH-3),
+        derived from this index's size: ``{"nprobe", "candidates", "rescore"}``."""
+        if isinstance(k, bool) or not isinstance(k, numbers.Integral):
+            raise InputError(f"R-SEARCH-2: k must be an integer >= 1, got {k!r}")
+        nprobe, candidates, rescore = self._native.search_defaults(max(min(int(k), 2**62), -1))
+        return {"nprobe": nprobe, "candidates": candidates, "rescore": rescore}
+
     def search(
         self,
         queries: Any,

@@ -466,6 +466,15 @@ impl PyIndex {
         ))
     }
 
+    /// `(nprobe, candidates, rescore)`: the defaults of a search for `k` results (R-ISEARCH-3).
+    fn search_defaults(&self, py: Python<'_>, k: i64) -> PyResult<(usize, usize, usize)> {
+        let index = &self.inner;
+        let p =
+            index_search::Params::new(k, None, None, None, false, index.codec.k, index.n_docs())
+                .map_err(|e| to_py(py, e))?;
+        Ok((p.nprobe, p.candidates, p.rescore))
+    }
+
     /// Decoded tokens of the documents at `positions` (R-ISEARCH-5): (vectors, offsets).
     #[allow(clippy::type_complexity)]
     fn decode<'py>(

@@ -304,6 +304,11 @@ def test_default_search_parameters(documents: list[np.ndarray], seed: int) -> No
         (hit,) = index.search(q, k=k)
         nprobe = min(index.n_centroids, max(8, index.n_centroids // 512))
         candidates = max(512, 32 * k, math.ceil(8 * math.sqrt(len(index))))
+        assert index.search_defaults(k) == {
+            "nprobe": nprobe,
+            "candidates": candidates,
+            "rescore": max(128, 8 * k),
+        }
         positions, scores = search_oracle(index, q, k, nprobe, max(128, 8 * k), candidates)
         assert list(hit.ids) == positions
         np.testing.assert_array_equal(hit.scores, scores)
