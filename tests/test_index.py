@@ -210,8 +210,9 @@ def search_oracle(
     c = index.centroids
     s = dots(q, c)  # step 1: [q_len, K]
     codes = [set(index.codes(p)[0].tolist()) for p in range(len(index))]
-    probes = [np.argsort(-row, kind="stable")[:nprobe].tolist() for row in s]  # step 2
-    floors = [s[i, probes[i][-1]] for i in range(len(q))]
+    order = [np.argsort(-row, kind="stable").tolist() for row in s]  # step 2
+    probes = [o[:nprobe] for o in order]
+    floors = [s[i, o[nprobe]] if nprobe < len(o) else -np.inf for i, o in enumerate(order)]
     found = [p for p in range(len(index)) if any(codes[p] & set(pr) for pr in probes)]
     probe_score = {
         p: f32_sum(

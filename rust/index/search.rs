@@ -168,7 +168,8 @@ fn approximate(
 }
 
 /// Step 2: each query token's `nprobe` best centroids, `probes[i * nprobe + j]` best first
-/// (ties: lower centroid id), found in one pass over the centroid rows.
+/// (ties: lower centroid id), found in one pass over the centroid rows. `nprobe` may exceed `K`:
+/// the entries past `K` stay `(-inf, u32::MAX)`.
 fn best_centroids(
     s: &[f32],
     pad: usize,
@@ -209,13 +210,13 @@ fn probe(
     sc: &mut Scratch,
 ) {
     let mut probes = std::mem::take(&mut sc.probes);
-    best_centroids(s, pad, len, k, nprobe, &mut probes);
-    let floor: Vec<f32> = (0..len)
-        .map(|i| probes[i * nprobe + nprobe - 1].0)
-        .collect();
+    // One more than probed: the best unprobed centroid's score is the floor (-inf when none).
+    let w = nprobe + 1;
+    best_centroids(s, pad, len, k, w, &mut probes);
+    let floor: Vec<f32> = (0..len).map(|i| probes[i * w + nprobe].0).collect();
     let (ivf_offsets, ivf_docs) = (seg.ivf_offsets(), seg.ivf_docs());
     for i in 0..len {
-        for &(x, c) in &probes[i * nprobe..(i + 1) * nprobe] {
+        for &(x, c) in &probes[i * w..i * w + nprobe] {
             let c = c as usize;
             for &d in &ivf_docs[ivf_offsets[c] as usize..ivf_offsets[c + 1] as usize] {
                 let r = sc.row(d, &floor);
