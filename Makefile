@@ -53,6 +53,8 @@ bench-deps: venv
 bench: build bench-deps
 	$(PY) bench/bench_maxsim.py --output bench/results/maxsim.md
 	$(PY) bench/bench_encoder.py --output bench/results/encoder.md
+	$(PY) bench/bench_index.py --output bench/results/index.md
+	$(PY) bench/bench_index_scale.py --output bench/results/index_scale.md
 
 clean:
 	rm -rf target $(VENV) .pytest_cache .ruff_cache .hypothesis
