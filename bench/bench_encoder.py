@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from measure import write_report
 
 ROOT = Path(__file__).resolve().parent.parent
 SCIFACT = ROOT.parent / "shared" / "data" / "scifact" / "corpus.jsonl"
@@ -131,10 +132,7 @@ def main() -> None:
         equal = np.array_equal(base["lengths"], ref["lengths"])
         lines += ["", f"Token counts per document equal to PyLate's: {equal}."]
     text = "\n".join(lines) + "\n"
-    print(text)
-    if args.output:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(text)
+    write_report(text, args.output)
 
 
 if __name__ == "__main__":

@@ -38,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import index_report
 import metrics
 import scifact
+from measure import Clock, dir_bytes, vm_hwm, write_report
 
 import lateint_ref as li
 
@@ -52,44 +53,6 @@ BUILD_THREADS = 2
 # --------------------------------------------------------------------------------------------
 # Measuring
 # --------------------------------------------------------------------------------------------
-
-
-def psi_total() -> int | None:
-    """Microseconds in which some task waited for a CPU since boot (Linux PSI), or None."""
-    try:
-        with open("/proc/pressure/cpu", encoding="utf-8") as f:
-            return int(f.readline().rsplit("total=", 1)[1])
-    except (OSError, IndexError, ValueError):
-        return None
-
-
-class Clock:
-    """Wall time of a block and the share of it in which some task waited for a CPU."""
-
-    def __enter__(self) -> Clock:
-        self.wait0, self.start = psi_total(), time.perf_counter()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.seconds = time.perf_counter() - self.start
-        wait1 = psi_total()
-        ok = self.wait0 is not None and wait1 is not None and self.seconds > 0
-        self.cpu_wait = (wait1 - self.wait0) / 1e6 / self.seconds if ok else None
-
-
-def vm_hwm() -> int:
-    """Peak resident set of this process's memory, in bytes (``VmHWM``; unlike ``ru_maxrss`` it
-    does not inherit the high-water mark of the parent that spawned this process)."""
-    with open("/proc/self/status", encoding="utf-8") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    raise OSError("no VmHWM in /proc/self/status")
-
-
-def dir_bytes(path: Path) -> int:
-    """Bytes of every file under ``path``."""
-    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
 def top_ids(hits) -> list:
@@ -353,10 +316,7 @@ def main() -> None:
         print("index", file=sys.stderr)
         ours = measure_index(emb, quality, Path(tmp), query_file)
     text = index_report.report(emb, args.model, exact, ours, peers, time.perf_counter() - start)
-    print(text)
-    if args.output:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(text)
+    write_report(text, args.output)
 
 
 if __name__ == "__main__":

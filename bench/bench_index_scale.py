@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -30,6 +29,10 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from measure import cpu_memory, dir_bytes, vm_hwm, write_report
 
 import lateint_ref as li
 
@@ -99,21 +102,6 @@ def queries(doc_topics: np.ndarray, n: int, seed: int) -> np.ndarray:
 # --------------------------------------------------------------------------------------------
 # Measuring
 # --------------------------------------------------------------------------------------------
-
-
-def vm_hwm() -> int:
-    """Peak resident set of this process's memory, in bytes (``VmHWM``; unlike ``ru_maxrss`` it
-    does not inherit the high-water mark of the parent that spawned this process)."""
-    with open("/proc/self/status", encoding="utf-8") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    raise OSError("no VmHWM in /proc/self/status")
-
-
-def dir_bytes(path: Path) -> int:
-    """Bytes of every file under ``path``."""
-    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
 def latencies(index, qs: np.ndarray) -> tuple[list[float], list[list]]:
@@ -190,14 +178,7 @@ def measure(n_tokens: int, tmp: Path, n_exact: int) -> dict:
 
 def machine() -> str:
     """CPU model, cores and memory, in one line."""
-    model = "unknown CPU"
-    with open("/proc/cpuinfo", encoding="utf-8") as f:
-        model = next(
-            (ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), model
-        )
-    with open("/proc/meminfo", encoding="utf-8") as f:
-        mem = int(f.readline().split()[1]) / 2**20
-    return f"{model}, {os.cpu_count()} cores, {mem:.0f} GiB; lateint_ref {li.__version__}"
+    return f"{cpu_memory()}; lateint_ref {li.__version__}"
 
 
 def table(rows: list[dict]) -> list[str]:
@@ -258,10 +239,7 @@ def main() -> None:
             rows.append(measure(n, Path(tmp), n_exact=100 if n <= 10**6 else 20))
             print("\n".join(table(rows[-1:])[2:]), file=sys.stderr)
     text = report(rows, time.perf_counter() - start)
-    print(text)
-    if args.output:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(text)
+    write_report(text, args.output)
 
 
 if __name__ == "__main__":

@@ -5,27 +5,19 @@ targets. Inputs are the dicts that bench_index.py measures; nothing here measure
 from __future__ import annotations
 
 import datetime
-import os
 import platform
 import sys
 
 import numpy as np
+from measure import cpu_memory
 
 import lateint_ref as li
 
 
 def machine() -> str:
     """CPU model, cores, memory and versions, in one line."""
-    model = "unknown CPU"
-    with open("/proc/cpuinfo", encoding="utf-8") as f:
-        for line in f:
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    with open("/proc/meminfo", encoding="utf-8") as f:
-        mem = int(f.readline().split()[1]) / 2**20
     return (
-        f"{model}, {os.cpu_count()} cores, {mem:.0f} GiB; Python {platform.python_version()}, "
+        f"{cpu_memory()}; Python {platform.python_version()}, "
         f"numpy {np.__version__}, lateint_ref {li.__version__}"
     )
 

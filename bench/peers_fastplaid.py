@@ -29,6 +29,10 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from measure import psi_total, vm_hwm
+
 SETTINGS = {
     "default": {"n_ivf_probe": 8, "n_full_scores": 8192},
     "probe4-full256": {"n_ivf_probe": 4, "n_full_scores": 256},
@@ -106,25 +110,6 @@ def phase_batch(folder: Path, index_dir: Path, name: str) -> dict:
     seconds = time.perf_counter() - start
     run = {qid: [h["id"] for h in hs] for qid, hs in zip(query_ids, hits, strict=True)}
     return {"batch_seconds": seconds, "run_top100": run}
-
-
-def vm_hwm() -> int:
-    """Peak resident set of this process's memory, in bytes (``VmHWM``; unlike ``ru_maxrss`` it
-    does not inherit the high-water mark of the parent that spawned this process)."""
-    with open("/proc/self/status", encoding="utf-8") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    raise OSError("no VmHWM in /proc/self/status")
-
-
-def psi_total() -> int | None:
-    """Microseconds in which some task waited for a CPU since boot (Linux PSI), or None."""
-    try:
-        with open("/proc/pressure/cpu", encoding="utf-8") as f:
-            return int(f.readline().rsplit("total=", 1)[1])
-    except (OSError, IndexError, ValueError):
-        return None
 
 
 def run_phase(args: argparse.Namespace, phase: str, name: str, threads: int | None) -> dict:
