@@ -40,6 +40,46 @@ pub unsafe fn group_rows<T, const R: usize>(
     rows
 }
 
+/// The `R x QB` products of a group of rows with `QB` lane blocks of `qt: [dim][pad]`: one
+/// cache line of each row per 16 components, with the group two ahead prefetched (`ahead`).
+///
+/// # Safety
+/// The CPU supports `S`; `qt` and the rows are valid for `dim` components.
+#[inline(always)]
+pub unsafe fn group_dots<S: Lanes, const QB: usize, const R: usize>(
+    qt: *const f32,
+    pad: usize,
+    dim: usize,
+    rows: [*const f32; R],
+    ahead: *const f32,
+) -> [[S::V; QB]; R] {
+    unsafe {
+        let mut acc = [[S::splat(0.0); QB]; R];
+        let mut k = 0;
+        while k < dim {
+            let end = (k + 16).min(dim);
+            for r in 0..R {
+                prefetch(ahead.wrapping_add(r * dim + k).cast::<u8>());
+            }
+            while k < end {
+                let qrow = qt.add(k * pad);
+                let mut qv = [S::splat(0.0); QB];
+                for (b, v) in qv.iter_mut().enumerate() {
+                    *v = S::load(qrow.add(b * S::W));
+                }
+                for r in 0..R {
+                    let d = S::splat_load(rows[r].add(k));
+                    for b in 0..QB {
+                        acc[r][b] = S::fma(qv[b], d, acc[r][b]);
+                    }
+                }
+                k += 1;
+            }
+        }
+        acc
+    }
+}
+
 /// `mx[b] = max(mx[b], acc[r][b])` for every row `r` in order (the operand order of R-MAXSIM-10).
 #[inline(always)]
 pub unsafe fn fold_max<S: Lanes, const QB: usize, const R: usize>(
@@ -85,30 +125,7 @@ pub unsafe fn chunk_f32<S: Lanes, const QB: usize, const R: usize>(
         while j < n {
             let rows = group_rows::<f32, R>(doc, j, n, dim);
             let ahead = doc.wrapping_add((j + R * PREFETCH_GROUPS) * dim);
-            let mut acc = [[S::splat(0.0); QB]; R];
-            let mut k = 0;
-            while k < dim {
-                // One cache line (16 f32) of each row per 16 components; prefetch as many lines
-                // of the group `PREFETCH_GROUPS` ahead.
-                let end = (k + 16).min(dim);
-                for r in 0..R {
-                    prefetch(ahead.wrapping_add(r * dim + k).cast::<u8>());
-                }
-                while k < end {
-                    let qrow = qt.add(k * q_pad);
-                    let mut qv = [S::splat(0.0); QB];
-                    for (b, v) in qv.iter_mut().enumerate() {
-                        *v = S::load(qrow.add(b * S::W));
-                    }
-                    for r in 0..R {
-                        let d = S::splat_load(rows[r].add(k));
-                        for b in 0..QB {
-                            acc[r][b] = S::fma(qv[b], d, acc[r][b]);
-                        }
-                    }
-                    k += 1;
-                }
-            }
+            let acc = group_dots::<S, QB, R>(qt, q_pad, dim, rows, ahead);
             fold_max::<S, QB, R>(&mut mx, &acc);
             j += R;
         }

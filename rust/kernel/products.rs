@@ -4,44 +4,8 @@
 //! the sequential FMA chain over `k = 0..dim` (R-MAXSIM-10), so every instruction set gives the
 //! same bits.
 
-use super::blocked::{group_rows, prefetch};
+use super::blocked::{group_dots, group_rows};
 use super::lanes::Lanes;
-
-/// The `R x QB` products of a group of rows with `QB` lane blocks.
-#[inline(always)]
-unsafe fn group_dots<S: Lanes, const QB: usize, const R: usize>(
-    qt: *const f32,
-    pad: usize,
-    dim: usize,
-    rows: [*const f32; R],
-    ahead: *const f32,
-) -> [[S::V; QB]; R] {
-    unsafe {
-        let mut acc = [[S::splat(0.0); QB]; R];
-        let mut k = 0;
-        while k < dim {
-            let end = (k + 16).min(dim);
-            for r in 0..R {
-                prefetch(ahead.wrapping_add(r * dim + k).cast::<u8>());
-            }
-            while k < end {
-                let qrow = qt.add(k * pad);
-                let mut qv = [S::splat(0.0); QB];
-                for (b, v) in qv.iter_mut().enumerate() {
-                    *v = S::load(qrow.add(b * S::W));
-                }
-                for r in 0..R {
-                    let d = S::splat_load(rows[r].add(k));
-                    for b in 0..QB {
-                        acc[r][b] = S::fma(qv[b], d, acc[r][b]);
-                    }
-                }
-                k += 1;
-            }
-        }
-        acc
-    }
-}
 
 /// For each of `QB * S::W` lanes, the greatest product over the `n >= 1` rows (`best`) and the
 /// lowest row reaching it (`arg`, as f32: exact below 2^24).
