@@ -165,6 +165,34 @@ class Index:
             report.close()
         return cls.open(path)
 
+    def add(
+        self,
+        documents: Any,
+        ids: Any = None,
+        *,
+        threads: int | None = None,
+        progress: bool | None = None,
+    ) -> Index:
+        """Adds ``documents`` as a new segment coded with this index's centroids and buckets,
+        commits it atomically (R-INDEX-7) and returns the index reopened. ``ids`` must be new and
+        of the index's kind; by default integers following the largest integer id."""
+        vectors, offsets = pack_documents(documents)
+        n_docs = len(offsets) - 1
+        if n_docs == 0:
+            raise InputError("R-INDEX-5: add needs at least one document")
+        if ids is None:
+            if self._ids and not isinstance(self._ids[0], int):
+                raise InputError("R-INDEX-5: this index has string ids: pass ids to add")
+            start = max(self._ids) + 1 if self._ids else 0
+            ids = range(start, start + n_docs)
+        ext_ids = _ids(ids, n_docs)
+        report = Progress("adding to index", progress)
+        try:
+            _native.append_index(self.path, vectors, offsets, ext_ids, _threads(threads), report)
+        finally:
+            report.close()
+        return type(self).open(self.path)
+
     @classmethod
     def open(cls, path: str | os.PathLike) -> Index:
         """Opens the index at ``path``, checking every file (R-INDEX-2)."""

@@ -303,6 +303,40 @@ fn build_index(
     result.map_err(|e| to_py(py, e))
 }
 
+/// `append_index(path, vectors, offsets, ids, threads, progress)`: adds the documents as a new
+/// segment of the index at `path` (R-INDEX-7).
+#[pyfunction]
+#[pyo3(signature = (path, vectors, offsets, ids, threads=None, progress=None))]
+fn append_index(
+    py: Python<'_>,
+    path: std::path::PathBuf,
+    vectors: PyReadonlyArray2<'_, f32>,
+    offsets: PyReadonlyArray1<'_, i64>,
+    ids: IdsArg<'_>,
+    threads: Option<i64>,
+    progress: Option<Py<PyAny>>,
+) -> PyResult<()> {
+    let dim = vectors.shape()[1];
+    let (data, offs) = (contiguous(&vectors)?, contiguous1(&offsets)?);
+    let ids = match ids {
+        IdsArg::Int(a) => Ids::Int(contiguous1(&a)?.to_vec()),
+        IdsArg::Str(v) => Ids::Str(v),
+    };
+    let pool = threads::check(threads).map_err(|e| to_py(py, e))?;
+    let result = py.detach(|| {
+        let docs = Packed::new("document", data, dim, offs)?;
+        let mut report = |stage: &str, done: u64, total: u64| {
+            if let Some(cb) = &progress {
+                Python::attach(|py| drop(cb.call1(py, (stage, done, total))));
+            }
+        };
+        threads::install(pool, || {
+            index_build::append(&path, Isa::detect(), &docs, &ids, &mut report)
+        })?
+    });
+    result.map_err(|e| to_py(py, e))
+}
+
 /// An opened index (spec/index.md): `Index(path)`.
 #[pyclass(frozen, name = "Index", module = "lateint_ref._native")]
 struct PyIndex {
@@ -541,6 +575,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyDocumentSet>()?;
     m.add_class::<PyIndex>()?;
     m.add_function(wrap_pyfunction!(build_index, m)?)?;
+    m.add_function(wrap_pyfunction!(append_index, m)?)?;
     m.add_function(wrap_pyfunction!(maxsim, m)?)?;
     m.add_function(wrap_pyfunction!(maxsim_pairwise, m)?)?;
     m.add_function(wrap_pyfunction!(search_exact, m)?)?;

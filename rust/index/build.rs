@@ -5,6 +5,7 @@ use std::path::Path;
 
 use rayon::prelude::*;
 
+use super::Index;
 use super::files::{self, Codec, Entry, Ids, SegmentParts};
 use super::kmeans;
 use super::quantize::{self, Buckets};
@@ -12,6 +13,7 @@ use super::rng;
 use crate::kernel::Isa;
 use crate::memory;
 use crate::packed::Packed;
+use crate::queries;
 use crate::{Error, Result};
 
 /// File names of the first commit.
@@ -65,26 +67,10 @@ pub fn build(
     progress: &mut Progress,
 ) -> Result<()> {
     let (dim, n) = (docs.dim, docs.data.len() / docs.dim);
-    if n == 0 {
-        return Err(Error::Param {
-            rule: "R-INDEX-5",
-            what: "an index needs at least one document".into(),
-        });
-    }
-    if ids.len() != docs.len() {
-        return Err(Error::Param {
-            rule: "R-INDEX-5",
-            what: format!("{} ids for {} documents", ids.len(), docs.len()),
-        });
-    }
-    if let Some(dup) = ids.duplicate() {
-        return Err(Error::Param {
-            rule: "R-INDEX-5",
-            what: format!("id {dup} appears twice"),
-        });
-    }
+    check_ids(docs, ids)?;
     let (k, s) = kmeans::sizes(n, params.n_centroids, params.sample)?;
     prepare_dir(dir)?;
+    let _lock = lock(dir)?;
     let points = docs.data;
 
     progress("sample", 0, 1);
@@ -103,32 +89,11 @@ pub fn build(
     })?;
     drop(sample);
 
-    let mut best = memory::zeroed::<f32>(n)?;
-    let mut assigned = memory::zeroed::<u32>(n)?;
-    progress("assign", 0, n as u64);
-    for start in (0..n).step_by(ASSIGN_STEP) {
-        let end = (start + ASSIGN_STEP).min(n);
-        kmeans::assign(
-            isa,
-            &points[start * dim..end * dim],
-            dim,
-            &centroids,
-            &mut best[start..end],
-            &mut assigned[start..end],
-        );
-        progress("assign", end as u64, n as u64);
-    }
-    drop(best);
+    let assigned = assign_all(isa, points, dim, &centroids, progress)?;
 
     let residual =
         |p: usize, d: usize| points[p * dim + d] - centroids[assigned[p] as usize * dim + d];
     let buckets = quantize::fit(dim, params.nbits, s, |i, d| residual(picks[i], d));
-    let bounds = residual_bounds(n, dim, &residual);
-
-    progress("encode", 0, 1);
-    let layout = Layout::new(docs, &assigned, &centroids, &buckets, k)?;
-    progress("encode", 1, 1);
-
     progress("write", 0, 2);
     let codec = Codec {
         dim,
@@ -143,20 +108,16 @@ pub fn build(
         table: Vec::new(),
     };
     let codec_entry = codec.write(dir, CODEC_NAME)?;
-    let segment_entry = SegmentParts {
-        dim,
-        nbits: params.nbits,
-        k,
-        codec_crc: codec_entry.header_crc,
-        doc_offsets: &layout.doc_offsets,
-        codes: &layout.codes,
-        residuals: &layout.residuals,
-        ivf_offsets: &layout.ivf_offsets,
-        ivf_docs: &layout.ivf_docs,
+    let segment_entry = write_segment(
+        dir,
+        SEGMENT_NAME,
+        docs,
         ids,
-        bounds: &bounds,
-    }
-    .write(dir, SEGMENT_NAME)?;
+        &assigned,
+        &codec,
+        codec_entry.header_crc,
+        progress,
+    )?;
     progress("write", 1, 2);
     let fields = [
         1,
@@ -169,6 +130,167 @@ pub fn build(
     files::write_manifest(dir, fields, &[codec_entry, segment_entry] as &[Entry])?;
     progress("write", 2, 2);
     Ok(())
+}
+
+/// Adds `docs` with `ids` to the index at `dir` as a new segment coded with its codec, then
+/// commits a manifest naming the old files and the new one (R-INDEX-7).
+pub fn append(
+    dir: &Path,
+    isa: Isa,
+    docs: &Packed,
+    ids: &Ids,
+    progress: &mut Progress,
+) -> Result<()> {
+    check_ids(docs, ids)?;
+    let _lock = lock(dir)?;
+    let index = Index::open(dir)?;
+    let codec = &index.codec;
+    queries::check_same_dim(docs.dim, codec.dim)?;
+    for seg in &index.segments {
+        if let Some(clash) = seg.ids.clash(ids) {
+            return Err(Error::Param {
+                rule: "R-INDEX-5",
+                what: clash,
+            });
+        }
+    }
+    let assigned = assign_all(isa, docs.data, docs.dim, &codec.centroids, progress)?;
+    let generation = index.generation + 1;
+    let name = format!("segment-{generation}.lti");
+    progress("write", 0, 2);
+    let entry = write_segment(
+        dir,
+        &name,
+        docs,
+        ids,
+        &assigned,
+        codec,
+        codec.header_crc,
+        progress,
+    )?;
+    progress("write", 1, 2);
+    let mut entries = index.entries.clone();
+    entries.push(entry);
+    let fields = [
+        generation,
+        entries.len() as u64,
+        codec.dim as u64,
+        codec.buckets.nbits as u64,
+        (index.n_docs() + docs.len()) as u64,
+        (index.n_tokens() + assigned.len()) as u64,
+    ];
+    files::write_manifest(dir, fields, &entries)?;
+    progress("write", 2, 2);
+    Ok(())
+}
+
+/// R-INDEX-5: one id per document, all distinct, at least one document.
+fn check_ids(docs: &Packed, ids: &Ids) -> Result<()> {
+    if docs.is_empty() {
+        return Err(Error::Param {
+            rule: "R-INDEX-5",
+            what: "an index needs at least one document".into(),
+        });
+    }
+    if ids.len() != docs.len() {
+        return Err(Error::Param {
+            rule: "R-INDEX-5",
+            what: format!("{} ids for {} documents", ids.len(), docs.len()),
+        });
+    }
+    if let Some(dup) = ids.duplicate() {
+        return Err(Error::Param {
+            rule: "R-INDEX-5",
+            what: format!("id {dup} appears twice"),
+        });
+    }
+    Ok(())
+}
+
+/// R-INDEX-6: one writer at a time, by an advisory lock on `dir/LOCK` held until dropped.
+fn lock(dir: &Path) -> Result<std::fs::File> {
+    let path = dir.join("LOCK");
+    let io = |e: std::io::Error| Error::Io {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    };
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(io)?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(Error::Param {
+            rule: "R-INDEX-6",
+            what: format!("{} is being written by another process", dir.display()),
+        }),
+        Err(std::fs::TryLockError::Error(e)) => Err(io(e)),
+    }
+}
+
+/// Every token's centroid (R-KMEANS-4), in steps that report progress.
+fn assign_all(
+    isa: Isa,
+    points: &[f32],
+    dim: usize,
+    centroids: &[f32],
+    progress: &mut Progress,
+) -> Result<Vec<u32>> {
+    let n = points.len() / dim;
+    let mut best = memory::zeroed::<f32>(n)?;
+    let mut assigned = memory::zeroed::<u32>(n)?;
+    progress("assign", 0, n as u64);
+    for start in (0..n).step_by(ASSIGN_STEP) {
+        let end = (start + ASSIGN_STEP).min(n);
+        kmeans::assign(
+            isa,
+            &points[start * dim..end * dim],
+            dim,
+            centroids,
+            &mut best[start..end],
+            &mut assigned[start..end],
+        );
+        progress("assign", end as u64, n as u64);
+    }
+    Ok(assigned)
+}
+
+/// Codes `docs` with `codec` and writes them as the segment `name` (R-INDEX-5).
+#[allow(clippy::too_many_arguments)]
+fn write_segment(
+    dir: &Path,
+    name: &str,
+    docs: &Packed,
+    ids: &Ids,
+    assigned: &[u32],
+    codec: &Codec,
+    codec_crc: u32,
+    progress: &mut Progress,
+) -> Result<Entry> {
+    let (dim, n) = (docs.dim, assigned.len());
+    let (points, centroids) = (docs.data, &codec.centroids);
+    let residual =
+        |p: usize, d: usize| points[p * dim + d] - centroids[assigned[p] as usize * dim + d];
+    let bounds = residual_bounds(n, dim, &residual);
+    progress("encode", 0, 1);
+    let layout = Layout::new(docs, assigned, centroids, &codec.buckets, codec.k)?;
+    progress("encode", 1, 1);
+    SegmentParts {
+        dim,
+        nbits: codec.buckets.nbits,
+        k: codec.k,
+        codec_crc,
+        doc_offsets: &layout.doc_offsets,
+        codes: &layout.codes,
+        residuals: &layout.residuals,
+        ivf_offsets: &layout.ivf_offsets,
+        ivf_docs: &layout.ivf_docs,
+        ids,
+        bounds: &bounds,
+    }
+    .write(dir, name)
 }
 
 /// `[dim][2]`: least and greatest residual component over all tokens (R-QUANT-5).

@@ -284,6 +284,30 @@ impl Ids {
         self.len() == 0
     }
 
+    /// A message naming an id of `other` that is also here, or a kind mismatch (R-INDEX-5).
+    pub fn clash(&self, other: &Ids) -> Option<String> {
+        match (self, other) {
+            (Ids::Int(a), Ids::Int(b)) => {
+                let have: HashSet<i64> = a.iter().copied().collect();
+                b.iter()
+                    .find(|x| have.contains(x))
+                    .map(|x| format!("id {x} is already in the index"))
+            }
+            (Ids::Str(a), Ids::Str(b)) => {
+                let have: HashSet<&str> = a.iter().map(String::as_str).collect();
+                b.iter()
+                    .find(|x| have.contains(x.as_str()))
+                    .map(|x| format!("id {x:?} is already in the index"))
+            }
+            (Ids::Int(_), Ids::Str(_)) => {
+                Some("the index has integer ids, these are strings".into())
+            }
+            (Ids::Str(_), Ids::Int(_)) => {
+                Some("the index has string ids, these are integers".into())
+            }
+        }
+    }
+
     /// The first repeated id, if any.
     pub fn duplicate(&self) -> Option<String> {
         match self {
