@@ -208,6 +208,11 @@ class Index:
         )
 
     @property
+    def generation(self) -> int:
+        """The manifest's generation: 1 after ``create``, one more after each ``add``."""
+        return self._native.generation
+
+    @property
     def dim(self) -> int:
         return self._native.dim
 
