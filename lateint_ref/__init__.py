@@ -10,6 +10,7 @@ from lateint_ref.errors import (
     WeightsError,
 )
 from lateint_ref.index import Hits, Index
+from lateint_ref.retriever import Retriever
 from lateint_ref.scoring import maxsim, maxsim_pairwise, search_exact
 
 __version__ = "0.1.0"
@@ -23,6 +24,7 @@ __all__ = [
     "IndexWriteError",
     "InputError",
     "LateIntError",
+    "Retriever",
     "WeightsError",
     "__version__",
     "maxsim",
