@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -120,13 +120,16 @@ class Retriever:
         precision: str = "float32",
         threads: int | None = None,
         progress: bool | None = None,
+        on_chunk: Callable[[list, list[np.ndarray]], None] | None = None,
     ) -> Retriever:
         """Indexes ``corpus``, an iterable of ``(id, text)`` pairs, at ``index_dir`` (R-RET-1).
 
         The first ``commit_every`` documents create the index (its centroids are trained on
         them); every further chunk is added as a segment. Ids already in an index built with the
         same model and settings are skipped, so an interrupted run resumes; an index built with
-        another model or settings raises ``InputError`` (R-RET-3).
+        another model or settings raises ``InputError`` (R-RET-3). ``on_chunk(ids, vectors)``, when
+        given, sees each chunk's document embeddings before they are indexed (to keep them, e.g.
+        for exact search).
         """
         if isinstance(commit_every, bool) or not isinstance(commit_every, int) or commit_every < 1:
             raise InputError(f"R-RET-1: commit_every must be an integer >= 1, got {commit_every!r}")
@@ -142,6 +145,8 @@ class Retriever:
             for n, chunk in enumerate(chunks):
                 ids, texts = [i for i, _ in chunk], [t for _, t in chunk]
                 vectors = encoder.encode(texts, is_query=False, batch_size=batch_size)
+                if on_chunk is not None:
+                    on_chunk(ids, vectors)
                 if index is None:
                     # Index.create wants an empty directory: the texts wait beside it.
                     staged = _staged_texts(path)

@@ -122,3 +122,14 @@ def test_rerank_orders_by_exact_maxsim(tmp_path) -> None:
     assert hits.ids.index("y") < hits.ids.index("z")
     assert r.rerank("heart disease", cands, k=1).ids == hits.ids[:1]
     assert r.rerank("q", []).ids == []
+
+
+def test_on_chunk_sees_every_chunk_before_it_is_indexed(tmp_path) -> None:
+    """R-RET-1: on_chunk receives each chunk's ids and document embeddings, in order."""
+    seen: list = []
+    r = build(tmp_path / "i", corpus(12), on_chunk=lambda ids, v: seen.append((ids, v)))
+    assert [ids for ids, _ in seen] == [[f"d{i}" for i in range(10)], ["d10", "d11"]]
+    assert all(len(v) == len(ids) for ids, v in seen)
+    want = r.encoder.encode([t for _, t in corpus(12)], is_query=False)
+    got = [x for _, v in seen for x in v]
+    assert all(np.array_equal(a, b) for a, b in zip(got, want, strict=True))
