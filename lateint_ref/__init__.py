@@ -1,5 +1,6 @@
 """lateint-ref: a small, fast reference implementation of late-interaction (ColBERT) retrieval."""
 
+from lateint_ref import beir, evaluation
 from lateint_ref.documents import Documents
 from lateint_ref.encoder import Encoder
 from lateint_ref.errors import (
@@ -27,6 +28,8 @@ __all__ = [
     "Retriever",
     "WeightsError",
     "__version__",
+    "beir",
+    "evaluation",
     "maxsim",
     "maxsim_pairwise",
     "search_exact",

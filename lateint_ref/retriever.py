@@ -71,6 +71,19 @@ def _encoder(settings: dict, backend: str, precision: str) -> Encoder:
     )
 
 
+def load_encoder(
+    model_dir: str | os.PathLike,
+    *,
+    seed: int = 0,
+    embedding_size: int = 128,
+    backend: str = "torch",
+    precision: str = "float32",
+) -> Encoder:
+    """The encoder a retriever uses for ``model_dir`` (R-RET-2): the folder's own projection
+    when it is a late-interaction model, else a seeded ``embedding_size`` projection."""
+    return _encoder(_model_settings(model_dir, seed, embedding_size), backend, precision)
+
+
 def _pairs(corpus: Iterable) -> Iterator[tuple[Any, str]]:
     for n, item in enumerate(corpus):
         if not isinstance(item, (tuple, list)) or len(item) != 2 or not isinstance(item[1], str):
