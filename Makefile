@@ -57,6 +57,7 @@ bench: build bench-deps
 	$(PY) bench/bench_encoder.py --output bench/results/encoder.md
 	$(PY) bench/bench_index.py --output bench/results/index.md
 	$(PY) bench/bench_index_scale.py --output bench/results/index_scale.md
+	$(PY) bench/bench_e2e.py --output bench/results/e2e.md
 
 clean:
 	rm -rf target $(VENV) .pytest_cache .ruff_cache .hypothesis
