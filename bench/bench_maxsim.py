@@ -41,11 +41,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from measure import THREAD_ENV
+
 DIM = 128
 Q_LEN = 32
 CHUNK = 64
 THREADS = (1, 2)
-THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "RAYON_NUM_THREADS")
 F32_RTOL = 1e-3
 BF16_RTOL = 2e-2
 BUSY = 0.1  # a measurement whose CPU wait exceeds this share was disturbed by other load

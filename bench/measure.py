@@ -4,9 +4,15 @@ import it too."""
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import tempfile
 import time
 from pathlib import Path
+
+# Every library's thread-count variable, set for one-thread measurements.
+THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "RAYON_NUM_THREADS")
 
 
 def psi_total() -> int | None:
@@ -65,3 +71,19 @@ def write_report(text: str, output: Path | None) -> None:
     if output:
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(text)
+
+
+def run_phase(cmd: list[str], phase: str, threads: int | None) -> dict:
+    """Runs ``cmd + ["--out", FILE]`` (a phase of a peers script, offline, with the thread
+    variables set when ``threads`` is given) and returns the JSON it writes to FILE, with
+    ``<phase>_wall_seconds`` and ``<phase>_cpu_wait``: the share of its wall time in which some task
+    waited for a CPU (other load on the machine when well above 0)."""
+    env = os.environ | {"HF_HUB_OFFLINE": "1"}
+    if threads is not None:
+        env |= dict.fromkeys(THREAD_ENV, str(threads))
+    with tempfile.NamedTemporaryFile(suffix=".json") as out, Clock() as clock:
+        subprocess.run([*cmd, "--out", out.name], check=True, env=env)
+        r = json.loads(Path(out.name).read_text())
+    r[f"{phase}_wall_seconds"] = clock.seconds
+    r[f"{phase}_cpu_wait"] = clock.cpu_wait
+    return r

@@ -24,7 +24,6 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -32,9 +31,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from measure import dir_bytes, psi_total, vm_hwm
+import measure
+from measure import dir_bytes, vm_hwm
 
-THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "RAYON_NUM_THREADS")
 ENCODE_BATCH = 32
 
 
@@ -157,22 +156,9 @@ PHASES = {
 
 
 def run_phase(args: argparse.Namespace, phase: str, threads: int | None) -> dict:
-    """Runs one phase in a fresh process of this script (thread variables set when given);
-    adds ``<phase>_cpu_wait``, the share of its wall time in which some task waited for a CPU
-    (other load on the machine when well above 0), and its peak RSS."""
-    env = os.environ | {"HF_HUB_OFFLINE": "1"}
-    if threads is not None:
-        env |= dict.fromkeys(THREAD_ENV, str(threads))
-    with tempfile.NamedTemporaryFile(suffix=".json") as out:
-        cmd = [sys.executable, __file__, "--model", str(args.model), "--inputs", str(args.inputs)]
-        cmd += ["--work", str(args.work), "--phase", phase, "--out", out.name]
-        wait0, start = psi_total(), time.perf_counter()
-        subprocess.run(cmd, check=True, env=env)
-        wall, wait1 = time.perf_counter() - start, psi_total()
-        r = json.loads(Path(out.name).read_text())
-    r[f"{phase}_wall_seconds"] = wall
-    r[f"{phase}_cpu_wait"] = None if wait0 is None else (wait1 - wait0) / 1e6 / wall
-    return r
+    """One phase in a fresh process of this script (``measure.run_phase``)."""
+    cmd = [sys.executable, __file__, "--model", str(args.model), "--inputs", str(args.inputs)]
+    return measure.run_phase([*cmd, "--work", str(args.work), "--phase", phase], phase, threads)
 
 
 def orchestrate(args: argparse.Namespace) -> dict:

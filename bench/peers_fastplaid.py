@@ -23,7 +23,6 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,13 +30,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from measure import psi_total, vm_hwm
+import measure
+from measure import vm_hwm
 
 SETTINGS = {
     "default": {"n_ivf_probe": 8, "n_full_scores": 8192},
     "probe4-full256": {"n_ivf_probe": 4, "n_full_scores": 256},
 }
-THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "RAYON_NUM_THREADS")
 
 
 def load_embeddings(folder: Path) -> tuple[list, list, list, list[str]]:
@@ -113,22 +112,10 @@ def phase_batch(folder: Path, index_dir: Path, name: str) -> dict:
 
 
 def run_phase(args: argparse.Namespace, phase: str, name: str, threads: int | None) -> dict:
-    """Runs one phase in a fresh process of this script (thread variables set when given);
-    adds ``<phase>_cpu_wait``, the share of its wall time in which some task waited for a CPU
-    (other load on the machine when well above 0)."""
-    env = os.environ | {"HF_HUB_OFFLINE": "1"}
-    if threads is not None:
-        env |= dict.fromkeys(THREAD_ENV, str(threads))
-    with tempfile.NamedTemporaryFile(suffix=".json") as out:
-        cmd = [sys.executable, __file__, "--embeddings", str(args.embeddings)]
-        cmd += ["--index", str(args.index), "--phase", phase, "--setting", name]
-        cmd += ["--out", out.name]
-        wait0, start = psi_total(), time.perf_counter()
-        subprocess.run(cmd, check=True, env=env)
-        wall, wait1 = time.perf_counter() - start, psi_total()
-        r = json.loads(Path(out.name).read_text())
-    r[f"{phase}_cpu_wait"] = None if wait0 is None else (wait1 - wait0) / 1e6 / wall
-    return r
+    """One phase of setting ``name`` in a fresh process of this script (``measure.run_phase``)."""
+    cmd = [sys.executable, __file__, "--embeddings", str(args.embeddings)]
+    cmd += ["--index", str(args.index), "--phase", phase, "--setting", name]
+    return measure.run_phase(cmd, phase, threads)
 
 
 def orchestrate(args: argparse.Namespace) -> dict:

@@ -251,6 +251,25 @@ enum IdsArg<'py> {
     Str(Vec<String>),
 }
 
+impl IdsArg<'_> {
+    fn into_ids(self) -> PyResult<Ids> {
+        Ok(match self {
+            IdsArg::Int(a) => Ids::Int(contiguous1(&a)?.to_vec()),
+            IdsArg::Str(v) => Ids::Str(v),
+        })
+    }
+}
+
+/// The build's progress hook: calls `progress(stage, done, total)` with the GIL re-taken; a
+/// failing callback must not fail the build, so its error is dropped.
+fn reporter(progress: &Option<Py<PyAny>>) -> impl FnMut(&str, u64, u64) + '_ {
+    move |stage, done, total| {
+        if let Some(cb) = progress {
+            Python::attach(|py| drop(cb.call1(py, (stage, done, total))));
+        }
+    }
+}
+
 /// `build_index(path, vectors, offsets, ids, nbits, seed, n_centroids, sample, iters, metadata,
 /// threads, progress)`: builds and commits an index (spec/index.md). `progress(stage, done,
 /// total)` is called from the building thread with the GIL re-taken.
@@ -274,10 +293,7 @@ fn build_index(
 ) -> PyResult<()> {
     let dim = vectors.shape()[1];
     let (data, offs) = (contiguous(&vectors)?, contiguous1(&offsets)?);
-    let ids = match ids {
-        IdsArg::Int(a) => Ids::Int(contiguous1(&a)?.to_vec()),
-        IdsArg::Str(v) => Ids::Str(v),
-    };
+    let ids = ids.into_ids()?;
     let pool = threads::check(threads).map_err(|e| to_py(py, e))?;
     let result = py.detach(|| {
         let nbits = crate::index::quantize::check_nbits(nbits)?;
@@ -290,12 +306,7 @@ fn build_index(
             iters,
             metadata,
         };
-        let mut report = |stage: &str, done: u64, total: u64| {
-            if let Some(cb) = &progress {
-                // A failing progress callback must not fail the build.
-                Python::attach(|py| drop(cb.call1(py, (stage, done, total))));
-            }
-        };
+        let mut report = reporter(&progress);
         threads::install(pool, || {
             index_build::build(&path, Isa::detect(), &docs, &ids, &params, &mut report)
         })?
@@ -318,18 +329,11 @@ fn append_index(
 ) -> PyResult<()> {
     let dim = vectors.shape()[1];
     let (data, offs) = (contiguous(&vectors)?, contiguous1(&offsets)?);
-    let ids = match ids {
-        IdsArg::Int(a) => Ids::Int(contiguous1(&a)?.to_vec()),
-        IdsArg::Str(v) => Ids::Str(v),
-    };
+    let ids = ids.into_ids()?;
     let pool = threads::check(threads).map_err(|e| to_py(py, e))?;
     let result = py.detach(|| {
         let docs = Packed::new("document", data, dim, offs)?;
-        let mut report = |stage: &str, done: u64, total: u64| {
-            if let Some(cb) = &progress {
-                Python::attach(|py| drop(cb.call1(py, (stage, done, total))));
-            }
-        };
+        let mut report = reporter(&progress);
         threads::install(pool, || {
             index_build::append(&path, Isa::detect(), &docs, &ids, &mut report)
         })?
