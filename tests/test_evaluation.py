@@ -20,7 +20,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from lateint_ref import InputError
-from lateint_ref.beir import load_dataset
 from lateint_ref.evaluation import (
     evaluate,
     map_at,
@@ -32,6 +31,7 @@ from lateint_ref.evaluation import (
     recall,
     write_run,
 )
+from lateint_ref.evaluation.beir import load_dataset
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT.parent / "shared" / "data"

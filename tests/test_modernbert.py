@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 import torch
 
-from lateint_ref.backbones import modernbert_numpy, numpy_ops
-from lateint_ref.backbones.modernbert import ModernBert
+from lateint_ref.encoding.backbones import modernbert_numpy, numpy_ops
+from lateint_ref.encoding.backbones.modernbert import ModernBert
 
 ROOT = Path(__file__).resolve().parent.parent
 VOCAB = 50
@@ -227,7 +227,7 @@ import json, sys
 sys.modules["torch"] = None
 sys.path.insert(0, {str(ROOT)!r})
 import numpy as np
-from lateint_ref.backbones import modernbert_numpy, numpy_ops
+from lateint_ref.encoding.backbones import modernbert_numpy, numpy_ops
 try:
     import torch
     raise SystemExit("torch was importable")

@@ -9,7 +9,7 @@ import pytest
 
 import lateint_ref as li
 from lateint_ref import InputError
-from lateint_ref.retriever import Retriever
+from lateint_ref.retrieval.retriever import Retriever
 
 MODEL = Path(__file__).resolve().parent.parent / "spec" / "vectors" / "encoder" / "tiny-bert"
 WORDS = [

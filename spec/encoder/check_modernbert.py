@@ -23,8 +23,8 @@ from transformers import ModernBertConfig, ModernBertModel
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from lateint_ref.backbones import modernbert_numpy
-from lateint_ref.backbones.modernbert import ModernBert
+from lateint_ref.encoding.backbones import modernbert_numpy
+from lateint_ref.encoding.backbones.modernbert import ModernBert
 
 TOL = 1e-5
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from lateint_ref.encoder import Encoder
+from lateint_ref.encoding.encoder import Encoder
 from lateint_ref.errors import InputError
 from lateint_ref.index import Hits, Index
 from lateint_ref.progress import Progress

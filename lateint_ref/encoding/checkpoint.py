@@ -12,9 +12,9 @@ from typing import Any
 
 import numpy as np
 
+from lateint_ref.encoding.tokens import TokenSettings
+from lateint_ref.encoding.weights import linear_weight, read_json, read_tensors
 from lateint_ref.errors import WeightsError
-from lateint_ref.tokens import TokenSettings
-from lateint_ref.weights import linear_weight, read_json, read_tensors
 
 IDENTITY = "torch.nn.modules.linear.Identity"
 TOKENIZER_FILES = ("tokenizer_config.json", "special_tokens_map.json")

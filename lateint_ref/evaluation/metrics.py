@@ -12,16 +12,15 @@ Metrics (trec_eval measure): ``ndcg@k`` (``ndcg_cut.k``), ``recall@k`` (``recall
 (``map_cut.k``), ``mrr@k`` (``recip_rank`` of the top ``k``). The mean is over the queries in
 both the run and the qrels (trec_eval and pytrec_eval's default); ``missing="zero"`` also counts
 each judged query absent from the run as 0 (``trec_eval -c``).
+
+TREC run and qrels files are read and written by ``lateint_ref.evaluation.trec``.
 """
 
 from __future__ import annotations
 
 import math
 import numbers
-import os
-import tempfile
 from collections.abc import Iterable, Mapping
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -39,7 +38,7 @@ Qrels = Mapping[Any, Mapping[Any, int]]
 # ----------------------------------------------------------------------------- inputs
 
 
-def _id(x: Any, what: str) -> str:
+def as_id(x: Any, what: str) -> str:
     """A query or document id as text (R-EVAL-1)."""
     if isinstance(x, str):
         if not x:
@@ -96,7 +95,7 @@ def ranked(ranking: Any, qid: str = "?") -> list[tuple[str, float]]:
     items = []
     seen: set[str] = set()
     for doc, score in _pairs(ranking, qid):
-        did = _id(doc, "document")
+        did = as_id(doc, "document")
         if did in seen:
             raise InputError(f"R-EVAL-2: query {qid!r}: document {did!r} is ranked twice")
         seen.add(did)
@@ -109,12 +108,12 @@ def ranked(ranking: Any, qid: str = "?") -> list[tuple[str, float]]:
     return [items[i] for i in order]
 
 
-def _run(run: Run) -> dict[str, list[tuple[str, float]]]:
+def run_items(run: Run) -> dict[str, list[tuple[str, float]]]:
     if not isinstance(run, Mapping):
         raise InputError(f"R-EVAL-1: run must be a mapping query id -> ranking, got {run!r}")
     out: dict[str, list[tuple[str, float]]] = {}
     for q, ranking in run.items():
-        qid = _id(q, "query")
+        qid = as_id(q, "query")
         if qid in out:
             raise InputError(f"R-EVAL-1: query {qid!r} appears twice in the run")
         out[qid] = ranked(ranking, qid)
@@ -128,12 +127,12 @@ def _qrels(qrels: Qrels) -> dict[str, dict[str, int]]:
         )
     out: dict[str, dict[str, int]] = {}
     for q, judged in qrels.items():
-        qid = _id(q, "query")
+        qid = as_id(q, "query")
         if not isinstance(judged, Mapping):
             raise InputError(f"R-EVAL-1: qrels of query {qid!r} must be a mapping doc id -> rel")
         rels: dict[str, int] = {}
         for d, rel in judged.items():
-            did = _id(d, "document")
+            did = as_id(d, "document")
             if isinstance(rel, bool) or not isinstance(rel, numbers.Integral):
                 raise InputError(
                     f"R-EVAL-1: query {qid!r} doc {did!r}: relevance must be an integer, "
@@ -216,7 +215,7 @@ def evaluate(
         raise InputError("R-EVAL-9: no metric asked for")
     if missing not in MISSING:
         raise InputError(f"R-EVAL-8: missing must be 'skip' or 'zero', got {missing!r}")
-    ranked_run, judged = _run(run), _qrels(qrels)
+    ranked_run, judged = run_items(run), _qrels(qrels)
     queries = [q for q in judged if q in ranked_run] if missing == "skip" else list(judged)
     if not queries:
         raise InputError("R-EVAL-8: no query of the qrels is in the run: nothing to average")
@@ -249,127 +248,3 @@ def mrr(run: Run, qrels: Qrels, k: int = 10, *, missing: str = "skip") -> float:
 def map_at(run: Run, qrels: Qrels, k: int = 100, *, missing: str = "skip") -> float:
     """Mean average precision of the top ``k`` (trec_eval ``map_cut.k``, R-EVAL-7)."""
     return evaluate(run, qrels, [f"map@{_cutoff(k)}"], missing=missing)[f"map@{k}"]
-
-
-# ----------------------------------------------------------------------------- files
-
-
-def _field_id(x: Any, what: str) -> str:
-    """An id written to a TREC file: text without whitespace (R-EVAL-10)."""
-    text = _id(x, what)
-    if any(c.isspace() for c in text):
-        raise InputError(f"R-EVAL-10: {what} id {text!r} contains whitespace")
-    return text
-
-
-def write_run(path: str | os.PathLike, run: Run, tag: str = "lateint") -> None:
-    """Writes ``run`` as a TREC run file (R-EVAL-10): ``qid Q0 docid rank score tag``, one line
-    per document, queries in the run's order, documents in trec_eval's order with ranks from 1,
-    scores as the shortest decimal text that reads back to the same float64. Atomic: the file
-    appears complete or not at all."""
-    if not isinstance(tag, str) or not tag or any(c.isspace() for c in tag):
-        raise InputError(f"R-EVAL-10: tag must be non-empty text without whitespace, got {tag!r}")
-    lines = []
-    for qid, items in _run(run).items():
-        q = _field_id(qid, "query")
-        for rank, (did, score) in enumerate(items, start=1):
-            lines.append(f"{q} Q0 {_field_id(did, 'document')} {rank} {score!r} {tag}\n")
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.writelines(lines)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _lines(path: str | os.PathLike) -> Iterable[tuple[int, list[str]]]:
-    """``(line number, whitespace-split fields)`` of every non-blank line of a UTF-8 file."""
-    path = Path(path)
-    with path.open("rb") as f:
-        for n, raw in enumerate(f, start=1):
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                raise InputError(f"R-EVAL-12: {path} line {n}: not UTF-8 text ({exc})") from exc
-            if line.strip():
-                yield n, line.split()
-
-
-def read_run(path: str | os.PathLike) -> dict[str, dict[str, float]]:
-    """A TREC run file (R-EVAL-10) as ``{query id: {doc id: score}}``, queries and documents in
-    file order; the rank column is checked to be an integer and otherwise ignored, as trec_eval
-    ranks by score. A malformed line raises ``InputError`` naming the file and line (R-EVAL-12)."""
-    out: dict[str, dict[str, float]] = {}
-    for n, fields in _lines(path):
-        where = f"{path} line {n}"
-        if len(fields) != 6:
-            raise InputError(
-                f"R-EVAL-12: {where}: expected 6 fields 'qid Q0 docid rank score tag', "
-                f"got {len(fields)}"
-            )
-        qid, _, did, rank, score, _ = fields
-        try:
-            int(rank)
-            value = float(score)
-        except ValueError as exc:
-            raise InputError(f"R-EVAL-12: {where}: bad rank or score ({exc})") from exc
-        if not math.isfinite(value):
-            raise InputError(f"R-EVAL-12: {where}: score {score!r} is not finite")
-        docs = out.setdefault(qid, {})
-        if did in docs:
-            raise InputError(f"R-EVAL-12: {where}: document {did!r} listed twice for query {qid!r}")
-        docs[did] = value
-    return out
-
-
-def read_qrels(path: str | os.PathLike) -> dict[str, dict[str, int]]:
-    """Judgments ``{query id: {doc id: relevance}}`` from either qrels format (R-EVAL-11):
-
-    * BEIR ``qrels/<split>.tsv``: tab-separated ``query-id corpus-id score`` lines after a header
-      line (a first line whose third field is not an integer);
-    * TREC qrels: ``qid iteration docid relevance`` (4 whitespace-separated fields).
-
-    The format is chosen by the first non-blank line and holds for the whole file. A pair judged
-    twice with different relevance, or any malformed line, raises ``InputError`` naming the file
-    and line (R-EVAL-12)."""
-    out: dict[str, dict[str, int]] = {}
-    n_fields = 0
-    for n, fields in _lines(path):
-        where = f"{path} line {n}"
-        if not n_fields:
-            n_fields = len(fields)
-            if n_fields == 3 and not _is_int(fields[2]):
-                continue  # the BEIR header
-            if n_fields not in (3, 4):
-                raise InputError(
-                    f"R-EVAL-12: {where}: expected 'query-id corpus-id score' (BEIR) or "
-                    f"'qid 0 docid rel' (TREC), got {len(fields)} fields"
-                )
-        if len(fields) != n_fields:
-            raise InputError(f"R-EVAL-12: {where}: expected {n_fields} fields, got {len(fields)}")
-        if n_fields == 3:
-            qid, did, rel = fields
-        else:
-            qid, _, did, rel = fields
-        if not _is_int(rel):
-            raise InputError(f"R-EVAL-12: {where}: relevance {rel!r} is not an integer")
-        judged = out.setdefault(qid, {})
-        if did in judged and judged[did] != int(rel):
-            raise InputError(
-                f"R-EVAL-12: {where}: query {qid!r} doc {did!r} judged {judged[did]} and {rel}"
-            )
-        judged[did] = int(rel)
-    return out
-
-
-def _is_int(text: str) -> bool:
-    try:
-        int(text)
-    except ValueError:
-        return False
-    return True

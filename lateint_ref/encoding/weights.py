@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from lateint_ref.architectures import Architecture
+from lateint_ref.encoding.architectures import Architecture
 from lateint_ref.errors import WeightsError
 
 # Prefixes under which task heads (masked-LM, Stanford ColBERT's HF_ColBERT) store the backbone.

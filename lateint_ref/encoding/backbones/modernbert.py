@@ -22,8 +22,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from lateint_ref.backbones.modernbert_numpy import layer_types, rope_theta
-from lateint_ref.backbones.torch_ops import ACTIVATIONS
+from lateint_ref.encoding.backbones.modernbert_numpy import layer_types, rope_theta
+from lateint_ref.encoding.backbones.torch_ops import ACTIVATIONS
 
 
 def rotary(theta: float, head_dim: int, seq: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from lateint_ref.backbones.torch_ops import ACTIVATIONS
+from lateint_ref.encoding.backbones.torch_ops import ACTIVATIONS
 
 
 class _Embeddings(nn.Module):

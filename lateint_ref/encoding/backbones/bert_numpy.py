@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lateint_ref.backbones.numpy_ops import ACTIVATIONS, attention, layer_norm, linear
+from lateint_ref.encoding.backbones.numpy_ops import ACTIVATIONS, attention, layer_norm, linear
 
 
 def forward(

@@ -10,12 +10,12 @@ from typing import Any
 
 import numpy as np
 
-from lateint_ref import checkpoint
-from lateint_ref.architectures import Architecture, architecture
-from lateint_ref.checkpoint import Projection
+from lateint_ref.encoding import checkpoint
+from lateint_ref.encoding.architectures import Architecture, architecture
+from lateint_ref.encoding.checkpoint import Projection
+from lateint_ref.encoding.tokens import Tokens, load_tokenizer
+from lateint_ref.encoding.weights import backbone_tensors, read_tensors
 from lateint_ref.errors import InputError, WeightsError
-from lateint_ref.tokens import Tokens, load_tokenizer
-from lateint_ref.weights import backbone_tensors, read_tensors
 
 BACKENDS = ("torch", "numpy")
 PRECISIONS = ("float32", "bfloat16")

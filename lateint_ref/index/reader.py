@@ -10,21 +10,16 @@ from __future__ import annotations
 
 import itertools
 import json
-import numbers
 import os
-from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from lateint_ref import _native
+from lateint_ref import _checks, _native
 from lateint_ref.errors import IndexFormatError, InputError
-from lateint_ref.packing import pack_documents, pack_queries
-from lateint_ref.progress import Progress
-from lateint_ref.scoring import _threads
-
-DEFAULT_KMEANS_ITERS = 4
-MAX_KMEANS_ITERS = 1000
+from lateint_ref.index import writer
+from lateint_ref.index.writer import DEFAULT_KMEANS_ITERS
+from lateint_ref.scoring.packing import pack_queries
 
 
 class Hits(NamedTuple):
@@ -32,53 +27,6 @@ class Hits(NamedTuple):
 
     ids: list
     scores: np.ndarray
-
-
-def _int(x: Any, name: str, rule: str, lo: int, hi: int | None = None) -> int:
-    """An integer argument in ``lo..=hi``."""
-    if isinstance(x, bool) or not isinstance(x, numbers.Integral):
-        raise InputError(f"{rule}: {name} must be an integer, got {x!r}")
-    if int(x) < lo or (hi is not None and int(x) > hi):
-        bound = f"{lo}..={hi}" if hi is not None else f">= {lo}"
-        raise InputError(f"{rule}: {name} must be in {bound}, got {x}")
-    return int(x)
-
-
-def _clamped(x: Any, name: str) -> int:
-    """An integer search parameter, clamped into i64 for the native checks (R-ISEARCH-3)."""
-    if isinstance(x, bool) or not isinstance(x, numbers.Integral):
-        raise InputError(f"R-ISEARCH-3: {name} must be an integer, got {x!r}")
-    return max(min(int(x), 2**62), -(2**62))
-
-
-def _opt_int(x: Any, name: str, rule: str, lo: int) -> int | None:
-    return None if x is None else _int(x, name, rule, lo, 2**62)
-
-
-def _ids(ids: Any, n_docs: int) -> np.ndarray | list[str]:
-    """External ids (R-INDEX-5): ``0..n_docs`` by default, else all ints or all strings."""
-    if ids is None:
-        return np.arange(n_docs, dtype=np.int64)
-    if isinstance(ids, (str, bytes)) or not isinstance(ids, (Sequence, np.ndarray)):
-        raise InputError(f"R-INDEX-5: ids must be a sequence of ints or of strings, got {ids!r}")
-    items = list(ids)
-    if len(items) != n_docs:
-        raise InputError(f"R-INDEX-5: {len(items)} ids for {n_docs} documents")
-    if all(isinstance(x, str) for x in items):
-        for x in items:
-            try:
-                x.encode("utf-8")
-            except UnicodeEncodeError as exc:
-                raise InputError(f"R-INDEX-5: id {x!r} is not valid Unicode text: {exc}") from exc
-        return items
-    ints = [isinstance(x, numbers.Integral) and not isinstance(x, bool) for x in items]
-    if not all(ints):
-        bad = items[ints.index(False)]
-        raise InputError(f"R-INDEX-5: ids must be all ints or all strings, got {bad!r}")
-    values = [int(x) for x in items]
-    if any(not -(2**63) <= v < 2**63 for v in values):
-        raise InputError("R-INDEX-5: integer ids must fit in int64")
-    return np.asarray(values, dtype=np.int64)
 
 
 class Index:
@@ -129,40 +77,19 @@ class Index:
             threads: worker threads; None uses every core. The files do not depend on it.
             progress: a progress line on stderr; None shows it when stderr is a terminal.
         """
-        vectors, offsets = pack_documents(documents)
-        n_docs = len(offsets) - 1
-        if n_docs == 0:
-            raise InputError("R-INDEX-5: an index needs at least one document")
-        ext_ids = _ids(ids, n_docs)
-        nbits = _int(nbits, "nbits", "R-QUANT-1", 1, 4)
-        seed = _int(seed, "seed", "R-KMEANS-2", 0, 2**64 - 1)
-        n_centroids = _opt_int(n_centroids, "n_centroids", "R-KMEANS-1", 1)
-        sample = _opt_int(sample, "sample", "R-KMEANS-1", 1)
-        iters = _int(kmeans_iters, "kmeans_iters", "R-KMEANS-1", 0, MAX_KMEANS_ITERS)
-        try:
-            meta = json.dumps({} if metadata is None else metadata, sort_keys=True, allow_nan=False)
-        except (TypeError, ValueError) as exc:
-            raise InputError(f"R-INDEX-4: metadata must be JSON-serialisable: {exc}") from exc
-        if not isinstance(json.loads(meta), dict):
-            raise InputError(f"R-INDEX-4: metadata must be a dict, got {metadata!r}")
-        report = Progress("building index", progress)
-        try:
-            _native.build_index(
-                os.fspath(path),
-                vectors,
-                offsets,
-                ext_ids,
-                nbits,
-                seed,
-                n_centroids,
-                sample,
-                iters,
-                meta,
-                _threads(threads),
-                report,
-            )
-        finally:
-            report.close()
+        writer.create(
+            path,
+            documents,
+            ids,
+            nbits=nbits,
+            seed=seed,
+            n_centroids=n_centroids,
+            sample=sample,
+            kmeans_iters=kmeans_iters,
+            metadata=metadata,
+            threads=threads,
+            progress=progress,
+        )
         return cls.open(path)
 
     def add(
@@ -176,21 +103,7 @@ class Index:
         """Adds ``documents`` as a new segment coded with this index's centroids and buckets,
         commits it atomically (R-INDEX-7) and returns the index reopened. ``ids`` must be new and
         of the index's kind; by default integers following the largest integer id."""
-        vectors, offsets = pack_documents(documents)
-        n_docs = len(offsets) - 1
-        if n_docs == 0:
-            raise InputError("R-INDEX-5: add needs at least one document")
-        if ids is None:
-            if self._ids and not isinstance(self._ids[0], int):
-                raise InputError("R-INDEX-5: this index has string ids: pass ids to add")
-            start = max(self._ids) + 1 if self._ids else 0
-            ids = range(start, start + n_docs)
-        ext_ids = _ids(ids, n_docs)
-        report = Progress("adding to index", progress)
-        try:
-            _native.append_index(self.path, vectors, offsets, ext_ids, _threads(threads), report)
-        finally:
-            report.close()
+        writer.append(self.path, documents, ids, self._ids, threads=threads, progress=progress)
         return type(self).open(self.path)
 
     @classmethod
@@ -281,9 +194,7 @@ class Index:
     def search_defaults(self, k: int = 10) -> dict:
         """The parameters a search for ``k`` results uses when none are given (R-ISEARCH-3),
         derived from this index's size: ``{"nprobe", "candidates", "rescore"}``."""
-        if isinstance(k, bool) or not isinstance(k, numbers.Integral):
-            raise InputError(f"R-SEARCH-2: k must be an integer >= 1, got {k!r}")
-        nprobe, candidates, rescore = self._native.search_defaults(max(min(int(k), 2**62), -1))
+        nprobe, candidates, rescore = self._native.search_defaults(_checks.k(k))
         return {"nprobe": nprobe, "candidates": candidates, "rescore": rescore}
 
     def search(
@@ -315,19 +226,16 @@ class Index:
         Returns:
             one ``Hits(ids, scores)`` per query.
         """
-        if isinstance(k, bool) or not isinstance(k, numbers.Integral):
-            raise InputError(f"R-SEARCH-2: k must be an integer >= 1, got {k!r}")
+        k_native = _checks.k(k)
         nprobe, candidates, rescore = (
-            None if v is None else _clamped(v, name)
+            None if v is None else _checks.clamped(v, name, "R-ISEARCH-3")
             for v, name in ((nprobe, "nprobe"), (candidates, "candidates"), (rescore, "rescore"))
         )
-        if not isinstance(exhaustive, bool):
-            raise InputError(f"R-ISEARCH-2: exhaustive must be True or False, got {exhaustive!r}")
-        n_threads = _threads(threads)
+        exhaustive = _checks.flag(exhaustive, "exhaustive", "R-ISEARCH-2")
+        n_threads = _checks.threads(threads)
         q_vectors, q_offsets = pack_queries(queries)
         if len(q_offsets) == 1:
             return []
-        k_native = max(min(int(k), 2**62), -(2**62))
         pos, scores, offs = self._native.search(
             q_vectors,
             q_offsets,
@@ -359,5 +267,5 @@ class Index:
 
     def codes(self, position: int) -> tuple[np.ndarray, np.ndarray]:
         """Centroid ids ``[n] uint16`` and buckets ``[n, dim] uint8`` of one document."""
-        p = _int(position, "position", "R-ISEARCH-5", 0, len(self) - 1)
+        p = _checks.integer(position, "position", "R-ISEARCH-5", 0, len(self) - 1)
         return self._native.codes(p)

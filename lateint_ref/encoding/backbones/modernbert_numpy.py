@@ -1,5 +1,5 @@
 """ModernBERT's forward pass in NumPy alone (float32 throughout), the same computation as
-``lateint_ref.backbones.modernbert`` (see its docstring) without torch.
+``lateint_ref.encoding.backbones.modernbert`` (see its docstring) without torch.
 
 ``weights`` maps the safetensors names of a ``ModernBertModel`` (``"layers.0.attn.Wqkv.weight"``,
 ...) to float32 arrays in torch's layout (a linear weight is ``[out, in]``).
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lateint_ref.backbones.numpy_ops import ACTIVATIONS, layer_norm, linear, softmax
+from lateint_ref.encoding.backbones.numpy_ops import ACTIVATIONS, layer_norm, linear, softmax
 
 
 def layer_types(config: dict) -> list[str]:

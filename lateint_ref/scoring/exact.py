@@ -6,37 +6,20 @@ taken over real tokens only (R-MAXSIM-1).
 
 from __future__ import annotations
 
-import numbers
 from typing import Any
 
 import numpy as np
 
-from lateint_ref import _native
-from lateint_ref.documents import Documents
-from lateint_ref.errors import InputError
-from lateint_ref.packing import pack_documents, pack_queries
-
-MAX_THREADS = 1024
-
-
-def _threads(threads: Any) -> int | None:
-    """R-MAXSIM-13: None (every core) or an integer in 1..=1024."""
-    if threads is None:
-        return None
-    if isinstance(threads, bool) or not isinstance(threads, numbers.Integral):
-        raise InputError(f"R-MAXSIM-13: threads must be an integer or None, got {threads!r}")
-    if not 1 <= int(threads) <= MAX_THREADS:
-        raise InputError(
-            f"R-MAXSIM-13: threads must be an integer in 1..={MAX_THREADS} or None, got {threads}"
-        )
-    return int(threads)
+from lateint_ref import _checks, _native
+from lateint_ref.scoring.documents import Documents
+from lateint_ref.scoring.packing import pack_documents, pack_queries
 
 
 def _inputs(queries: Any, documents: Any) -> tuple[np.ndarray, np.ndarray, Any]:
     """Packs queries and documents; an empty side borrows the other side's dim."""
     q_vectors, q_offsets = pack_queries(queries)
     if isinstance(documents, Documents):
-        docs: Any = documents._set
+        docs: Any = documents.native
         d_dim = documents.dim
     else:
         docs = pack_documents(documents)
@@ -62,7 +45,7 @@ def maxsim(queries: Any, documents: Any, *, threads: int | None = None) -> np.nd
     Returns:
         ``[n_queries, n_docs] float32`` (a single 2-D query gives one row).
     """
-    n_threads = _threads(threads)
+    n_threads = _checks.threads(threads)
     q_vectors, q_offsets, docs = _inputs(queries, documents)
     return _native.maxsim(q_vectors, q_offsets, docs, n_threads)
 
@@ -73,7 +56,7 @@ def maxsim_pairwise(queries: Any, documents: Any, *, threads: int | None = None)
     Returns:
         ``[n] float32``; queries and documents must be equally many.
     """
-    n_threads = _threads(threads)
+    n_threads = _checks.threads(threads)
     q_vectors, q_offsets, docs = _inputs(queries, documents)
     return _native.maxsim_pairwise(q_vectors, q_offsets, docs, n_threads)
 
@@ -87,9 +70,7 @@ def search_exact(
         ``(scores [n_queries, k'] float32, indices [n_queries, k'] int64)`` with
         ``k' = min(k, n_docs)``, best first; equal scores are ordered by the lower index.
     """
-    if isinstance(k, bool) or not isinstance(k, numbers.Integral):
-        raise InputError(f"R-SEARCH-2: k must be an integer >= 1, got {k!r}")
-    n_threads = _threads(threads)
+    k_native = _checks.k(k)
+    n_threads = _checks.threads(threads)
     q_vectors, q_offsets, docs = _inputs(queries, documents)
-    k_native = max(min(int(k), 2**62), -(2**62))
     return _native.search_exact(q_vectors, q_offsets, docs, k_native, n_threads)

@@ -8,7 +8,7 @@ import numpy as np
 
 from lateint_ref import _native
 from lateint_ref.errors import InputError
-from lateint_ref.packing import pack_documents
+from lateint_ref.scoring.packing import pack_documents
 
 STORAGES = ("float32", "bfloat16")
 
@@ -33,6 +33,11 @@ class Documents:
             raise InputError(f"R-MAXSIM-11: storage must be one of {STORAGES}, got {storage!r}")
         vectors, offsets = pack_documents(documents)
         self._set = _native.DocumentSet(vectors, offsets, storage)
+
+    @property
+    def native(self) -> _native.DocumentSet:
+        """The stored set, as the native scoring functions take it."""
+        return self._set
 
     def __len__(self) -> int:
         return len(self._set)

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from lateint_ref.backbones.numpy_ops import ACTIVATIONS
+from lateint_ref.encoding.backbones.numpy_ops import ACTIVATIONS
 from lateint_ref.errors import WeightsError
 
 Shapes = dict[str, tuple[int, ...]]
@@ -96,16 +96,16 @@ ARCHITECTURES = {
         "bert",
         _bert_shapes,
         ("pooler.", "embeddings.position_ids"),
-        "lateint_ref.backbones.bert:Bert",
-        "lateint_ref.backbones.bert_numpy:forward",
+        "lateint_ref.encoding.backbones.bert:Bert",
+        "lateint_ref.encoding.backbones.bert_numpy:forward",
         "embeddings.word_embeddings.weight",
     ),
     "modernbert": Architecture(
         "modernbert",
         _modernbert_shapes,
         ("head.", "decoder."),
-        "lateint_ref.backbones.modernbert:ModernBert",
-        "lateint_ref.backbones.modernbert_numpy:forward",
+        "lateint_ref.encoding.backbones.modernbert:ModernBert",
+        "lateint_ref.encoding.backbones.modernbert_numpy:forward",
         "embeddings.tok_embeddings.weight",
     ),
 }

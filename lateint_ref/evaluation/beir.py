@@ -19,7 +19,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from lateint_ref.errors import InputError
-from lateint_ref.evaluation import read_qrels
+from lateint_ref.evaluation.trec import read_qrels
 
 BEIR_TEXT_FIELDS = ("title", "text")
 

@@ -1,0 +1,107 @@
+"""Typed stubs of the private extension ``lateint_ref._native`` (rust/python.rs). Arrays are
+C-contiguous; shapes are given as in the Rust doc comments."""
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+F32 = npt.NDArray[np.float32]
+I64 = npt.NDArray[np.int64]
+Ids = I64 | Sequence[str]
+ProgressHook = Callable[[str, int, int], object]
+
+class DocumentSet:
+    """Documents stored once: ``vectors [n_tokens, dim] f32``, ``offsets [n_docs + 1] i64``."""
+
+    def __init__(self, vectors: F32, offsets: I64, storage: str) -> None: ...
+    @property
+    def dim(self) -> int: ...
+    @property
+    def storage(self) -> str: ...
+    @property
+    def nbytes(self) -> int: ...
+    @property
+    def offsets(self) -> I64: ...
+    def __len__(self) -> int: ...
+
+Docs = DocumentSet | tuple[F32, I64]
+
+def maxsim(
+    q_vectors: F32, q_offsets: I64, docs: Docs, threads: int | None = None, isa: str | None = None
+) -> F32: ...
+def maxsim_pairwise(
+    q_vectors: F32, q_offsets: I64, docs: Docs, threads: int | None = None, isa: str | None = None
+) -> F32: ...
+def search_exact(
+    q_vectors: F32,
+    q_offsets: I64,
+    docs: Docs,
+    k: int,
+    threads: int | None = None,
+    isa: str | None = None,
+) -> tuple[F32, I64]: ...
+def available_isas() -> list[str]: ...
+def has_bf16_dot() -> bool: ...
+def build_index(
+    path: str,
+    vectors: F32,
+    offsets: I64,
+    ids: Ids,
+    nbits: int,
+    seed: int,
+    n_centroids: int | None,
+    sample: int | None,
+    iters: int,
+    metadata: str,
+    threads: int | None = None,
+    progress: ProgressHook | None = None,
+) -> None: ...
+def append_index(
+    path: str,
+    vectors: F32,
+    offsets: I64,
+    ids: Ids,
+    threads: int | None = None,
+    progress: ProgressHook | None = None,
+) -> None: ...
+
+class Index:
+    """An opened, validated index directory."""
+
+    def __init__(self, path: str) -> None: ...
+    @property
+    def dim(self) -> int: ...
+    @property
+    def nbits(self) -> int: ...
+    @property
+    def n_centroids(self) -> int: ...
+    @property
+    def n_tokens(self) -> int: ...
+    @property
+    def generation(self) -> int: ...
+    @property
+    def metadata(self) -> str: ...
+    @property
+    def training(self) -> tuple[int, int, int]: ...
+    def __len__(self) -> int: ...
+    def centroids(self) -> F32: ...
+    def cutoffs(self) -> F32: ...
+    def weights(self) -> F32: ...
+    def bounds(self, segment: int) -> F32: ...
+    def ids(self) -> I64 | list[str]: ...
+    def files(self) -> list[tuple[str, int]]: ...
+    def search(
+        self,
+        q_vectors: F32,
+        q_offsets: I64,
+        k: int,
+        nprobe: int | None = None,
+        candidates: int | None = None,
+        rescore: int | None = None,
+        exhaustive: bool = False,
+        threads: int | None = None,
+    ) -> tuple[I64, F32, I64]: ...
+    def search_defaults(self, k: int) -> tuple[int, int, int]: ...
+    def decode(self, positions: I64) -> tuple[F32, I64]: ...
+    def codes(self, position: int) -> tuple[npt.NDArray[np.uint16], npt.NDArray[np.uint8]]: ...

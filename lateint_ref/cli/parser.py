@@ -1,0 +1,183 @@
+"""The one parser of the ``lateint`` command line (spec/cli.md): its commands, their options and
+the argument types (R-CLI-12). Parsing never exits: errors are ``UsageError`` for ``main``."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from lateint_ref.cli.shared import METRICS, PROG, metric_name
+
+COMMANDS = ("index", "search", "eval", "encode", "info")
+
+
+class UsageError(Exception):
+    """A command line that cannot be run as written (exit code 2, R-CLI-3)."""
+
+    def __init__(self, message: str, usage: str = "") -> None:
+        super().__init__(message)
+        self.usage = usage
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` that raises ``UsageError`` instead of exiting, so that ``main`` maps
+    every error in one place."""
+
+    def error(self, message: str) -> Any:  # type: ignore[override]
+        message = message if message.startswith("R-") else f"R-CLI-3: {message}"
+        raise UsageError(message, self.format_usage())
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if not 0 <= value < 2**64:
+        raise argparse.ArgumentTypeError(f"expected an integer in 0..2^64, got {text!r}")
+    return value
+
+
+def version() -> str:
+    from lateint_ref import __version__
+
+    return __version__
+
+
+def build() -> _Parser:
+    # --json and --threads are accepted before and after the command name (R-CLI-2); SUPPRESS
+    # keeps a subcommand's absent option from overwriting a value given before it.
+    common = _Parser(add_help=False)
+    common.add_argument(
+        "--json",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="print one JSON document on stdout instead of text",
+    )
+    common.add_argument(
+        "--threads",
+        type=_positive_int,
+        metavar="N",
+        default=argparse.SUPPRESS,
+        help="worker threads (default: every core); results do not depend on it",
+    )
+    parser = _Parser(
+        prog=PROG,
+        parents=[common],
+        description="Late-interaction (ColBERT-style) retrieval on the CPU: index a corpus with a "
+        "model, search it, evaluate it.",
+        epilog="Exit codes: 0 success, 1 failure, 2 usage error. See spec/cli.md.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = commands.add_parser(
+        "index",
+        parents=[common],
+        help="encode a corpus and build (or resume) an index",
+        description="Encode CORPUS with the model and add it to the index at --index. An "
+        "interrupted run keeps its committed batches; rerunning the same command continues.",
+    )
+    p.add_argument(
+        "corpus",
+        metavar="CORPUS",
+        help="a BEIR folder (with corpus.jsonl), a JSONL file, or a folder of .txt files",
+    )
+    p.add_argument("--model", required=True, metavar="DIR", help="a local model folder")
+    p.add_argument("--index", required=True, metavar="DIR", help="the index folder")
+    p.add_argument("--batch-size", type=_positive_int, default=32, metavar="N")
+    p.add_argument(
+        "--commit-every",
+        type=_positive_int,
+        default=1000,
+        metavar="N",
+        help="documents between commits (default 1000)",
+    )
+    p.add_argument("--nbits", type=int, choices=(1, 2, 4), default=2)
+    p.add_argument("--seed", type=_seed, default=0, help="k-means seed (default 0)")
+    p.add_argument(
+        "--embedding-size",
+        type=_positive_int,
+        default=128,
+        metavar="N",
+        help="projection size given to a bare BERT/ModernBERT backbone (default 128)",
+    )
+    _add_backend(p)
+    p.set_defaults(parser=p)
+
+    p = commands.add_parser(
+        "search",
+        parents=[common],
+        help="search an index with query texts or a query file",
+        description="Either QUERY texts (prints rank, id, score and a snippet) or --queries FILE "
+        "--output RUN.tsv (a TREC run).",
+    )
+    p.add_argument("--index", required=True, metavar="DIR", help="the index folder")
+    p.add_argument("queries_text", nargs="*", metavar="QUERY", help="query texts")
+    p.add_argument(
+        "--queries",
+        metavar="FILE",
+        help="queries JSONL (BEIR queries.jsonl, or a BEIR folder)",
+    )
+    p.add_argument("--output", metavar="RUN.tsv", help="TREC run file (with --queries)")
+    p.add_argument("--k", type=_positive_int, default=10, metavar="N", help="results per query")
+    _add_backend(p)
+    p.set_defaults(parser=p)
+
+    p = commands.add_parser(
+        "eval",
+        parents=[common],
+        help="evaluate an index on a BEIR dataset",
+        description="Searches every query judged in qrels/SPLIT.tsv and prints "
+        + ", ".join(metric_name(m) for m in METRICS)
+        + ".",
+    )
+    p.add_argument("--index", required=True, metavar="DIR", help="the index folder")
+    p.add_argument(
+        "--dataset", required=True, metavar="BEIR_DIR", help="with queries.jsonl and qrels/"
+    )
+    p.add_argument("--split", default="test", help="qrels split (default test)")
+    p.add_argument(
+        "--k", type=_positive_int, default=100, metavar="N", help="results per query (default 100)"
+    )
+    p.add_argument("--output", metavar="RUN.tsv", help="also write the run in TREC format")
+    _add_backend(p)
+    p.set_defaults(parser=p)
+
+    p = commands.add_parser(
+        "encode",
+        parents=[common],
+        help="encode texts to token embeddings",
+        description="Token embeddings of TEXTS ('-' reads one text per line from stdin).",
+    )
+    p.add_argument("texts", nargs="+", metavar="TEXT")
+    p.add_argument("--model", required=True, metavar="DIR", help="a local model folder")
+    p.add_argument("--query", action="store_true", help="encode as queries (default documents)")
+    p.add_argument("--batch-size", type=_positive_int, default=32, metavar="N")
+    _add_backend(p)
+    p.add_argument("--output", metavar="FILE.npz", help="write vectors, offsets and texts")
+    p.set_defaults(parser=p)
+
+    p = commands.add_parser("info", parents=[common], help="describe an index: sizes, model, dims")
+    p.add_argument("--index", required=True, metavar="DIR", help="the index folder")
+    p.set_defaults(parser=p)
+    return parser
+
+
+def _add_backend(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--backend",
+        choices=("torch", "numpy"),
+        default=None,
+        help="encoder backend (default: torch when installed, else numpy)",
+    )

@@ -1,0 +1,61 @@
+"""``lateint search``: search an index with query texts or a query file (spec/cli.md)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from lateint_ref.cli.shared import (
+    EXIT_OK,
+    backend,
+    index_dir,
+    print_json,
+    read_queries,
+    search_run,
+    snippet,
+    write_run,
+)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.queries and args.queries_text:
+        args.parser.error("R-CLI-8: give QUERY texts or --queries FILE, not both")
+    if not args.queries and not args.queries_text:
+        args.parser.error("R-CLI-8: give QUERY texts or --queries FILE")
+    if args.queries and not args.output:
+        args.parser.error("R-CLI-8: --queries needs --output RUN.tsv")
+    if args.output and not args.queries:
+        args.parser.error("R-CLI-8: --output needs --queries FILE")
+    from lateint_ref.retrieval.retriever import Retriever
+
+    if args.queries:
+        queries = read_queries(Path(args.queries))
+        r = Retriever.open(index_dir(args.index), backend=backend(args))
+        ranking = search_run(r, queries, args.k, args.threads)
+        write_run(args.output, ranking)
+        if args.json:
+            print_json({"queries": len(queries), "output": args.output})
+        else:
+            print(f"searched {len(queries):,} queries; run written to {args.output}")
+        return EXIT_OK
+    r = Retriever.open(index_dir(args.index), backend=backend(args))
+    results = []
+    for text, hits in zip(
+        args.queries_text, r.search(args.queries_text, k=args.k, threads=args.threads), strict=True
+    ):
+        rows = [
+            {"rank": rank, "id": doc_id, "score": float(score), "text": snippet(r.text(doc_id))}
+            for rank, (doc_id, score) in enumerate(zip(hits.ids, hits.scores, strict=True), 1)
+        ]
+        results.append({"query": text, "hits": rows})
+    if args.json:
+        print_json(results)
+        return EXIT_OK
+    for n, result in enumerate(results):
+        if len(results) > 1:
+            print(("\n" if n else "") + f"query: {result['query']}")
+        width = max([len(str(h["id"])) for h in result["hits"]] + [2])
+        print(f"{'rank':>4}  {'id':<{width}}  {'score':>9}  text")
+        for h in result["hits"]:
+            print(f"{h['rank']:>4}  {h['id']!s:<{width}}  {h['score']:>9.4f}  {h['text']}")
+    return EXIT_OK

@@ -1,0 +1,98 @@
+"""What the ``lateint`` commands share (spec/cli.md): exit codes, reading corpora and queries,
+searching in chunks, and printing results."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from lateint_ref.errors import InputError
+
+PROG = "lateint"
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+METRICS = ("ndcg@10", "recall@100", "mrr@10", "map@100")
+_METRIC_NAMES = {"ndcg": "nDCG", "recall": "Recall", "mrr": "MRR", "map": "MAP"}
+_QUERY_CHUNK = 256  # queries encoded and searched per call: bounds memory on large query files
+_SNIPPET = 80
+
+
+def backend(args: argparse.Namespace) -> str:
+    return args.backend or ("torch" if has_torch() else "numpy")
+
+
+def has_torch() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("torch") is not None
+
+
+def corpus(path: Path) -> Any:
+    """The ``(id, text)`` pairs of a BEIR folder, a JSONL file or a folder of .txt files
+    (R-CLI-6), streamed."""
+    from lateint_ref.evaluation import beir
+
+    if path.is_file():
+        return beir.read_jsonl_corpus(path)
+    if not path.exists():
+        raise FileNotFoundError(2, "No such file or directory", str(path))
+    if (path / "corpus.jsonl").is_file():
+        return beir.load_corpus(path / "corpus.jsonl")
+    if any(path.glob("*.txt")):
+        return beir.read_text_folder(path)
+    raise InputError(f"R-CLI-6: {path}: not a corpus (a folder needs corpus.jsonl or .txt files)")
+
+
+def index_dir(path: str) -> str:
+    """The folder of an existing index, named when missing (R-CLI-4)."""
+    if not Path(path).is_dir():
+        raise FileNotFoundError(2, "No such file or directory", path)
+    return path
+
+
+def read_queries(path: Path) -> list[tuple[str, str]]:
+    """``(id, text)`` pairs of a queries JSONL file or a BEIR folder's queries.jsonl (R-CLI-8)."""
+    from lateint_ref.evaluation import beir
+
+    return list(beir.load_queries(path).items())
+
+
+def search_run(r: Any, queries: list[tuple[str, str]], k: int, threads: int | None) -> dict:
+    """``{qid: [(doc_id, score), ...]}`` best first, searched in chunks of queries."""
+    run: dict[str, list[tuple[str, float]]] = {}
+    for start in range(0, len(queries), _QUERY_CHUNK):
+        chunk = queries[start : start + _QUERY_CHUNK]
+        for (qid, _), hits in zip(
+            chunk, r.search([t for _, t in chunk], k=k, threads=threads), strict=True
+        ):
+            run[str(qid)] = [(str(d), float(s)) for d, s in zip(hits.ids, hits.scores, strict=True)]
+    return run
+
+
+def write_run(path: str, run: dict) -> None:
+    from lateint_ref.evaluation import trec
+
+    trec.write_run(path, run, PROG)
+
+
+def snippet(text: str | None) -> str:
+    flat = " ".join((text or "").split())
+    return flat if len(flat) <= _SNIPPET else flat[: _SNIPPET - 3] + "..."
+
+
+def print_json(value: Any) -> None:
+    json.dump(value, sys.stdout, ensure_ascii=False, default=_jsonable)
+    sys.stdout.write("\n")
+
+
+def _jsonable(value: Any) -> Any:
+    if hasattr(value, "tolist"):  # NumPy scalars and arrays
+        return value.tolist()
+    return str(value)
+
+
+def metric_name(metric: str) -> str:
+    name, _, cutoff = metric.partition("@")
+    return f"{_METRIC_NAMES.get(name, name)}@{cutoff}"

@@ -1,0 +1,134 @@
+"""Writing an index (spec/index.md): ``create`` builds and commits the first generation,
+``append`` commits a new segment coded with the existing codec (R-INDEX-6, R-INDEX-7). Both check
+their arguments here, once, then hand the packed arrays to the native builder; the reader
+(``reader.Index``) reopens what they committed."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from lateint_ref import _checks, _native
+from lateint_ref.errors import InputError
+from lateint_ref.progress import Progress
+from lateint_ref.scoring.packing import pack_documents
+
+DEFAULT_KMEANS_ITERS = 4
+MAX_KMEANS_ITERS = 1000
+
+
+def external_ids(ids: Any, n_docs: int) -> np.ndarray | list[str]:
+    """External ids (R-INDEX-5): ``0..n_docs`` by default, else all ints or all strings."""
+    if ids is None:
+        return np.arange(n_docs, dtype=np.int64)
+    if isinstance(ids, (str, bytes)) or not isinstance(ids, (Sequence, np.ndarray, range)):
+        raise InputError(f"R-INDEX-5: ids must be a sequence of ints or of strings, got {ids!r}")
+    items = list(ids)
+    if len(items) != n_docs:
+        raise InputError(f"R-INDEX-5: {len(items)} ids for {n_docs} documents")
+    if all(isinstance(x, str) for x in items):
+        for x in items:
+            try:
+                x.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raise InputError(f"R-INDEX-5: id {x!r} is not valid Unicode text: {exc}") from exc
+        return items
+    ints = [_checks.is_int(x) for x in items]
+    if not all(ints):
+        bad = items[ints.index(False)]
+        raise InputError(f"R-INDEX-5: ids must be all ints or all strings, got {bad!r}")
+    values = [int(x) for x in items]
+    if any(not -(2**63) <= v < 2**63 for v in values):
+        raise InputError("R-INDEX-5: integer ids must fit in int64")
+    return np.asarray(values, dtype=np.int64)
+
+
+def _metadata(metadata: dict | None) -> str:
+    """The caller's metadata as canonical JSON text (R-INDEX-4)."""
+    try:
+        text = json.dumps({} if metadata is None else metadata, sort_keys=True, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"R-INDEX-4: metadata must be JSON-serialisable: {exc}") from exc
+    if not isinstance(json.loads(text), dict):
+        raise InputError(f"R-INDEX-4: metadata must be a dict, got {metadata!r}")
+    return text
+
+
+def create(
+    path: str | os.PathLike,
+    documents: Any,
+    ids: Any = None,
+    *,
+    nbits: int = 2,
+    seed: int = 0,
+    n_centroids: int | None = None,
+    sample: int | None = None,
+    kmeans_iters: int = DEFAULT_KMEANS_ITERS,
+    metadata: dict | None = None,
+    threads: int | None = None,
+    progress: bool | None = None,
+) -> None:
+    """Builds and commits generation 1 of an index at ``path`` (see ``Index.create``)."""
+    vectors, offsets = pack_documents(documents)
+    n_docs = len(offsets) - 1
+    if n_docs == 0:
+        raise InputError("R-INDEX-5: an index needs at least one document")
+    ext_ids = external_ids(ids, n_docs)
+    nbits = _checks.integer(nbits, "nbits", "R-QUANT-1", 1, 4)
+    seed = _checks.integer(seed, "seed", "R-KMEANS-2", 0, 2**64 - 1)
+    n_centroids = _checks.optional_integer(n_centroids, "n_centroids", "R-KMEANS-1", 1, 2**62)
+    sample = _checks.optional_integer(sample, "sample", "R-KMEANS-1", 1, 2**62)
+    iters = _checks.integer(kmeans_iters, "kmeans_iters", "R-KMEANS-1", 0, MAX_KMEANS_ITERS)
+    meta = _metadata(metadata)
+    n_threads = _checks.threads(threads)
+    report = Progress("building index", progress)
+    try:
+        _native.build_index(
+            os.fspath(path),
+            vectors,
+            offsets,
+            ext_ids,
+            nbits,
+            seed,
+            n_centroids,
+            sample,
+            iters,
+            meta,
+            n_threads,
+            report,
+        )
+    finally:
+        report.close()
+
+
+def append(
+    path: str | os.PathLike,
+    documents: Any,
+    ids: Any,
+    existing: list,
+    *,
+    threads: int | None = None,
+    progress: bool | None = None,
+) -> None:
+    """Commits ``documents`` as a new segment of the index at ``path`` (see ``Index.add``);
+    ``existing``: the ids the index holds, for the default ids."""
+    vectors, offsets = pack_documents(documents)
+    n_docs = len(offsets) - 1
+    if n_docs == 0:
+        raise InputError("R-INDEX-5: add needs at least one document")
+    if ids is None:
+        if existing and not isinstance(existing[0], int):
+            raise InputError("R-INDEX-5: this index has string ids: pass ids to add")
+        start = max(existing) + 1 if existing else 0
+        ids = range(start, start + n_docs)
+    ext_ids = external_ids(ids, n_docs)
+    n_threads = _checks.threads(threads)
+    report = Progress("adding to index", progress)
+    try:
+        _native.append_index(os.fspath(path), vectors, offsets, ext_ids, n_threads, report)
+    finally:
+        report.close()
