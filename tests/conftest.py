@@ -34,3 +34,34 @@ def decode(x: list, dtype: str = "float32", dim: int | None = None) -> np.ndarra
     if not x:
         return np.zeros((0, dim or 1), dtype=dtype)
     return np.array(x, dtype=np.float64).astype(dtype)
+
+
+SHARED_DATA = ROOT.parent / "shared" / "data"
+BUNDLED = ROOT / "examples" / "data"
+_UNPACKED: dict[str, Path] = {}
+
+
+def beir_collection(name: str) -> Path:
+    """A BEIR folder of collection ``name``: the copy bundled in ``examples/data/`` (gzipped,
+    unpacked once per session, so the tests that use it always run), else ``../shared/data``;
+    a collection found in neither is a visible skip."""
+    import gzip
+    import shutil
+    import tempfile
+
+    import pytest
+
+    if (BUNDLED / name).is_dir():
+        if name not in _UNPACKED:
+            dest = Path(tempfile.mkdtemp(prefix=f"lateint-{name}-"))
+            for gz in (BUNDLED / name).rglob("*.gz"):
+                out = dest / gz.relative_to(BUNDLED / name).with_suffix("")
+                out.parent.mkdir(parents=True, exist_ok=True)
+                with gzip.open(gz, "rb") as src, open(out, "wb") as dst:
+                    shutil.copyfileobj(src, dst)
+            _UNPACKED[name] = dest
+        return _UNPACKED[name]
+    path = SHARED_DATA / name
+    if not (path / "corpus.jsonl").is_file():
+        pytest.skip(f"{name}: neither bundled in examples/data nor in {SHARED_DATA}")
+    return path

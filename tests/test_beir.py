@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import beir_collection
 
 from lateint_ref import InputError
 from lateint_ref.evaluation.beir import (
@@ -18,14 +19,9 @@ from lateint_ref.evaluation.beir import (
     read_text_folder,
 )
 
-DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
-
 
 def _data(name: str) -> Path:
-    path = DATA / name
-    if not (path / "corpus.jsonl").is_file():
-        pytest.skip(f"{path} is not present (see ../shared/data/README.md)")
-    return path
+    return beir_collection(name)
 
 
 def _pylate_text(record: dict) -> str:

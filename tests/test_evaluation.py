@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import pytrec_eval
+from conftest import beir_collection
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -34,7 +35,6 @@ from lateint_ref.evaluation import (
 from lateint_ref.evaluation.beir import load_dataset
 
 ROOT = Path(__file__).resolve().parent.parent
-DATA = ROOT.parent / "shared" / "data"
 COLLECTIONS = ["scifact", "cranfield", "vaswani"]
 TOL = 1e-6
 # Our metric name -> pytrec_eval measure and its result key.
@@ -57,10 +57,7 @@ TREC = {
 
 
 def _data(name: str) -> Path:
-    path = DATA / name
-    if not (path / "corpus.jsonl").is_file():
-        pytest.skip(f"{path} is not present (see ../shared/data/README.md)")
-    return path
+    return beir_collection(name)
 
 
 def _tokens(text: str) -> list[str]:

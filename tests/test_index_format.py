@@ -27,6 +27,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from oracle import index as index_oracle
 
 import lateint_ref as li
 from lateint_ref import Index, IndexFormatError
@@ -268,7 +269,22 @@ def test_files_follow_the_layout(
     """R-INDEX-1 (header, section table, 64-byte alignment, zero padding, exact length, CRCs),
     R-INDEX-3, R-INDEX-4, R-INDEX-5, R-INDEX-7: every file holds what the spec says, in its
     layout, equal to what the accessors return."""
-    docs = _docs(seed, dim, lens)
+    _check_layout(_docs(seed, dim, lens), nbits, id_kind, build_seed)
+
+
+def test_files_follow_the_layout_above_the_sample_floor() -> None:
+    """R-KMEANS-1 in the files: above 4096 sample tokens ``S = 32 K`` (here 40,000 tokens, K =
+    1024, S = 32,768 < n_tokens), not a floor of 4096 or another multiple of K."""
+    docs = _docs(7, 4, [20] * 2000)
+    k, s = index_oracle.default_sizes(40_000)
+    assert (k, s) == (1024, 32 * 1024)
+    _check_layout(docs, 2, "int", 5)
+
+
+def _check_layout(docs: list[np.ndarray], nbits: int, id_kind: str, build_seed: int) -> None:
+    """Builds an index of ``docs`` and checks every file against the spec's layout."""
+    lens = [len(d) for d in docs]
+    dim = docs[0].shape[1]
     n_docs, n_tokens = len(docs), sum(lens)
     ids = list(range(-3, n_docs - 3)) if id_kind == "int" else [f"é{j}" * j for j in range(n_docs)]
     with tempfile.TemporaryDirectory() as tmp:
@@ -300,7 +316,8 @@ def test_files_follow_the_layout(
 
     codec_name, segment_name = entry_name(rows[0]), entry_name(rows[1])
     codec = parse(files[codec_name])
-    s = min(n_tokens, max(64 * k, 4096))
+    assert k == index_oracle.default_sizes(n_tokens)[0]
+    s = index_oracle.default_sizes(n_tokens)[1]  # R-KMEANS-1
     assert (codec.kind, codec.version) == (KIND_CODEC, 1)
     assert codec.fields == [dim, nbits, k, build_seed, s, 3]
     assert len(codec.sections) == 4

@@ -20,9 +20,21 @@ def gamma(n: int, u: float = U32) -> float:
     return n * u / (1.0 - n * u)
 
 
+def dots(q: np.ndarray, d: np.ndarray) -> np.ndarray:
+    """``[q_len, d_len]`` dot products ``<q_i, d_j>`` correctly rounded to float64: each product
+    of two float32 (or float16) values is exact in float64, and ``math.fsum`` rounds their sum
+    once. No BLAS: the result is the same on every CPU and NumPy build."""
+    q64, d64 = np.asarray(q, np.float64), np.asarray(d, np.float64)
+    out = np.empty((len(q64), len(d64)))
+    for i, row in enumerate(q64):
+        for j, products in enumerate(row * d64):
+            out[i, j] = math.fsum(products)
+    return out
+
+
 def token_maxima(q: np.ndarray, d: np.ndarray) -> np.ndarray:
     """R-MAXSIM-1: ``[q_len]`` max over real document tokens of ``<q_i, d_j>``, in float64."""
-    return (np.asarray(q, np.float64) @ np.asarray(d, np.float64).T).max(axis=1)
+    return dots(q, d).max(axis=1)
 
 
 def score(q: np.ndarray, d: np.ndarray) -> float:
@@ -51,7 +63,7 @@ def padded_zero_score(q: np.ndarray, d: np.ndarray, padded_len: int) -> float:
 
 def abs_products_max(q: np.ndarray, d: np.ndarray) -> np.ndarray:
     """``[q_len]``: ``max_j a_ij`` with ``a_ij = sum_k |q_ik d_jk|``."""
-    return (np.abs(np.asarray(q, np.float64)) @ np.abs(np.asarray(d, np.float64)).T).max(axis=1)
+    return dots(np.abs(np.asarray(q, np.float64)), np.abs(np.asarray(d, np.float64))).max(axis=1)
 
 
 def bound_f32(q: np.ndarray, d: np.ndarray) -> float:

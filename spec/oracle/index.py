@@ -1,0 +1,169 @@
+"""Reference oracle for spec/index.md: k-means (R-KMEANS-n), residual buckets (R-QUANT-n) and
+the search pipeline (R-ISEARCH-1) step by step, in plain NumPy and Python: slow, readable, and
+usable by any implementation that wants to check its own index against the spec.
+
+The dot products of k-means and search are those of the float32 FMA chain (R-MAXSIM-10), which
+NumPy cannot reproduce bit for bit; the functions that need them take ``dots(x [n, dim] f32,
+c [K, dim] f32) -> [n, K] f32``: pass your own kernel's dot products (for lateint-ref, one-token
+MaxSim is exactly that dot product: ``tests/test_index.py`` shows how).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+MASK64 = 2**64 - 1
+Dots = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+def assign(x: np.ndarray, c: np.ndarray, dots: Dots) -> np.ndarray:
+    """R-KMEANS-4: ``[n]`` argmax of ``<x, c_k>``, ties to the lowest ``k``."""
+    return np.argmax(dots(x, c), axis=1)
+
+
+def default_sizes(n_tokens: int) -> tuple[int, int]:
+    """R-KMEANS-1: ``(K, S)``; ``2^floor(log2(8 sqrt(n)))`` is the largest power of two ``p``
+    with ``p^2 <= 64 n`` (integers, no rounding)."""
+    p = 1
+    while (2 * p) ** 2 <= 64 * n_tokens:
+        p *= 2
+    k = max(1, min(n_tokens, 65536, p))
+    return k, min(n_tokens, max(32 * k, 4096))
+
+
+def sample_positions(n_tokens: int, s: int, seed: int) -> list[int]:
+    """R-KMEANS-2: the first ``s`` entries of the SplitMix64 partial Fisher-Yates shuffle."""
+    a = list(range(n_tokens))
+    state = seed
+    for i in range(s):
+        state = (state + 0x9E3779B97F4A7C15) & MASK64
+        z = state
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK64
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK64
+        z ^= z >> 31
+        j = i + z % (n_tokens - i)
+        a[i], a[j] = a[j], a[i]
+    return a[:s]
+
+
+def normalize(v: np.ndarray) -> np.ndarray:
+    """R-KMEANS-3: ``v / ||v||`` in float64 rounded to float32; zero stays zero."""
+    v = np.asarray(v, np.float64)
+    norm = math.sqrt(float(np.dot(v, v)))
+    return (v / norm if norm > 0 else v).astype(np.float32)
+
+
+def kmeans(x: np.ndarray, k: int, s: int, seed: int, iters: int, dots: Dots) -> np.ndarray:
+    """R-KMEANS-2/3: ``[k, dim] f32`` centroids of the tokens ``x [n, dim]``."""
+    points = x[sample_positions(len(x), s, seed)]
+    c = np.stack([normalize(p) for p in points[:k]])
+    for _ in range(iters):
+        sim = dots(points, c)
+        owner = np.argmax(sim, axis=1)
+        best = sim[np.arange(s), owner]
+        sums = np.zeros((k, x.shape[1]))
+        np.add.at(sums, owner, points.astype(np.float64))  # sequential, in sample order
+        counts = np.bincount(owner, minlength=k)
+        new = np.stack([normalize(sums[j]) for j in range(k)])
+        empty = [j for j in range(k) if counts[j] == 0]
+        worst = sorted(range(s), key=lambda i: (float(best[i]), i))
+        for j, i in zip(empty, worst, strict=False):
+            new[j] = normalize(points[i])
+        c = new
+    return c
+
+
+LLOYD_ITERS = 16  # R-QUANT-2
+
+
+def bucket_means(v: np.ndarray, prefix: np.ndarray, cut: np.ndarray) -> np.ndarray:
+    """R-QUANT-2: mean of the sorted values in each bucket ``(cut[j-1], cut[j]]`` (f64 prefix
+    sums, rounded to f32); an empty bucket takes ``cut[max(j - 1, 0)]``."""
+    ends = [*np.searchsorted(v, cut, side="right").tolist(), len(v)]
+    w, start = [], 0
+    for j, end in enumerate(ends):
+        if end > start:
+            w.append(np.float32((prefix[end] - prefix[start]) / (end - start)))
+        else:
+            w.append(cut[max(j - 1, 0)])
+        start = max(start, end)
+    return np.array(w, dtype=np.float32)
+
+
+def fit_buckets(residuals: np.ndarray, nbits: int) -> tuple[np.ndarray, np.ndarray]:
+    """R-QUANT-2: ``(cut [dim, B-1], w [dim, B])`` from the sample residuals ``[S, dim]``:
+    quantile cutoffs, ``LLOYD_ITERS`` rounds of (bucket means, midpoint cutoffs), final means."""
+    n_buckets = 2**nbits
+    s = len(residuals)
+    cuts, weights = [], []
+    for column in np.sort(residuals, axis=0).T:
+        prefix = np.concatenate([[0.0], np.cumsum(column.astype(np.float64))])
+        cut = column[np.minimum(s - 1, (np.arange(1, n_buckets) * s) // n_buckets)]
+        for _ in range(LLOYD_ITERS):
+            w = bucket_means(column, prefix, cut).astype(np.float64)
+            cut = ((w[:-1] + w[1:]) / 2).astype(np.float32)
+        cuts.append(cut)
+        weights.append(bucket_means(column, prefix, cut))
+    return np.array(cuts, dtype=np.float32), np.array(weights, dtype=np.float32)
+
+
+def packed(documents: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    offsets = np.cumsum([0, *(len(d) for d in documents)])
+    return np.vstack(documents), offsets
+
+
+def ranking(scores: np.ndarray, positions: list[int], k: int) -> list[int]:
+    """Positions by (score desc, position asc), the first ``k``."""
+    return sorted(positions, key=lambda p: (-float(scores[p]), p))[:k]
+
+
+def f32_sum(values: list) -> float:
+    """R-ISEARCH-1: f32 values added in f64 in token order, rounded once to f32."""
+    total = 0.0
+    for v in values:
+        total += float(v)
+    return float(np.float32(total))
+
+
+def search(
+    index: Any,
+    q: np.ndarray,
+    k: int,
+    nprobe: int,
+    rescore: int,
+    candidates: int = 10**9,
+    *,
+    dots: Dots,
+    maxsim: Callable[[np.ndarray, list[np.ndarray]], np.ndarray],
+) -> tuple[list[int], np.ndarray]:
+    """R-ISEARCH-1 step by step: ``(positions, f32 scores)`` best first.
+
+    ``index`` is read through ``len(index)``, ``index.centroids [K, dim] f32``,
+    ``index.codes(p) -> (centroid ids [n], buckets [n, dim])`` and ``index.decode(positions) ->
+    [[n, dim] f32, ...]``; ``maxsim(q, docs) -> [1, n_docs] f32`` is exact MaxSim (R-MAXSIM-1)."""
+    c = index.centroids
+    s = dots(q, c)  # step 1: [q_len, K]
+    codes = [set(index.codes(p)[0].tolist()) for p in range(len(index))]
+    order = [np.argsort(-row, kind="stable").tolist() for row in s]  # step 2
+    probes = [o[:nprobe] for o in order]
+    floors = [s[i, o[nprobe]] if nprobe < len(o) else -np.inf for i, o in enumerate(order)]
+    found = [p for p in range(len(index)) if any(codes[p] & set(pr) for pr in probes)]
+    probe_score = {
+        p: f32_sum(
+            max([floors[i], *(s[i, kk] for kk in probes[i] if kk in codes[p])])
+            for i in range(len(q))
+        )
+        for p in found
+    }
+    kept = sorted(found, key=lambda p: (-probe_score[p], p))[:candidates]
+    approx = {p: f32_sum(s[i, sorted(codes[p])].max() for i in range(len(q))) for p in kept}
+    short = sorted(kept, key=lambda p: (-approx[p], p))[:rescore]  # steps 3-4
+    if not short:
+        return [], np.zeros(0, np.float32)
+    exact = maxsim(q, index.decode(short))[0]
+    order = sorted(range(len(short)), key=lambda i: (-float(exact[i]), short[i]))[:k]  # step 5
+    return [short[i] for i in order], exact[order]
