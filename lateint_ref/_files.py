@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 
 
-def sync_dir(folder: str | os.PathLike) -> None:
+def sync_dir(folder: str | os.PathLike[str]) -> None:
     """Makes the folder's entries (a rename, a new file) durable."""
     fd = os.open(os.fspath(folder), os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
     try:
@@ -17,7 +17,7 @@ def sync_dir(folder: str | os.PathLike) -> None:
         os.close(fd)
 
 
-def write_atomic(path: str | os.PathLike, data: bytes) -> None:
+def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
     """Writes ``data`` to ``path`` atomically and durably; on any failure (Ctrl-C included) the
     temporary file is removed and ``path`` keeps what it held before."""
     path = Path(path)
@@ -34,12 +34,12 @@ def write_atomic(path: str | os.PathLike, data: bytes) -> None:
     sync_dir(path.parent)
 
 
-def write_text_atomic(path: str | os.PathLike, text: str) -> None:
+def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
     """``write_atomic`` of UTF-8 text, newlines as written."""
     write_atomic(path, text.encode("utf-8"))
 
 
-def replace_durably(src: str | os.PathLike, dst: str | os.PathLike) -> None:
+def replace_durably(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
     """Renames ``src`` to ``dst`` (atomically, same folder or file system) and syncs the folders."""
     os.replace(src, dst)
     sync_dir(Path(dst).parent)

@@ -4,7 +4,7 @@ the argument types (R-CLI-12). Parsing never exits: errors are ``UsageError`` fo
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import NoReturn
 
 from lateint_ref.cli.shared import METRICS, PROG, metric_name
 
@@ -23,7 +23,7 @@ class _Parser(argparse.ArgumentParser):
     """An ``ArgumentParser`` that raises ``UsageError`` instead of exiting, so that ``main`` maps
     every error in one place."""
 
-    def error(self, message: str) -> Any:  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         message = message if message.startswith("R-") else f"R-CLI-3: {message}"
         raise UsageError(message, self.format_usage())
 

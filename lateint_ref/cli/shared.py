@@ -59,9 +59,12 @@ def read_queries(path: Path) -> list[tuple[str, str]]:
     return list(beir.load_queries(path).items())
 
 
-def search_run(r: Any, queries: list[tuple[str, str]], k: int, threads: int | None) -> dict:
+Ranking = dict[str, list[tuple[str, float]]]
+
+
+def search_run(r: Any, queries: list[tuple[str, str]], k: int, threads: int | None) -> Ranking:
     """``{qid: [(doc_id, score), ...]}`` best first, searched in chunks of queries."""
-    run: dict[str, list[tuple[str, float]]] = {}
+    run: Ranking = {}
     for start in range(0, len(queries), _QUERY_CHUNK):
         chunk = queries[start : start + _QUERY_CHUNK]
         for (qid, _), hits in zip(
@@ -71,7 +74,7 @@ def search_run(r: Any, queries: list[tuple[str, str]], k: int, threads: int | No
     return run
 
 
-def write_run(path: str, run: dict) -> None:
+def write_run(path: str, run: Ranking) -> None:
     from lateint_ref.evaluation import trec
 
     trec.write_run(path, run, PROG)

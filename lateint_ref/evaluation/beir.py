@@ -17,6 +17,7 @@ import json
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from lateint_ref.errors import InputError
 from lateint_ref.evaluation.trec import read_qrels
@@ -49,7 +50,7 @@ class Corpus:
         return f"Corpus({str(self.path)!r})"
 
 
-def _records(path: Path) -> Iterator[tuple[int, dict]]:
+def _records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """``(line number, JSON object)`` of every non-blank line (R-BEIR-2, R-BEIR-6)."""
     with path.open("rb") as f:
         for n, raw in enumerate(f, start=1):
@@ -71,7 +72,7 @@ def _records(path: Path) -> Iterator[tuple[int, dict]]:
             yield n, record
 
 
-def _record_id(record: dict, id_field: str | None, where: str) -> str:
+def _record_id(record: dict[str, Any], id_field: str | None, where: str) -> str:
     """The record's id as text (R-BEIR-3): ``id_field``, or ``_id`` else ``id`` when None."""
     if id_field is None:
         id_field = "_id" if "_id" in record else "id"
@@ -88,7 +89,7 @@ def _record_id(record: dict, id_field: str | None, where: str) -> str:
     return value
 
 
-def _joined(record: dict, fields: Sequence[str], required: str | None, where: str) -> str:
+def _joined(record: dict[str, Any], fields: Sequence[str], required: str | None, where: str) -> str:
     """The present, non-null ``fields`` joined by single spaces, then stripped (R-BEIR-4)."""
     if required is not None and record.get(required) is None:
         raise InputError(f"R-BEIR-6: {where}: missing field {required!r}")
@@ -107,7 +108,7 @@ def _joined(record: dict, fields: Sequence[str], required: str | None, where: st
     return " ".join(parts).strip()
 
 
-def _file(path: str | os.PathLike, name: str) -> Path:
+def _file(path: str | os.PathLike[str], name: str) -> Path:
     """``path`` itself, or ``path/name`` when ``path`` is a folder; missing: FileNotFoundError."""
     path = Path(path)
     if path.is_dir():
@@ -117,14 +118,14 @@ def _file(path: str | os.PathLike, name: str) -> Path:
     return path
 
 
-def load_corpus(path: str | os.PathLike) -> Corpus:
+def load_corpus(path: str | os.PathLike[str]) -> Corpus:
     """A BEIR ``corpus.jsonl`` (or the folder holding it) as a stream of ``(id, text)`` pairs:
     id from ``_id``, text from ``title`` and ``text`` joined by R-BEIR-4 (``text`` required)."""
     return Corpus(_file(path, "corpus.jsonl"), "_id", BEIR_TEXT_FIELDS, "text")
 
 
 def read_jsonl_corpus(
-    path: str | os.PathLike,
+    path: str | os.PathLike[str],
     id_field: str | None = None,
     text_fields: Sequence[str] = BEIR_TEXT_FIELDS,
 ) -> Corpus:
@@ -136,7 +137,7 @@ def read_jsonl_corpus(
     return Corpus(_file(path, "corpus.jsonl"), id_field, text_fields, None)
 
 
-def load_queries(path: str | os.PathLike) -> dict[str, str]:
+def load_queries(path: str | os.PathLike[str]) -> dict[str, str]:
     """A BEIR ``queries.jsonl`` (or its folder) as ``{query id: text}`` in file order; the text
     is kept as written (R-BEIR-5)."""
     path = _file(path, "queries.jsonl")
@@ -153,7 +154,7 @@ def load_queries(path: str | os.PathLike) -> dict[str, str]:
     return out
 
 
-def load_qrels(folder: str | os.PathLike, split: str = "test") -> dict[str, dict[str, int]]:
+def load_qrels(folder: str | os.PathLike[str], split: str = "test") -> dict[str, dict[str, int]]:
     """The judgments ``folder/qrels/<split>.tsv`` as ``{query id: {doc id: relevance}}``."""
     if not isinstance(split, str) or not split or "/" in split or "\\" in split:
         raise InputError(f"R-BEIR-1: split must be a plain name like 'test', got {split!r}")
@@ -164,7 +165,7 @@ def load_qrels(folder: str | os.PathLike, split: str = "test") -> dict[str, dict
 
 
 def load_dataset(
-    folder: str | os.PathLike, split: str = "test"
+    folder: str | os.PathLike[str], split: str = "test"
 ) -> tuple[Corpus, dict[str, str], dict[str, dict[str, int]]]:
     """``(corpus, queries, qrels)`` of a BEIR folder: the corpus stream, the queries judged in
     ``split`` (in ``queries.jsonl`` order) and their judgments (R-BEIR-5)."""
@@ -183,7 +184,7 @@ def load_dataset(
     return load_corpus(folder / "corpus.jsonl"), queries, qrels
 
 
-def read_text_folder(path: str | os.PathLike) -> Iterator[tuple[str, str]]:
+def read_text_folder(path: str | os.PathLike[str]) -> Iterator[tuple[str, str]]:
     """The ``*.txt`` files directly in folder ``path`` as ``(id, text)`` pairs, sorted by file
     name: id = the file name without ``.txt``, text = its UTF-8 content stripped (R-BEIR-7)."""
     folder = Path(path)

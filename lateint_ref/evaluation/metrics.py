@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from lateint_ref._checks import integer, is_int
 from lateint_ref.errors import InputError
 
 METRICS = ("ndcg", "recall", "mrr", "map")
@@ -44,7 +45,7 @@ def as_id(x: Any, what: str) -> str:
         if not x:
             raise InputError(f"R-EVAL-1: {what} id must not be empty")
         return x
-    if isinstance(x, numbers.Integral) and not isinstance(x, bool):
+    if is_int(x):
         return str(int(x))
     raise InputError(f"R-EVAL-1: {what} id must be a str or an int, got {x!r}")
 
@@ -133,7 +134,7 @@ def _qrels(qrels: Qrels) -> dict[str, dict[str, int]]:
         rels: dict[str, int] = {}
         for d, rel in judged.items():
             did = as_id(d, "document")
-            if isinstance(rel, bool) or not isinstance(rel, numbers.Integral):
+            if not is_int(rel):
                 raise InputError(
                     f"R-EVAL-1: query {qid!r} doc {did!r}: relevance must be an integer, "
                     f"got {rel!r}"
@@ -144,9 +145,7 @@ def _qrels(qrels: Qrels) -> dict[str, dict[str, int]]:
 
 
 def _cutoff(k: Any) -> int:
-    if isinstance(k, bool) or not isinstance(k, numbers.Integral) or int(k) < 1:
-        raise InputError(f"R-EVAL-9: the cutoff k must be an integer >= 1, got {k!r}")
-    return int(k)
+    return integer(k, "the cutoff k", "R-EVAL-9", 1)
 
 
 def _metric(name: Any) -> tuple[str, int]:
@@ -201,7 +200,7 @@ def evaluate(
     *,
     per_query: bool = False,
     missing: str = "skip",
-) -> dict:
+) -> dict[str, Any]:
     """The given metrics of ``run`` against ``qrels``.
 
     Returns ``{metric: mean}`` (e.g. ``{"ndcg@10": 0.64, ...}``), or with ``per_query=True``
@@ -232,19 +231,19 @@ def evaluate(
 
 def ndcg(run: Run, qrels: Qrels, k: int = 10, *, missing: str = "skip") -> float:
     """Mean nDCG@k (trec_eval ``ndcg_cut.k``, R-EVAL-4)."""
-    return evaluate(run, qrels, [f"ndcg@{_cutoff(k)}"], missing=missing)[f"ndcg@{k}"]
+    return float(evaluate(run, qrels, [f"ndcg@{_cutoff(k)}"], missing=missing)[f"ndcg@{k}"])
 
 
 def recall(run: Run, qrels: Qrels, k: int = 100, *, missing: str = "skip") -> float:
     """Mean Recall@k (trec_eval ``recall.k``, R-EVAL-5)."""
-    return evaluate(run, qrels, [f"recall@{_cutoff(k)}"], missing=missing)[f"recall@{k}"]
+    return float(evaluate(run, qrels, [f"recall@{_cutoff(k)}"], missing=missing)[f"recall@{k}"])
 
 
 def mrr(run: Run, qrels: Qrels, k: int = 10, *, missing: str = "skip") -> float:
     """Mean reciprocal rank of the first relevant document in the top ``k`` (R-EVAL-6)."""
-    return evaluate(run, qrels, [f"mrr@{_cutoff(k)}"], missing=missing)[f"mrr@{k}"]
+    return float(evaluate(run, qrels, [f"mrr@{_cutoff(k)}"], missing=missing)[f"mrr@{k}"])
 
 
 def map_at(run: Run, qrels: Qrels, k: int = 100, *, missing: str = "skip") -> float:
     """Mean average precision of the top ``k`` (trec_eval ``map_cut.k``, R-EVAL-7)."""
-    return evaluate(run, qrels, [f"map@{_cutoff(k)}"], missing=missing)[f"map@{k}"]
+    return float(evaluate(run, qrels, [f"map@{_cutoff(k)}"], missing=missing)[f"map@{k}"])

@@ -22,7 +22,7 @@ def _field_id(x: Any, what: str) -> str:
     return text
 
 
-def write_run(path: str | os.PathLike, run: Run, tag: str = "lateint") -> None:
+def write_run(path: str | os.PathLike[str], run: Run, tag: str = "lateint") -> None:
     """Writes ``run`` as a TREC run file (R-EVAL-10): ``qid Q0 docid rank score tag``, one line
     per document, queries in the run's order, documents in trec_eval's order with ranks from 1,
     scores as the shortest decimal text that reads back to the same float64. Atomic: the file
@@ -37,7 +37,7 @@ def write_run(path: str | os.PathLike, run: Run, tag: str = "lateint") -> None:
     write_text_atomic(path, "".join(lines))
 
 
-def _lines(path: str | os.PathLike) -> Iterable[tuple[int, list[str]]]:
+def _lines(path: str | os.PathLike[str]) -> Iterable[tuple[int, list[str]]]:
     """``(line number, whitespace-split fields)`` of every non-blank line of a UTF-8 file."""
     path = Path(path)
     with path.open("rb") as f:
@@ -50,7 +50,7 @@ def _lines(path: str | os.PathLike) -> Iterable[tuple[int, list[str]]]:
                 yield n, line.split()
 
 
-def read_run(path: str | os.PathLike) -> dict[str, dict[str, float]]:
+def read_run(path: str | os.PathLike[str]) -> dict[str, dict[str, float]]:
     """A TREC run file (R-EVAL-10) as ``{query id: {doc id: score}}``, queries and documents in
     file order; the rank column is checked to be an integer and otherwise ignored, as trec_eval
     ranks by score. A malformed line raises ``InputError`` naming the file and line (R-EVAL-12)."""
@@ -77,7 +77,7 @@ def read_run(path: str | os.PathLike) -> dict[str, dict[str, float]]:
     return out
 
 
-def read_qrels(path: str | os.PathLike) -> dict[str, dict[str, int]]:
+def read_qrels(path: str | os.PathLike[str]) -> dict[str, dict[str, int]]:
     """Judgments ``{query id: {doc id: relevance}}`` from either qrels format (R-EVAL-11):
 
     * BEIR ``qrels/<split>.tsv``: tab-separated ``query-id corpus-id score`` lines after a header
