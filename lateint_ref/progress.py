@@ -8,7 +8,8 @@ import time
 
 
 class Progress:
-    """Prints ``label: stage done/total (elapsed)`` on one refreshed stderr line.
+    """Prints ``label: stage done/total pct (elapsed)`` on one refreshed stderr line, or
+    ``label: stage done (elapsed)`` when the total is not known (None).
 
     Args:
         label: what is being done, e.g. ``"building index"``.
@@ -21,12 +22,15 @@ class Progress:
         self.start = time.perf_counter()
         self.shown = False
 
-    def __call__(self, stage: str, done: int, total: int) -> None:
+    def __call__(self, stage: str, done: int, total: int | None) -> None:
         if not self.enabled:
             return
         elapsed = time.perf_counter() - self.start
-        pct = f"{100 * done / total:5.1f}%" if total else ""
-        line = f"\r{self.label}: {stage} {done}/{total} {pct} ({elapsed:.1f} s)"
+        if total is None:
+            line = f"\r{self.label}: {stage} {done} ({elapsed:.1f} s)"
+        else:
+            pct = f"{100 * done / total:5.1f}%" if total else ""
+            line = f"\r{self.label}: {stage} {done}/{total} {pct} ({elapsed:.1f} s)"
         print(line.ljust(72), end="", file=sys.stderr, flush=True)
         self.shown = True
 

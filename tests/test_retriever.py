@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -95,9 +96,11 @@ def test_other_model_settings_are_refused(tmp_path) -> None:
     ],
 )
 def test_bad_corpus_items(tmp_path, bad, rule) -> None:
-    """R-RET-1: items that are not (id, text) pairs, or no item at all, raise InputError."""
+    """R-RET-1: items that are not (id, text) pairs, or no item at all, raise InputError, and
+    leave nothing behind (the folder the writer lock created is removed)."""
     with pytest.raises(InputError, match=rule):
         build(tmp_path / "i", bad)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_missing_model_and_unrecorded_index(tmp_path) -> None:
@@ -133,3 +136,38 @@ def test_on_chunk_sees_every_chunk_before_it_is_indexed(tmp_path) -> None:
     want = r.encoder.encode([t for _, t in corpus(12)], is_query=False)
     got = [x for _, v in seen for x in v]
     assert all(np.array_equal(a, b) for a, b in zip(got, want, strict=True))
+
+
+def _stderr_as_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Makes the captured stderr claim to be a terminal, where progress=None would show."""
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+
+
+def test_progress_false_prints_nothing(tmp_path, capsys, monkeypatch) -> None:
+    """R-RET-1: progress=False silences the build, its encoding and the index writer, even on a
+    terminal."""
+    _stderr_as_a_terminal(monkeypatch)
+    build(tmp_path / "i", corpus(25), batch_size=4, progress=False)
+    assert capsys.readouterr().err == ""
+
+
+def test_progress_true_reports_documents_committed(tmp_path, capsys) -> None:
+    """R-RET-1: progress=True shows the encoding, the index writer and the documents committed:
+    against len(corpus) when the corpus has one, without a total (no percentage) otherwise."""
+    docs = corpus(25)
+    build(tmp_path / "a", iter(docs), batch_size=4, progress=True)
+    err = capsys.readouterr().err
+    assert "encoding documents" in err
+    assert "building index" in err
+    assert "adding to index" in err
+    committed = [s.strip() for s in err.replace("\r", "\n").splitlines() if "committed" in s]
+    assert committed[-1].startswith("indexing: documents committed 25 (")
+    assert all("%" not in line and "/" not in line for line in committed), committed
+    build(tmp_path / "b", docs, batch_size=4, progress=True)
+    err = capsys.readouterr().err
+    committed = [s.strip() for s in err.replace("\r", "\n").splitlines() if "committed" in s]
+    assert [line.split(" (")[0] for line in committed] == [
+        "indexing: documents committed 10/25  40.0%",
+        "indexing: documents committed 20/25  80.0%",
+        "indexing: documents committed 25/25 100.0%",
+    ]

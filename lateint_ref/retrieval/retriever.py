@@ -2,8 +2,9 @@
 
 Indexing streams ``(id, text)`` pairs in chunks: the first chunk creates the index (and trains its
 centroids), each later chunk is added as a new segment, and every chunk is committed atomically
-with the texts it holds. An interrupted run leaves the index at its last committed chunk; running
-``Retriever.build`` again with the same model continues after it.
+with the texts it holds (``texts``, the texts store). One build writes an index at a time. An
+interrupted run leaves the index at its last committed chunk; running ``Retriever.build`` again
+with the same model continues after it.
 """
 
 from __future__ import annotations
@@ -11,21 +12,23 @@ from __future__ import annotations
 import itertools
 import json
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sized
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from lateint_ref import _checks
 from lateint_ref.encoding.encoder import Encoder
 from lateint_ref.errors import InputError
 from lateint_ref.index import Hits, Index
+from lateint_ref.index.writer import external_ids
 from lateint_ref.progress import Progress
+from lateint_ref.retrieval import texts as texts_store
 from lateint_ref.scoring import maxsim
 
 FORMAT = "lateint-retriever/1"
 DEFAULT_COMMIT_EVERY = 10_000
-TEXTS = "texts-{generation}.jsonl"
 
 
 def _is_late_interaction(model: Path) -> bool:
@@ -84,45 +87,84 @@ def load_encoder(
     return _encoder(_model_settings(model_dir, seed, embedding_size), backend, precision)
 
 
-def _pairs(corpus: Iterable) -> Iterator[tuple[Any, str]]:
+def _pairs(corpus: Iterable[Any]) -> Iterator[tuple[Any, str]]:
     for n, item in enumerate(corpus):
         if not isinstance(item, (tuple, list)) or len(item) != 2 or not isinstance(item[1], str):
             raise InputError(f"R-RET-1: corpus item {n} is not an (id, text) pair: {item!r}")
         yield item[0], item[1]
 
 
-def _staged_texts(path: Path) -> Path:
-    """Where the first chunk's texts wait while the index is created."""
-    return path.with_name(path.name + ".texts-1.jsonl")
+def _chunk_ids(ids: list[Any]) -> list[texts_store.DocId]:
+    """A chunk's ids as the index keeps them (R-INDEX-5): Python ints or strings."""
+    ext = external_ids(ids, len(ids))
+    return ext.tolist() if isinstance(ext, np.ndarray) else list(ext)
 
 
-def _write_texts(path: Path, ids: list, texts: list[str]) -> None:
-    """The chunk's texts, atomically (temporary file, fsync, rename), before its commit."""
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        for i, t in zip(ids, texts, strict=True):
-            f.write(json.dumps({"id": i, "text": t}, ensure_ascii=False) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+def _commit(
+    path: Path,
+    first: bool,
+    ids: list[texts_store.DocId],
+    texts: list[str],
+    vectors: list[np.ndarray],
+    *,
+    nbits: int,
+    seed: int,
+    settings: dict[str, Any],
+    threads: int | None,
+    progress: bool | None,
+) -> Index:
+    """Commits one chunk, its texts written durably first (R-RET-1); under the writer lock.
+    ``vectors``: one ``[n_tokens_j, dim] float32`` array per document."""
+    if first:
+        # Index.create wants an empty folder: the texts wait beside it, and are moved in once
+        # generation 1 is committed (or by the next build when this one stops in between).
+        texts_store.stage(path, ids, texts)
+        try:
+            created = Index.create(
+                path,
+                vectors,
+                ids,
+                nbits=nbits,
+                seed=seed,
+                metadata=settings,
+                threads=threads,
+                progress=progress,
+            )
+        except BaseException:
+            if not (path / "MANIFEST").exists():
+                texts_store.unstage(path)
+            raise
+        texts_store.commit_staged(path)
+        return created
+    # The generation as committed on disk, not as this build last saw it: a texts file of a
+    # committed generation is never overwritten.
+    on_disk = Index.open(path)
+    texts_store.write(path, on_disk.generation + 1, ids, texts)
+    return on_disk.add(vectors, ids, threads=threads, progress=progress)
 
 
 class Retriever:
     """Texts in, ranked ids out: ``Retriever.build`` indexes a corpus, ``Retriever.open`` reopens
     it with the model it was built with, ``search`` ranks documents for query texts."""
 
-    def __init__(self, index: Index, encoder: Encoder, settings: dict) -> None:
+    def __init__(
+        self,
+        index: Index,
+        encoder: Encoder,
+        settings: dict[str, Any],
+        texts: dict[texts_store.DocId, str] | None = None,
+    ) -> None:
         self.index = index
         self.encoder = encoder
         self.settings = settings
-        self._texts: dict | None = None
+        self._texts = texts
 
     @classmethod
     def build(
         cls,
-        index_dir: str | os.PathLike,
-        model_dir: str | os.PathLike,
-        corpus: Iterable,
+        index_dir: str | os.PathLike[str],
+        model_dir: str | os.PathLike[str],
+        corpus: Iterable[Any],
         *,
         batch_size: int = 32,
         commit_every: int = DEFAULT_COMMIT_EVERY,
@@ -133,82 +175,107 @@ class Retriever:
         precision: str = "float32",
         threads: int | None = None,
         progress: bool | None = None,
-        on_chunk: Callable[[list, list[np.ndarray]], None] | None = None,
+        on_chunk: Callable[[list[Any], list[np.ndarray]], None] | None = None,
     ) -> Retriever:
         """Indexes ``corpus``, an iterable of ``(id, text)`` pairs, at ``index_dir`` (R-RET-1).
 
         The first ``commit_every`` documents create the index (its centroids are trained on
-        them); every further chunk is added as a segment. Ids already in an index built with the
-        same model and settings are skipped, so an interrupted run resumes; an index built with
-        another model or settings raises ``InputError`` (R-RET-3). ``on_chunk(ids, vectors)``, when
-        given, sees each chunk's document embeddings before they are indexed (to keep them, e.g.
-        for exact search).
+        them); every further chunk is added as a segment, with its texts. Ids already in an index
+        built with the same model and settings are skipped, so an interrupted run resumes; an
+        index built with another model or settings raises ``InputError`` (R-RET-3), an index
+        whose texts are damaged ``IndexFormatError``, and an index another build is writing
+        ``InputError``. ``on_chunk(ids, vectors)``, when given, sees each chunk's document
+        embeddings before they are indexed (to keep them, e.g. for exact search). ``progress``:
+        True or False, None shows it only when stderr is a terminal; it reports the documents
+        committed, out of ``len(corpus)`` when the corpus has a length.
         """
-        if isinstance(commit_every, bool) or not isinstance(commit_every, int) or commit_every < 1:
-            raise InputError(f"R-RET-1: commit_every must be an integer >= 1, got {commit_every!r}")
+        commit_every = _checks.positive(commit_every, "commit_every", "R-RET-1")
         settings = _model_settings(model_dir, seed, embedding_size) | {"nbits": nbits}
         path = Path(index_dir)
-        index = cls._resume(path, settings)
-        encoder = _encoder(settings, backend, precision)
-        done = set(index.ids) if index is not None else set()
-        report = Progress("indexing", progress)
-        pending = ((i, t) for i, t in _pairs(corpus) if i not in done)
-        chunks = iter(lambda: list(itertools.islice(pending, commit_every)), [])
-        try:
-            for n, chunk in enumerate(chunks):
-                ids, texts = [i for i, _ in chunk], [t for _, t in chunk]
-                vectors = encoder.encode(texts, is_query=False, batch_size=batch_size)
-                if on_chunk is not None:
-                    on_chunk(ids, vectors)
-                if index is None:
-                    # Index.create wants an empty directory: the texts wait beside it.
-                    staged = _staged_texts(path)
-                    staged.parent.mkdir(parents=True, exist_ok=True)
-                    _write_texts(staged, ids, texts)
-                    index = Index.create(
-                        path, vectors, ids, nbits=nbits, seed=seed, metadata=settings,
+        if path.exists() and not path.is_dir():
+            raise InputError(f"R-RET-3: {path} exists and is not an index")
+        total = len(corpus) if isinstance(corpus, Sized) else None
+        with texts_store.writer_lock(path):  # R-RET-1: one writer, for the whole build
+            index = cls._resume(path, settings)
+            encoder = _encoder(settings, backend, precision)
+            done = set(index.ids) if index is not None else set()
+            read = 0  # corpus items consumed: each one committed, now or by an earlier run
+
+            def pending() -> Iterator[tuple[Any, str]]:
+                nonlocal read
+                for i, t in _pairs(corpus):
+                    read += 1
+                    if i not in done:
+                        yield i, t
+
+            items = pending()
+            chunks = iter(lambda: list(itertools.islice(items, commit_every)), [])
+            report = Progress("indexing", progress)
+            try:
+                for chunk in chunks:
+                    ids, texts = _chunk_ids([i for i, _ in chunk]), [t for _, t in chunk]
+                    vectors = encoder.encode(
+                        texts, is_query=False, batch_size=batch_size, show_progress=progress
+                    )
+                    if on_chunk is not None:
+                        on_chunk(ids, vectors)
+                    index = _commit(
+                        path,
+                        index is None,
+                        ids,
+                        texts,
+                        vectors,
+                        nbits=nbits,
+                        seed=seed,
+                        settings=settings,
                         threads=threads,
-                    )  # fmt: skip
-                    os.replace(staged, path / TEXTS.format(generation=1))
-                else:
-                    _write_texts(path / TEXTS.format(generation=index.generation + 1), ids, texts)
-                    index = index.add(vectors, ids, threads=threads)
-                report("chunks committed", n + 1, n + 1)
-        finally:
-            report.close()
+                        progress=progress,
+                    )
+                    report("documents committed", read, total)
+                    report.close()  # one line per commit, between the encoder's and the index's
+            finally:
+                report.close()
         if index is None:
             raise InputError(f"R-RET-1: the corpus for {path} has no document")
         return cls(index, encoder, settings)
 
     @staticmethod
-    def _resume(path: Path, settings: dict) -> Index | None:
-        """The index already at ``path`` when it was built with ``settings`` (R-RET-3)."""
+    def _resume(path: Path, settings: dict[str, Any]) -> Index | None:
+        """The index already at ``path`` when it was built with ``settings`` (R-RET-3), its
+        texts checked (R-RET-1); None for an empty or missing folder. Under the writer lock."""
         if not (path / "MANIFEST").exists():
-            if path.exists() and any(path.iterdir()):
+            if any(path.iterdir()):
                 raise InputError(f"R-RET-3: {path} exists and is not an index")
+            texts_store.unstage(path)  # a first chunk that was never committed
+            texts_store.clear_staging_temporaries(path)
             return None
         index = Index.open(path)
-        staged, first = _staged_texts(path), path / TEXTS.format(generation=1)
-        if staged.exists() and not first.exists():  # interrupted right after the first commit
-            os.replace(staged, first)
         have = index.metadata
         if have != settings:
             raise InputError(
                 f"R-RET-3: the index at {path} was built with {json.dumps(have, sort_keys=True)}, "
                 f"not {json.dumps(settings, sort_keys=True)}"
             )
+        texts_store.recover(path, index.generation)
+        texts_store.load(path, index)
         return index
 
     @classmethod
     def open(
-        cls, index_dir: str | os.PathLike, *, backend: str = "torch", precision: str = "float32"
+        cls,
+        index_dir: str | os.PathLike[str],
+        *,
+        backend: str = "torch",
+        precision: str = "float32",
     ) -> Retriever:
-        """Opens an index built by ``Retriever.build`` with the model it records (R-RET-2)."""
+        """Opens an index built by ``Retriever.build`` with the model it records (R-RET-2),
+        after checking its texts (R-RET-1: ``IndexFormatError`` when damaged)."""
         index = Index.open(index_dir)
         settings = index.metadata
         if settings.get("format") != FORMAT:
             raise InputError(f"R-RET-2: the index at {index_dir} records no retriever model")
-        return cls(index, _encoder(settings, backend, precision), settings)
+        texts = texts_store.load(Path(index_dir), index)
+        return cls(index, _encoder(settings, backend, precision), settings, texts)
 
     def search(self, queries: str | list[str], k: int = 10, **params: Any) -> list[Hits]:
         """The ``k`` best documents for each query text (R-RET-4); ``params`` as
@@ -236,23 +303,11 @@ class Retriever:
         return Hits([pairs[j][0] for j in order], scores[order])
 
     def text(self, doc_id: Any) -> str | None:
-        """The stored text of a document, or None."""
+        """The stored text of a document, or None (R-RET-1)."""
         if self._texts is None:
-            self._texts = self._load_texts()
+            self._texts = texts_store.load(Path(self.index.path), self.index)
         return self._texts.get(doc_id)
 
-    def _load_texts(self) -> dict:
-        """Texts of the committed chunks only (a chunk's file is written before its commit)."""
-        out: dict = {}
-        for generation in range(1, self.index.generation + 1):
-            f = Path(self.index.path) / TEXTS.format(generation=generation)
-            if f.is_file():
-                with open(f, encoding="utf-8") as fh:
-                    for line in fh:
-                        item = json.loads(line)
-                        out[item["id"]] = item["text"]
-        return out
-
-    def info(self) -> dict:
+    def info(self) -> dict[str, Any]:
         """The index's stats with the model it was built with."""
         return self.index.stats() | {"model": self.settings.get("model"), "settings": self.settings}
