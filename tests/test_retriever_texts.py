@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import fcntl
+import json
 import re
 import shutil
 from pathlib import Path
@@ -218,3 +219,23 @@ def test_a_writer_that_ignores_the_lock_cannot_overwrite_committed_texts(
     r = reopen(built)
     assert sorted(r.index.ids) == sorted([i for i, _ in docs + others])
     assert all(r.text(i) == t for i, t in docs + others)
+
+
+def test_texts_of_the_first_retriever_version_are_read(tmp_path: Path) -> None:
+    """R-RET-1: a texts file without the header (the first retriever version's) is read and
+    checked by its lines and ids; a damaged one is an IndexFormatError."""
+    from lateint_ref.retrieval import texts
+
+    path = tmp_path / "idx"
+    docs = [(f"d{i}", f"text number {i}") for i in range(4)]
+    Retriever.build(path, MODEL, docs, backend="numpy", progress=False)
+    legacy = "".join(json.dumps({"id": i, "text": t}) + "\n" for i, t in docs)
+    (path / texts.file_name(1)).write_text(legacy, encoding="utf-8")
+    r = Retriever.open(path, backend="numpy")
+    assert [r.text(i) for i, _ in docs] == [t for _, t in docs]
+    (path / texts.file_name(1)).write_text(legacy[:-1], encoding="utf-8")  # no final newline
+    with pytest.raises(IndexFormatError, match=r"texts-1\.jsonl"):
+        Retriever.open(path, backend="numpy")
+    (path / texts.file_name(1)).write_text(legacy.replace('"d2"', '"d9"'), encoding="utf-8")
+    with pytest.raises(IndexFormatError, match="ids"):
+        Retriever.open(path, backend="numpy")

@@ -21,7 +21,7 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
@@ -186,6 +186,11 @@ def _read(fh: BinaryIO, f: Path, generation: int) -> tuple[list[DocId], list[str
         header = json.loads(head)
     except ValueError as exc:
         raise bad(f"the header line is not JSON: {exc}") from None
+    if isinstance(header, dict) and set(header) == {"id", "text"}:
+        # A file of the first retriever version: no header, no checksum; checked line by line
+        # and by its ids (``load``) only.
+        fh.seek(0)
+        return _items(fh.read().split(b"\n"), 1, bad)
     if not isinstance(header, dict) or set(header) != _HEADER_KEYS:
         raise bad(f"not a {FORMAT} file: its first line is not the header")
     if header["format"] != FORMAT:
@@ -208,18 +213,28 @@ def _read(fh: BinaryIO, f: Path, generation: int) -> tuple[list[DocId], list[str
     lines = body.split(b"\n")
     if lines[-1] != b"" or len(lines) - 1 != count:
         raise bad(f"{len(lines) - 1} lines of texts, the header says {count}")
+    return _items(lines, 2, bad)
+
+
+def _items(
+    lines: list[bytes], first: int, bad: Callable[[str], IndexFormatError]
+) -> tuple[list[DocId], list[str]]:
+    """The ids and texts of the lines of a file (``first``: the number of the first line); the
+    last line must be empty (every line ends with a newline)."""
+    if lines[-1] != b"" or len(lines) < 2:
+        raise bad("no texts, or the last line does not end with a newline (truncated?)")
     ids: list[DocId] = []
     texts: list[str] = []
-    for n, line in enumerate(lines[:-1]):
+    for n, line in enumerate(lines[:-1], start=first):
         try:
             item = json.loads(line)
         except ValueError as exc:
-            raise bad(f"line {n + 2} is not JSON: {exc}") from None
+            raise bad(f"line {n} is not JSON: {exc}") from None
         if not isinstance(item, dict) or set(item) != {"id", "text"}:
-            raise bad(f"line {n + 2} is not an object with keys id and text")
+            raise bad(f"line {n} is not an object with keys id and text")
         i, t = item["id"], item["text"]
         if not (isinstance(i, str) or _checks.is_int(i)) or not isinstance(t, str):
-            raise bad(f"line {n + 2}: id {i!r} or text of type {type(t).__name__} not valid")
+            raise bad(f"line {n}: id {i!r} or text of type {type(t).__name__} not valid")
         ids.append(i)
         texts.append(t)
     return ids, texts
