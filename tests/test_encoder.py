@@ -186,7 +186,9 @@ def _broken(folder: Path, tmp_path: Path) -> Path:
         ),
         (
             lambda p: (p / "config.json").write_text(
-                json.dumps(json.loads((p / "config.json").read_text()) | {"hidden_size": 64})
+                json.dumps(
+                    json.loads((p / "config.json").read_text()) | {"intermediate_size": 1000}
+                )
             ),
             "has shape",
         ),
@@ -228,6 +230,64 @@ def test_encode_argument_errors(numpy_encoder: li.Encoder) -> None:
         numpy_encoder.encode(["x"], is_query=True, batch_size=0)
     with pytest.raises(li.InputError, match="R-ENC-10: texts must be strings"):
         numpy_encoder.encode(["x", 3], is_query=True)  # type: ignore[list-item]
+
+
+def test_integer_arguments_accept_numpy_integers(numpy_encoder: li.Encoder) -> None:
+    """R-ENC-10: batch_size, embedding_size, seed and the lengths may be NumPy integers."""
+    for a, b in zip(
+        numpy_encoder.encode(TEXTS, is_query=False, batch_size=np.int64(2)),
+        numpy_encoder.encode(TEXTS, is_query=False, batch_size=2),
+        strict=True,
+    ):
+        np.testing.assert_array_equal(a, b)
+    enc = li.Encoder.from_backbone(
+        MINILM, embedding_size=np.int32(16), seed=np.uint8(3), backend="numpy",
+        query_length=np.int64(12),
+    )  # fmt: skip
+    same = li.Encoder.from_backbone(
+        MINILM, embedding_size=16, seed=3, backend="numpy", query_length=12
+    )
+    assert enc.embedding_size == 16
+    assert type(enc.settings.query_length) is int
+    np.testing.assert_array_equal(
+        enc.encode(["numpy integers"], is_query=True)[0],
+        same.encode(["numpy integers"], is_query=True)[0],
+    )
+
+
+@pytest.mark.parametrize(
+    ("arguments", "name"),
+    [
+        ({"embedding_size": 0}, "embedding_size"),
+        ({"embedding_size": True}, "embedding_size"),
+        ({"embedding_size": 16.0}, "embedding_size"),
+        ({"embedding_size": "16"}, "embedding_size"),
+        ({"seed": -1}, "seed"),
+        ({"seed": 1.0}, "seed"),
+        ({"seed": False}, "seed"),
+        ({"query_length": 2}, "query_length"),
+        ({"query_length": "32"}, "query_length"),
+        ({"query_length": True}, "query_length"),
+        ({"document_length": 40.0}, "document_length"),
+        ({"query_prefix": 5}, "query_prefix"),
+        ({"do_query_expansion": "no"}, "do_query_expansion"),
+        ({"attend_to_expansion_tokens": 1}, "attend_to_expansion_tokens"),
+        ({"skiplist_words": "!?"}, "skiplist_words"),
+        ({"skiplist_words": ["!", 3]}, "skiplist_words"),
+    ],
+)
+def test_bad_build_arguments(arguments: dict, name: str) -> None:
+    """R-ENC-10: InputError naming the argument, before any weight is read; never accepted
+    silently (``embedding_size=True`` once gave a one-component encoder)."""
+    with pytest.raises(li.InputError, match=f"^R-ENC-10: {name} must be"):
+        li.Encoder.from_backbone(MINILM, backend="numpy", **arguments)
+
+
+@pytest.mark.parametrize("batch_size", [0, -1, True, 2.0, np.float32(2), "2", None])
+def test_bad_batch_size(numpy_encoder: li.Encoder, batch_size: object) -> None:
+    """R-ENC-10."""
+    with pytest.raises(li.InputError, match=r"^R-ENC-10: batch_size must be an integer >= 1"):
+        numpy_encoder.encode(["x"], is_query=True, batch_size=batch_size)  # type: ignore[arg-type]
 
 
 def test_encoder_output_feeds_search(numpy_encoder: li.Encoder) -> None:

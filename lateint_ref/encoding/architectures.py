@@ -1,21 +1,30 @@
-"""The backbones the encoder knows: for each, the tensors a checkpoint must hold (names and
-shapes, from its ``config.json``), the tensors it may hold and the encoder ignores, and where its
-PyTorch module and NumPy forward pass live (R-ENC-2)."""
+"""The backbones the encoder knows: for each, the ``config.json`` fields it reads (checked when a
+folder is read), the tensors a checkpoint must hold (names and shapes, from that config), the
+tensors it may hold and the encoder ignores, and where its PyTorch module and NumPy forward pass
+live (R-ENC-2, R-ENC-3)."""
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from lateint_ref import _checks
+from lateint_ref.encoding.backbones import Config, modernbert_numpy
 from lateint_ref.encoding.backbones.numpy_ops import ACTIVATIONS
 from lateint_ref.errors import WeightsError
 
 Shapes = dict[str, tuple[int, ...]]
 
+# A field's kind: "size" an integer >= 1, "positive" a finite number > 0, "flag" true or false.
+# (name, kind, default); a default of None makes the field required.
+Field = tuple[str, str, Any]
 
-def _bert_shapes(c: dict) -> Shapes:
+
+def _bert_shapes(c: Config) -> Shapes:
     h, i = c["hidden_size"], c["intermediate_size"]
     shapes: Shapes = {
         "embeddings.word_embeddings.weight": (c["vocab_size"], h),
@@ -43,8 +52,9 @@ def _bert_shapes(c: dict) -> Shapes:
     return shapes
 
 
-def _modernbert_shapes(c: dict) -> Shapes:
-    h, i = c["hidden_size"], c["intermediate_size"]
+def _modernbert_shapes(c: Config) -> Shapes:
+    h: int = c["hidden_size"]
+    i: int = c["intermediate_size"]
     norm_bias, attn_bias, mlp_bias = (
         c.get("norm_bias", False),
         c.get("attention_bias", False),
@@ -52,7 +62,8 @@ def _modernbert_shapes(c: dict) -> Shapes:
     )
 
     def norm(name: str) -> Shapes:
-        return {f"{name}.weight": (h,)} | ({f"{name}.bias": (h,)} if norm_bias else {})
+        shapes: Shapes = {f"{name}.weight": (h,)}
+        return shapes | ({f"{name}.bias": (h,)} if norm_bias else {})
 
     def dense(name: str, out: int, inp: int, bias: bool) -> Shapes:
         return {f"{name}.weight": (out, inp)} | ({f"{name}.bias": (out,)} if bias else {})
@@ -71,12 +82,55 @@ def _modernbert_shapes(c: dict) -> Shapes:
     return shapes | norm("final_norm")
 
 
+def _bert_rules(c: Config, source: Path) -> None:
+    """What BERT needs beyond its fields' types: absolute positions (R-ENC-2)."""
+    kind = c.get("position_embedding_type", "absolute")
+    if kind != "absolute":
+        raise WeightsError(
+            f"R-ENC-2: {source}: position_embedding_type {kind!r} is not supported "
+            "(only 'absolute')"
+        )
+
+
+def _modernbert_rules(c: Config, source: Path) -> None:
+    """What ModernBERT needs beyond its fields' types: an even head size (rotary embeddings),
+    valid ``layer_types``, the default rotary embedding (R-ENC-2, R-ENC-3)."""
+    head_dim = c["hidden_size"] // c["num_attention_heads"]
+    if head_dim % 2:
+        raise WeightsError(f"R-ENC-3: {source}: the head size {head_dim} must be even (rotary)")
+    types = c.get("layer_types")
+    if types is not None and not (
+        isinstance(types, (list, tuple)) and all(isinstance(t, str) for t in types)
+    ):
+        raise WeightsError(f"R-ENC-3: {source}: layer_types must be a list of names, got {types!r}")
+    params = c.get("rope_parameters")
+    if params is not None and not (
+        isinstance(params, Mapping)
+        and all(p is None or isinstance(p, Mapping) for p in params.values())
+    ):
+        raise WeightsError(f"R-ENC-3: {source}: rope_parameters must map layer types to objects")
+    try:
+        resolved = modernbert_numpy.layer_types(c)
+    except ValueError as exc:
+        raise WeightsError(f"R-ENC-3: {source}: {exc}") from exc
+    for layer_type in set(resolved):
+        try:
+            theta = modernbert_numpy.rope_theta(c, layer_type)
+        except (ValueError, TypeError) as exc:
+            raise WeightsError(f"R-ENC-2: {source}: {exc}") from exc
+        if not math.isfinite(theta) or theta <= 0:
+            raise WeightsError(f"R-ENC-3: {source}: rope_theta must be > 0, got {theta!r}")
+
+
 @dataclass(frozen=True)
 class Architecture:
     """One backbone family."""
 
     name: str
-    shapes: Callable[[dict], Shapes]
+    fields: tuple[Field, ...]  # the config.json fields the backbone reads
+    activation: str  # the config.json field naming the activation
+    rules: Callable[[Config, Path], None]  # further checks of a config whose fields are sound
+    shapes: Callable[[Config], Shapes]
     ignored: tuple[str, ...]  # name prefixes a checkpoint may hold that the encoder does not use
     torch_module: str  # "module:Class"
     numpy_forward: str  # "module:function"
@@ -88,12 +142,64 @@ class Architecture:
 
     def numpy_function(self) -> Callable[..., Any]:
         module, fn = self.numpy_forward.split(":")
-        return getattr(importlib.import_module(module), fn)
+        forward: Callable[..., Any] = getattr(importlib.import_module(module), fn)
+        return forward
 
+    def check(self, config: Config, source: Path) -> None:
+        """WeightsError naming ``source`` unless every field the backbone reads is present (or
+        has a default) and of its kind, the activation is known, and the head count divides the
+        hidden size (R-ENC-2, R-ENC-3)."""
+        for name, kind, default in self.fields:
+            if name not in config:
+                if default is None:
+                    raise WeightsError(f"R-ENC-3: {source}: no {name!r}")
+                continue
+            value = config[name]
+            if kind == "size":
+                ok = _checks.is_int(value) and int(value) >= 1
+                what = "an integer >= 1"
+            elif kind == "positive":
+                ok = (
+                    isinstance(value, (int, float))
+                    and not isinstance(value, bool)
+                    and math.isfinite(value)
+                    and value > 0
+                )
+                what = "a number > 0"
+            else:
+                ok = isinstance(value, bool)
+                what = "true or false"
+            if not ok:
+                raise WeightsError(f"R-ENC-3: {source}: {name} must be {what}, got {value!r}")
+        act = config.get(self.activation, "gelu")
+        if not isinstance(act, str) or act not in ACTIVATIONS:
+            raise WeightsError(
+                f"R-ENC-2: {source}: {self.activation} {act!r} is not supported; "
+                f"known: {sorted(ACTIVATIONS)}"
+            )
+        hidden, heads = config["hidden_size"], config["num_attention_heads"]
+        if hidden % heads:
+            raise WeightsError(
+                f"R-ENC-3: {source}: hidden_size {hidden} is not a multiple of "
+                f"num_attention_heads {heads}"
+            )
+        self.rules(config, source)
+
+
+_SIZES = ("vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers")
 
 ARCHITECTURES = {
     "bert": Architecture(
         "bert",
+        (
+            *((name, "size", None) for name in _SIZES),
+            ("num_attention_heads", "size", None),
+            ("max_position_embeddings", "size", None),
+            ("type_vocab_size", "size", 2),
+            ("layer_norm_eps", "positive", 1e-12),
+        ),
+        "hidden_act",
+        _bert_rules,
         _bert_shapes,
         ("pooler.", "embeddings.position_ids"),
         "lateint_ref.encoding.backbones.bert:Bert",
@@ -102,6 +208,20 @@ ARCHITECTURES = {
     ),
     "modernbert": Architecture(
         "modernbert",
+        (
+            *((name, "size", None) for name in _SIZES),
+            ("num_attention_heads", "size", None),
+            ("global_attn_every_n_layers", "size", 3),
+            ("local_attention", "size", 128),
+            ("norm_eps", "positive", 1e-5),
+            ("global_rope_theta", "positive", 160_000.0),
+            ("local_rope_theta", "positive", 10_000.0),
+            ("norm_bias", "flag", False),
+            ("attention_bias", "flag", False),
+            ("mlp_bias", "flag", False),
+        ),
+        "hidden_activation",
+        _modernbert_rules,
         _modernbert_shapes,
         ("head.", "decoder."),
         "lateint_ref.encoding.backbones.modernbert:ModernBert",
@@ -111,23 +231,15 @@ ARCHITECTURES = {
 }
 
 
-def architecture(config: dict, source: str) -> Architecture:
-    """The architecture of a backbone ``config.json`` (R-ENC-2)."""
-    model_type = str(config.get("model_type", "")).lower().replace("_", "").replace("-", "")
+def architecture(config: Config, source: Path) -> Architecture:
+    """The architecture of a backbone ``config.json``, its fields checked (R-ENC-2, R-ENC-3)."""
+    raw = config.get("model_type", "")
+    model_type = raw.lower().replace("_", "").replace("-", "") if isinstance(raw, str) else ""
     if model_type not in ARCHITECTURES:
         raise WeightsError(
-            f"R-ENC-2: {source}: unknown architecture model_type={config.get('model_type')!r}; "
+            f"R-ENC-2: {source}: unknown architecture model_type={raw!r}; "
             f"known: {sorted(ARCHITECTURES)}"
         )
-    key = "hidden_act" if model_type == "bert" else "hidden_activation"
-    if config.get(key, "gelu") not in ACTIVATIONS:
-        raise WeightsError(
-            f"R-ENC-2: {source}: {key} {config[key]!r} is not supported; "
-            f"known: {sorted(ACTIVATIONS)}"
-        )
-    if model_type == "bert" and config.get("position_embedding_type", "absolute") != "absolute":
-        raise WeightsError(
-            f"R-ENC-2: {source}: position_embedding_type "
-            f"{config['position_embedding_type']!r} is not supported (only 'absolute')"
-        )
-    return ARCHITECTURES[model_type]
+    arch = ARCHITECTURES[model_type]
+    arch.check(config, source)
+    return arch

@@ -1,36 +1,36 @@
 """``Encoder``: token embeddings exactly as PyLate computes them, from a local model folder, with
-a PyTorch backend or a NumPy backend that runs without torch (spec/encoder.md)."""
+a PyTorch backend or a NumPy backend that runs without torch (spec/encoder.md).
+
+A folder is read once (``folder.read_folder``, a complete and immutable description) and one
+builder, ``build_encoder``, turns that description, the caller's settings and runtime options, and
+for a bare backbone a seeded projection (``Seeded``), into an ``Encoder``."""
 
 from __future__ import annotations
 
 import os
 import sys
-from dataclasses import replace
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
-from lateint_ref.encoding import checkpoint
-from lateint_ref.encoding.architectures import Architecture, architecture
-from lateint_ref.encoding.checkpoint import Projection
-from lateint_ref.encoding.tokens import Tokens, load_tokenizer
+from lateint_ref import _checks
+from lateint_ref.encoding.architectures import Architecture
+from lateint_ref.encoding.backbones import Config
+from lateint_ref.encoding.folder import ModelFolder, Projection, read_folder
+from lateint_ref.encoding.saving import write_folder
+from lateint_ref.encoding.tokens import SETTINGS, Tokens, TokenSettings, setting_problem
+from lateint_ref.encoding.tokens import with_settings as _with_settings
 from lateint_ref.encoding.weights import backbone_tensors, read_tensors
 from lateint_ref.errors import InputError, WeightsError
 
 BACKENDS = ("torch", "numpy")
 PRECISIONS = ("float32", "bfloat16")
-_OVERRIDES = (
-    "query_prefix",
-    "document_prefix",
-    "query_length",
-    "document_length",
-    "do_query_expansion",
-    "attend_to_expansion_tokens",
-    "skiplist_words",
-)
 
 
-def _project(x: np.ndarray, projections: list[Projection]) -> np.ndarray:
+def _project(x: np.ndarray, projections: tuple[Projection, ...]) -> np.ndarray:
+    """``x: [batch, seq, hidden] f32`` through the Dense modules in order."""
     for p in projections:
         y = x @ p.weight.T
         if p.bias is not None:
@@ -44,13 +44,23 @@ def _project(x: np.ndarray, projections: list[Projection]) -> np.ndarray:
 class _NumpyRuntime:
     """The NumPy forward pass (no torch)."""
 
-    def __init__(self, arch: Architecture, config: dict, tensors: dict, projections: list) -> None:
+    def __init__(
+        self,
+        arch: Architecture,
+        config: Config,
+        tensors: dict[str, np.ndarray],
+        projections: tuple[Projection, ...],
+    ) -> None:
         self.forward_fn = arch.numpy_function()
         self.config, self.tensors, self.projections = config, tensors, projections
 
     def __call__(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """``ids, mask: [batch, seq] int64`` -> ``[batch, seq, dim] f32``."""
         hidden = self.forward_fn(self.config, self.tensors, ids, mask)
         return _project(hidden, self.projections).astype(np.float32)
+
+    def backbone(self) -> dict[str, np.ndarray]:
+        return self.tensors
 
 
 class _TorchRuntime:
@@ -59,9 +69,9 @@ class _TorchRuntime:
     def __init__(
         self,
         arch: Architecture,
-        config: dict,
-        tensors: dict,
-        projections: list,
+        config: Config,
+        tensors: dict[str, np.ndarray],
+        projections: tuple[Projection, ...],
         device: str,
         precision: str,
     ) -> None:
@@ -74,7 +84,8 @@ class _TorchRuntime:
         self.device, self.precision = device, precision
 
         def tensor(t: np.ndarray | None) -> Any:
-            return None if t is None else torch.from_numpy(t).to(device)
+            # The description's arrays are read-only: torch gets its own copy.
+            return None if t is None else torch.from_numpy(t.copy()).to(device)
 
         self.projections = [
             (tensor(p.weight), tensor(p.bias), tensor(p.residual), p.use_residual)
@@ -82,6 +93,7 @@ class _TorchRuntime:
         ]
 
     def __call__(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """``ids, mask: [batch, seq] int64`` -> ``[batch, seq, dim] f32``."""
         torch = self.torch
         with (
             torch.inference_mode(),
@@ -98,10 +110,107 @@ class _TorchRuntime:
                 if use_residual:
                     y = y + (x if residual is None else x @ residual.T)
                 x = y.float()
-        return x.cpu().numpy().astype(np.float32)
+        out: np.ndarray = x.cpu().numpy().astype(np.float32)
+        return out
 
     def backbone(self) -> dict[str, np.ndarray]:
         return {k: v.detach().cpu().float().numpy() for k, v in self.module.state_dict().items()}
+
+
+@dataclass(frozen=True)
+class Seeded:
+    """The projection ``Encoder.from_backbone`` gives a bare backbone (R-ENC-1): ``[embedding_size,
+    hidden]`` uniform in ``±1/sqrt(hidden)``, then one embedding row per prefix token added to the
+    vocabulary, all drawn from ``numpy.random.default_rng(seed)`` in that order."""
+
+    embedding_size: int
+    seed: int
+
+    def __post_init__(self) -> None:
+        _checks.positive(self.embedding_size, "embedding_size", "R-ENC-10")
+        _checks.integer(self.seed, "seed", "R-ENC-10", 0)
+
+
+def _checked_overrides(base: TokenSettings, overrides: Mapping[str, Any]) -> TokenSettings:
+    """``base`` with the caller's settings (None: keep the saved value), which win as PyLate's
+    constructor arguments do (R-ENC-1, R-ENC-10); no query expansion forces no attention to
+    expansion tokens (R-ENC-6)."""
+    unknown = set(overrides) - set(SETTINGS)
+    if unknown:
+        raise InputError(f"R-ENC-10: unknown settings {sorted(unknown)}")
+    values = {k: v for k, v in overrides.items() if v is not None}
+    for name, value in values.items():
+        problem = setting_problem(name, value)
+        if problem is not None:
+            raise InputError(f"R-ENC-10: {problem}")
+    settings = _with_settings(base, values)
+    if not settings.do_query_expansion:
+        settings = replace(settings, attend_to_expansion_tokens=False)
+    return settings
+
+
+def _check_runtime(backend: str, precision: str) -> None:
+    if backend not in BACKENDS:
+        raise InputError(f"R-ENC-10: backend must be one of {BACKENDS}, got {backend!r}")
+    if precision not in PRECISIONS:
+        raise InputError(f"R-ENC-10: precision must be one of {PRECISIONS}, got {precision!r}")
+    if backend == "numpy" and precision != "float32":
+        raise InputError("R-ENC-10: the numpy backend computes in float32 only")
+
+
+def build_encoder(
+    folder: ModelFolder,
+    overrides: Mapping[str, Any],
+    *,
+    backend: str = "torch",
+    device: str = "cpu",
+    precision: str = "float32",
+    seeded: Seeded | None = None,
+) -> Encoder:
+    """The one builder: an ``Encoder`` from a folder's description. Without ``seeded`` the folder
+    must be a late-interaction model (its own projections and settings); with it, only the
+    folder's backbone and tokenizer are used. ``folder`` is not changed."""
+    _check_runtime(backend, precision)
+    if seeded is None and folder.kind == "backbone":
+        raise WeightsError(
+            f"R-ENC-1: {folder.path}: a bare backbone ({folder.why_backbone}); "
+            "use Encoder.from_backbone"
+        )
+    base = folder.settings if seeded is None else folder.tokenizer_settings
+    settings = _checked_overrides(base, overrides)
+    arch, config = folder.architecture, folder.config
+    tensors = backbone_tensors(
+        read_tensors(folder.backbone_file), arch, config, folder.backbone_file
+    )
+    if seeded is None:
+        projections = folder.projections
+        tokens = Tokens(folder.tokenizer_json, settings, folder.special, folder.tokenizer_file)
+    else:
+        rng = np.random.default_rng(int(seeded.seed))
+        hidden = int(config["hidden_size"])
+        bound = 1.0 / np.sqrt(hidden)
+        size = (int(seeded.embedding_size), hidden)
+        projections = (Projection(rng.uniform(-bound, bound, size=size).astype(np.float32)),)
+        prefixes = (settings.query_prefix, settings.document_prefix)
+        tokens = Tokens(
+            folder.tokenizer_json, settings, folder.special, folder.tokenizer_file, add=prefixes
+        )
+        tensors, config = _grow_embeddings(tensors, arch, config, tokens.vocab_size, rng)
+    if backend == "torch":
+        run: _NumpyRuntime | _TorchRuntime = _TorchRuntime(
+            arch, config, tensors, projections, device, precision
+        )
+    else:
+        run = _NumpyRuntime(arch, config, tensors, projections)
+    return Encoder(
+        folder=folder,
+        config=config,
+        projections=projections,
+        tokens=tokens,
+        runtime=run,
+        backend=backend,
+        precision=precision,
+    )
 
 
 class Encoder:
@@ -109,53 +218,35 @@ class Encoder:
 
     Build it with ``Encoder.from_pretrained(folder)`` (a PyLate / sentence-transformers ColBERT
     folder or a Stanford ColBERT checkpoint) or ``Encoder.from_backbone(folder)`` (a bare BERT or
-    ModernBERT folder, given a seeded projection and prefix tokens).
+    ModernBERT folder, given a seeded projection and prefix tokens). It holds no state that
+    encoding changes: threads may share one (R-ENC-12).
     """
 
     def __init__(
         self,
-        folder: checkpoint.Folder,
-        arch: Architecture,
-        tensors: dict,
         *,
-        backend: str,
-        device: str,
-        precision: str,
+        folder: ModelFolder,
+        config: Config,
+        projections: tuple[Projection, ...],
         tokens: Tokens,
+        runtime: _NumpyRuntime | _TorchRuntime,
+        backend: str,
+        precision: str,
     ) -> None:
-        if backend not in BACKENDS:
-            raise InputError(f"R-ENC-10: backend must be one of {BACKENDS}, got {backend!r}")
-        if precision not in PRECISIONS:
-            raise InputError(f"R-ENC-10: precision must be one of {PRECISIONS}, got {precision!r}")
-        if backend == "numpy" and precision != "float32":
-            raise InputError("R-ENC-10: the numpy backend computes in float32 only")
+        """Parts made by ``build_encoder``: ``config`` is the folder's, with ``vocab_size`` grown
+        when prefix tokens were added."""
         self.folder = folder
-        self.arch = arch
+        self.config = config
+        self.projections = projections
         self.tokens = tokens
         self.backend = backend
         self.precision = precision
-        if not folder.projections:
-            raise WeightsError(f"R-ENC-3: {folder.path}: no projection (Dense) layer")
-        hidden = int(folder.backbone_config["hidden_size"])
-        if folder.projections[0].weight.shape[1] != hidden:
-            raise WeightsError(
-                f"R-ENC-3: {folder.path}: projection input {folder.projections[0].weight.shape[1]}"
-                f" != backbone hidden size {hidden}"
-            )
-        if backend == "torch":
-            self._run: Any = _TorchRuntime(
-                self.arch, folder.backbone_config, tensors, folder.projections, device, precision
-            )
-        else:
-            self._run = _NumpyRuntime(
-                self.arch, folder.backbone_config, tensors, folder.projections
-            )
-        self._tensors = tensors
+        self._run = runtime
 
     @classmethod
     def from_pretrained(
         cls,
-        path: str | os.PathLike,
+        path: str | os.PathLike[str],
         *,
         backend: str = "torch",
         device: str = "cpu",
@@ -168,18 +259,14 @@ class Encoder:
         ``document_length``, ``do_query_expansion``, ``attend_to_expansion_tokens``,
         ``skiplist_words``; they win over the saved configuration, as in PyLate.
         """
-        folder = checkpoint.read_folder(path)
-        if folder.kind == "backbone":
-            raise WeightsError(
-                f"R-ENC-1: {folder.path}: a bare backbone (no modules.json or artifact.metadata);"
-                " use Encoder.from_backbone"
-            )
-        return cls._build(folder, backend, device, precision, overrides, add_prefixes=False)
+        return build_encoder(
+            read_folder(path), overrides, backend=backend, device=device, precision=precision
+        )
 
     @classmethod
     def from_backbone(
         cls,
-        path: str | os.PathLike,
+        path: str | os.PathLike[str],
         *,
         embedding_size: int = 128,
         seed: int = 0,
@@ -191,65 +278,25 @@ class Encoder:
         """A bare BERT or ModernBERT folder made into a late-interaction encoder (R-ENC-1):
         prefix tokens added to the vocabulary with embeddings drawn (seeded) from a normal
         fitted to the existing ones, and a seeded ``hidden -> embedding_size`` projection."""
-        folder = checkpoint.read_folder(path, as_backbone=True)
-        rng = np.random.default_rng(seed)
-        hidden = int(folder.backbone_config["hidden_size"])
-        bound = 1.0 / np.sqrt(hidden)
-        weight = rng.uniform(-bound, bound, size=(embedding_size, hidden)).astype(np.float32)
-        folder.projections = [Projection(weight)]
-        return cls._build(folder, backend, device, precision, overrides, add_prefixes=True, rng=rng)
-
-    @classmethod
-    def _build(
-        cls,
-        folder: checkpoint.Folder,
-        backend: str,
-        device: str,
-        precision: str,
-        overrides: dict,
-        *,
-        add_prefixes: bool,
-        rng: np.random.Generator | None = None,
-    ) -> Encoder:
-        unknown = set(overrides) - set(_OVERRIDES)
-        if unknown:
-            raise InputError(f"R-ENC-10: unknown settings {sorted(unknown)}")
-        values = {k: v for k, v in overrides.items() if v is not None}
-        if "skiplist_words" in values:
-            values["skiplist_words"] = tuple(values["skiplist_words"])
-        folder.settings = replace(folder.settings, **values)
-        if not folder.settings.do_query_expansion:
-            folder.settings = replace(folder.settings, attend_to_expansion_tokens=False)
-        arch = architecture(folder.backbone_config, str(folder.path / "config.json"))
-        prefixes = (folder.settings.query_prefix, folder.settings.document_prefix)
-        tokenizer = load_tokenizer(folder.tokenizer_file, prefixes if add_prefixes else ())
-        tokens = Tokens(tokenizer, folder.settings, folder.special, folder.tokenizer_file)
-        tensors = backbone_tensors(
-            read_tensors(folder.backbone_file), arch, folder.backbone_config, folder.backbone_file
-        )
-        if add_prefixes and rng is not None:
-            tensors, folder.backbone_config = _grow_embeddings(
-                tensors, arch, folder.backbone_config, tokens, rng
-            )
-        return cls(
-            folder,
-            arch,
-            tensors,
+        seeded = Seeded(embedding_size, seed)
+        return build_encoder(
+            read_folder(path),
+            overrides,
             backend=backend,
             device=device,
             precision=precision,
-            tokens=tokens,
+            seeded=seeded,
         )
 
     @property
     def embedding_size(self) -> int:
         """Components of each token embedding."""
-        return int(self.folder.projections[-1].weight.shape[0])
+        return int(self.projections[-1].weight.shape[0])
 
     @property
-    def settings(self) -> Any:
+    def settings(self) -> TokenSettings:
         """The resolved PyLate settings (prefixes, lengths, expansion, skiplist)."""
-        return self.folder.settings
+        return self.tokens.settings
 
     def tokenize(self, texts: list[str], *, is_query: bool) -> tuple[np.ndarray, np.ndarray]:
         """``(input_ids, attention_mask)`` ``[len(texts), length] int64``, as PyLate builds them."""
@@ -267,14 +314,13 @@ class Encoder:
         order. Queries give ``query_length`` rows with query expansion; documents give their kept
         tokens (R-ENC-7). Texts are batched longest first to waste no padding."""
         items = _texts(texts)
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise InputError(f"R-ENC-10: batch_size must be an integer >= 1, got {batch_size!r}")
+        size = _checks.positive(batch_size, "batch_size", "R-ENC-10")
         order = sorted(range(len(items)), key=lambda i: -len(items[i]))
-        out: list[np.ndarray | None] = [None] * len(items)
-        n_batches = (len(items) + batch_size - 1) // batch_size
+        out: list[np.ndarray] = [np.zeros((0, 0), np.float32)] * len(items)
+        n_batches = (len(items) + size - 1) // size
         show = sys.stderr.isatty() and n_batches > 1 if show_progress is None else show_progress
-        for b, start in enumerate(range(0, len(items), batch_size)):
-            idx = order[start : start + batch_size]
+        for b, start in enumerate(range(0, len(items), size)):
+            idx = order[start : start + size]
             ids, mask = self.tokens.tokenize([items[i] for i in idx], is_query=is_query)
             emb = self._run(ids, mask)
             kept = self.tokens.kept(ids, mask, is_query=is_query)
@@ -287,24 +333,21 @@ class Encoder:
                 print(f"\rencoding {what}: batch {b + 1}/{n_batches}", end="", file=sys.stderr)
         if show:
             print(file=sys.stderr)
-        return out  # type: ignore[return-value]
+        return out
 
-    def save_pretrained(self, path: str | os.PathLike) -> None:
+    def save_pretrained(self, path: str | os.PathLike[str]) -> None:
         """Writes the PyLate layout (R-ENC-9): PyLate's ``models.ColBERT(path)`` loads it and gives
-        the same embeddings."""
-        backbone = self._run.backbone() if self.backend == "torch" else self._tensors
-        tok = self.tokens.tokenizer
-        tok.no_truncation()
-        tok.no_padding()
-        checkpoint.write_folder(
+        the same embeddings. The tokenizer saved is the one read (with any prefix tokens added),
+        neither truncating nor padding; nothing the encoder holds is changed."""
+        write_folder(
             path,
             source=self.folder.path,
-            backbone_config=self.folder.backbone_config,
-            backbone=backbone,
-            tokenizer_json=tok.to_str(),
+            backbone_config=self.config,
+            backbone=self._run.backbone(),
+            tokenizer_json=self.tokens.json,
             special=self.folder.special,
-            settings=self.folder.settings,
-            projections=self.folder.projections,
+            settings=self.settings,
+            projections=self.projections,
             versions={"lateint_ref": _version()},
         )
 
@@ -326,15 +369,19 @@ def _texts(texts: list[str] | str) -> list[str]:
 
 
 def _grow_embeddings(
-    tensors: dict, arch: Architecture, config: dict, tokens: Tokens, rng: np.random.Generator
-) -> tuple[dict, dict]:
-    """Adds rows for new token ids to the (validated) embedding matrix, drawn from a normal with
-    the mean and per-component standard deviation of the existing rows (seeded, R-ENC-1)."""
+    tensors: dict[str, np.ndarray],
+    arch: Architecture,
+    config: Config,
+    needed: int,
+    rng: np.random.Generator,
+) -> tuple[dict[str, np.ndarray], Config]:
+    """The tensors and config with rows added to the (validated) embedding matrix up to
+    ``needed`` ids, drawn from a normal with the mean and per-component standard deviation of the
+    existing rows (seeded, R-ENC-1); the inputs are not changed."""
     matrix = tensors[arch.embeddings]
-    needed = tokens.tokenizer.get_vocab_size(with_added_tokens=True)
     if needed <= matrix.shape[0]:
         return tensors, config
     mean, std = matrix.mean(axis=0), matrix.std(axis=0)
     extra = rng.normal(mean, std, size=(needed - matrix.shape[0], matrix.shape[1]))
     grown = np.vstack([matrix, extra.astype(np.float32)])
-    return tensors | {arch.embeddings: grown}, config | {"vocab_size": needed}
+    return tensors | {arch.embeddings: grown}, {**config, "vocab_size": needed}

@@ -1,28 +1,37 @@
-"""PyLate's tokenization rules for late interaction (R-ENC-4 to R-ENC-8), on a ``tokenizers``
-tokenizer read from ``tokenizer.json``.
+"""PyLate's tokenization rules for late interaction (R-ENC-4 to R-ENC-8), on ``tokenizers``
+tokenizers read from ``tokenizer.json``.
 
 A batch of texts becomes ``input_ids, attention_mask: [batch, length] int64``:
 each text is stripped (and lower-cased when the model says so), tokenized with the tokenizer's
 special tokens, truncated to ``length - 1`` tokens, padded with the mask token (queries to
 ``query_length - 1`` when query expansion is on, otherwise to the longest in the batch), then the
 prefix token is inserted after the first token with attention 1.
+
+Queries and documents each have their own tokenizer, configured once (truncation to its budget,
+no padding) when ``Tokens`` is built and never changed afterwards: nothing is shared and mutated
+between calls, so threads may tokenize queries and documents at once (R-ENC-12).
 """
 
 from __future__ import annotations
 
 import string
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from lateint_ref import _checks
 from lateint_ref.errors import WeightsError
+
+MIN_LENGTH = 3  # R-ENC-4: a first token, the prefix and one more
 
 
 @dataclass(frozen=True)
 class TokenSettings:
-    """The late-interaction settings PyLate keeps in ``config_sentence_transformers.json``."""
+    """The late-interaction settings PyLate keeps in ``config_sentence_transformers.json``,
+    ``sentence_bert_config.json`` (``do_lower_case``) and ``tokenizer_config.json`` (sides)."""
 
     query_prefix: str = "[Q] "
     document_prefix: str = "[D] "
@@ -36,22 +45,86 @@ class TokenSettings:
     truncation_side: str = "right"
 
 
+# The settings PyLate saves and its constructor takes (R-ENC-1), with what each must be.
+SETTINGS = {
+    "query_prefix": "text",
+    "document_prefix": "text",
+    "query_length": "length",
+    "document_length": "length",
+    "do_query_expansion": "flag",
+    "attend_to_expansion_tokens": "flag",
+    "skiplist_words": "words",
+}
+
+
+def setting_problem(name: str, value: Any) -> str | None:
+    """What is wrong with ``value`` for the setting ``name`` of ``SETTINGS``, or None:
+    ``"query_length must be an integer >= 3, got 2"``."""
+    kind = SETTINGS[name]
+    if kind == "text":
+        ok, what = isinstance(value, str), "a string"
+    elif kind == "length":
+        ok = _checks.is_int(value) and int(value) >= MIN_LENGTH
+        what = f"an integer >= {MIN_LENGTH}"
+    elif kind == "flag":
+        ok, what = isinstance(value, bool), "true or false"
+    else:
+        ok = isinstance(value, (list, tuple)) and all(isinstance(w, str) for w in value)
+        what = "a list of strings"
+    return None if ok else f"{name} must be {what}, got {value!r}"
+
+
+def with_settings(base: TokenSettings, values: Mapping[str, Any]) -> TokenSettings:
+    """``base`` with ``values`` (checked by ``setting_problem``) in their stored types."""
+    plain: dict[str, Any] = {
+        k: tuple(v) if SETTINGS[k] == "words" else int(v) if SETTINGS[k] == "length" else v
+        for k, v in values.items()
+    }
+    return replace(base, **plain)
+
+
+def parse_tokenizer(text: str, source: Path) -> Any:
+    """A ``tokenizers.Tokenizer`` from the JSON of ``tokenizer.json``."""
+    from tokenizers import Tokenizer
+
+    try:
+        return Tokenizer.from_str(text)
+    except Exception as exc:  # the tokenizers library raises plain Exception subclasses
+        raise WeightsError(f"R-ENC-3: {source}: cannot read tokenizer: {exc}") from exc
+
+
 class Tokens:
-    """Tokenizes queries and documents as PyLate does."""
+    """Tokenizes queries and documents as PyLate does.
+
+    ``tokenizer`` answers vocabulary look-ups only; each purpose encodes with its own tokenizer
+    (``query_tokenizer``, ``document_tokenizer``), and ``json`` is the tokenizer as saved: all
+    three are made here and never reconfigured.
+    """
 
     def __init__(
-        self, tokenizer: Any, settings: TokenSettings, special: dict, tokenizer_path: Path
+        self,
+        tokenizer_json: str,
+        settings: TokenSettings,
+        special: Mapping[str, str],
+        source: Path,
+        *,
+        add: tuple[str, ...] = (),
     ) -> None:
-        """``tokenizer``: a ``tokenizers.Tokenizer``; ``special``: its special token strings
-        (``mask_token``, ``pad_token``...); ``tokenizer_path`` names it in errors."""
-        self.tokenizer = tokenizer
-        self.path = tokenizer_path
+        """``tokenizer_json``: the text of ``tokenizer.json`` (``source`` names it in errors);
+        ``settings`` checked (lengths >= 3); ``special``: special token strings
+        (``mask_token``, ``pad_token``...); ``add``: tokens appended to the vocabulary when
+        absent (new ids after the last, as PyLate adds its prefixes)."""
+        self.path = source
         self.settings = settings
-        for length in (settings.query_length, settings.document_length):
-            if length < 3:
-                raise WeightsError(
-                    f"R-ENC-4: query and document lengths must be >= 3, got {length}"
-                )
+        vocab = parse_tokenizer(tokenizer_json, source)
+        new = [t for t in add if t and vocab.token_to_id(t) is None]
+        if new:
+            vocab.add_tokens(new)
+        vocab.no_truncation()
+        vocab.no_padding()
+        self.json: str = vocab.to_str()
+        self.tokenizer = vocab
+        self.vocab_size = int(vocab.get_vocab_size(with_added_tokens=True))
         self.query_prefix_id = self._prefix_id(settings.query_prefix)
         self.document_prefix_id = self._prefix_id(settings.document_prefix)
         mask = self._id(special.get("mask_token"))
@@ -60,24 +133,41 @@ class Tokens:
         # R-ENC-5: padding and query expansion use the mask token.
         pad_id = mask if mask is not None else eos if eos is not None else pad
         if pad_id is None:
-            raise WeightsError(f"R-ENC-5: {tokenizer_path}: no mask, end or pad token to pad with")
+            raise WeightsError(f"R-ENC-5: {source}: no mask, end or pad token to pad with")
         self.pad_id = pad_id
         unk = self._id(special.get("unk_token"))
         # R-ENC-7: like PyLate, a skiplist word that is not one token maps to the unknown token.
-        ids = (self.tokenizer.token_to_id(w) for w in settings.skiplist_words)
-        self.skiplist_ids = np.array(
-            sorted({i if i is not None else unk for i in ids} - {None}), dtype=np.int64
-        )
+        ids = {self._id(w) for w in settings.skiplist_words}
+        found = {i if i is not None else unk for i in ids}
+        self.skiplist_ids = np.array(sorted(i for i in found if i is not None), dtype=np.int64)
+        self.query_budget = self._budget(settings.query_length, self.query_prefix_id)
+        self.document_budget = self._budget(settings.document_length, self.document_prefix_id)
+        self.query_tokenizer = self._truncating(self.query_budget)
+        self.document_tokenizer = self._truncating(self.document_budget)
 
-    def _id(self, token: object) -> int | None:
-        if isinstance(token, dict):  # AddedToken serialised as an object
-            token = token.get("content")
-        return self.tokenizer.token_to_id(token) if isinstance(token, str) else None
+    @staticmethod
+    def _budget(length: int, prefix_id: int | None) -> int:
+        """R-ENC-4: the tokens kept before the prefix is inserted."""
+        return length - 1 if prefix_id is not None else length
+
+    def _truncating(self, budget: int) -> Any:
+        """A tokenizer of its own, truncating to ``budget`` tokens, never padding."""
+        tokenizer = parse_tokenizer(self.json, self.path)
+        tokenizer.enable_truncation(
+            budget, strategy="longest_first", direction=self.settings.truncation_side
+        )
+        return tokenizer
+
+    def _id(self, token: str | None) -> int | None:
+        if token is None:
+            return None
+        found = self.tokenizer.token_to_id(token)
+        return None if found is None else int(found)
 
     def _prefix_id(self, prefix: str) -> int | None:
         if prefix == "":
             return None
-        token_id = self.tokenizer.token_to_id(prefix)
+        token_id = self._id(prefix)
         if token_id is None:
             raise WeightsError(
                 f"R-ENC-4: {self.path}: prefix token {prefix!r} is not in the vocabulary"
@@ -87,16 +177,13 @@ class Tokens:
     def tokenize(self, texts: list[str], *, is_query: bool) -> tuple[np.ndarray, np.ndarray]:
         """``(input_ids, attention_mask)``, both ``[len(texts), length] int64``."""
         s = self.settings
-        length = s.query_length if is_query else s.document_length
         prefix_id = self.query_prefix_id if is_query else self.document_prefix_id
-        budget = length - 1 if prefix_id is not None else length
+        budget = self.query_budget if is_query else self.document_budget
+        tokenizer = self.query_tokenizer if is_query else self.document_tokenizer
         cleaned = [str(t).strip() for t in texts]
         if s.do_lower_case:
             cleaned = [t.lower() for t in cleaned]
-        tok = self.tokenizer
-        tok.no_padding()
-        tok.enable_truncation(budget, strategy="longest_first", direction=s.truncation_side)
-        encodings = tok.encode_batch(cleaned, add_special_tokens=True)
+        encodings = tokenizer.encode_batch(cleaned, add_special_tokens=True)
         expand = is_query and s.do_query_expansion
         width = budget if expand else max((len(e.ids) for e in encodings), default=0)
         ids = np.full((len(texts), width), self.pad_id, dtype=np.int64)
@@ -118,20 +205,5 @@ class Tokens:
         if is_query:
             if self.settings.do_query_expansion:
                 return np.ones(ids.shape, dtype=bool)
-            return mask > 0
-        return (mask > 0) & ~np.isin(ids, self.skiplist_ids)
-
-
-def load_tokenizer(path: Path, add: tuple[str, ...] = ()) -> Any:
-    """A ``tokenizers.Tokenizer`` from ``tokenizer.json``, with the tokens ``add`` appended to
-    its vocabulary when absent (new ids after the last, as PyLate adds its prefixes)."""
-    from tokenizers import Tokenizer
-
-    try:
-        tokenizer = Tokenizer.from_file(str(path))
-    except Exception as exc:  # the tokenizers library raises plain Exception subclasses
-        raise WeightsError(f"R-ENC-3: {path}: cannot read tokenizer: {exc}") from exc
-    new = [t for t in add if t and tokenizer.token_to_id(t) is None]
-    if new:
-        tokenizer.add_tokens(new)
-    return tokenizer
+            return np.asarray(mask > 0)
+        return np.asarray((mask > 0) & ~np.isin(ids, self.skiplist_ids))

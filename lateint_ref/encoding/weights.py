@@ -3,51 +3,41 @@ naming the file, raised at load time (R-ENC-3)."""
 
 from __future__ import annotations
 
-import json
+from collections.abc import Collection
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from lateint_ref.encoding.architectures import Architecture
+from lateint_ref.encoding.backbones import Config
 from lateint_ref.errors import WeightsError
 
 # Prefixes under which task heads (masked-LM, Stanford ColBERT's HF_ColBERT) store the backbone.
 _BASE_PREFIXES = ("bert.", "model.", "roberta.")
 
 
-def read_json(path: Path) -> dict[str, Any]:
-    """A JSON object from ``path``; WeightsError if missing or malformed."""
-    if not path.is_file():
-        raise WeightsError(f"R-ENC-3: {path}: file not found")
-    try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise WeightsError(f"R-ENC-3: {path}: not valid JSON: {exc}") from exc
-    if not isinstance(value, dict):
-        raise WeightsError(f"R-ENC-3: {path}: expected a JSON object, got {type(value).__name__}")
-    return value
-
-
-def read_tensors(path: Path) -> dict[str, np.ndarray]:
-    """All tensors of a safetensors file as float32 (or integer) NumPy arrays."""
-    from safetensors import SafetensorError
-    from safetensors.numpy import load_file
+def read_tensors(path: Path, names: Collection[str] | None = None) -> dict[str, np.ndarray]:
+    """The tensors of a safetensors file (only those of ``names`` that it holds, when given),
+    floating point ones as float32."""
+    from safetensors import SafetensorError, safe_open
 
     if not path.is_file():
         raise WeightsError(f"R-ENC-3: {path}: file not found")
     try:
-        tensors = load_file(str(path))
+        with safe_open(str(path), framework="numpy") as f:
+            stored: list[str] = f.keys()  # a safe_open handle is not iterable
+            wanted = [k for k in stored if names is None or k in names]
+            tensors = {k: f.get_tensor(k) for k in wanted}
     except (SafetensorError, OSError, ValueError, TypeError) as exc:
         raise WeightsError(f"R-ENC-3: {path}: not a valid safetensors file: {exc}") from exc
-    out = {}
+    out: dict[str, np.ndarray] = {}
     for name, t in tensors.items():
         out[name] = t.astype(np.float32) if t.dtype.kind == "f" else t
     return out
 
 
 def backbone_tensors(
-    tensors: dict[str, np.ndarray], arch: Architecture, config: dict, source: Path
+    tensors: dict[str, np.ndarray], arch: Architecture, config: Config, source: Path
 ) -> dict[str, np.ndarray]:
     """The backbone's tensors, named as ``arch`` expects and checked against its shapes.
 
@@ -83,16 +73,23 @@ def backbone_tensors(
     return {name: np.ascontiguousarray(named[name]) for name in expected}
 
 
+def checked_tensor(
+    tensors: dict[str, np.ndarray], name: str, source: Path, shape: tuple[int | None, ...]
+) -> np.ndarray:
+    """``tensors[name]``, finite, of ``shape`` (``None``: any size on that axis), C-contiguous."""
+    t = tensors.get(name)
+    if t is None:
+        raise WeightsError(f"R-ENC-3: {source}: no tensor {name!r}")
+    want = "[" + ", ".join("*" if n is None else str(n) for n in shape) + "]"
+    if t.ndim != len(shape) or any(
+        n is not None and n != m for n, m in zip(shape, t.shape, strict=True)
+    ):
+        raise WeightsError(f"R-ENC-3: {source}: {name} has shape {tuple(t.shape)}, expected {want}")
+    if t.dtype.kind != "f" or not np.isfinite(t).all():
+        raise WeightsError(f"R-ENC-3: {source}: {name} holds NaN, infinite or integer values")
+    return np.ascontiguousarray(t)
+
+
 def linear_weight(tensors: dict[str, np.ndarray], source: Path, in_features: int) -> np.ndarray:
     """The ``[out, in]`` weight of a projection layer (``linear.weight``)."""
-    w = tensors.get("linear.weight")
-    if w is None:
-        raise WeightsError(f"R-ENC-3: {source}: no tensor 'linear.weight'")
-    if w.ndim != 2 or w.shape[1] != in_features:
-        raise WeightsError(
-            f"R-ENC-3: {source}: linear.weight has shape {tuple(w.shape)}, "
-            f"expected [out, {in_features}]"
-        )
-    if not np.isfinite(w).all():
-        raise WeightsError(f"R-ENC-3: {source}: linear.weight holds NaN or infinite values")
-    return np.ascontiguousarray(w)
+    return checked_tensor(tensors, "linear.weight", source, (None, in_features))

@@ -20,6 +20,7 @@ import numpy as np
 
 from lateint_ref import _checks
 from lateint_ref.encoding.encoder import Encoder
+from lateint_ref.encoding.folder import read_folder
 from lateint_ref.errors import InputError
 from lateint_ref.index import Hits, Index
 from lateint_ref.index.writer import external_ids
@@ -32,21 +33,15 @@ DEFAULT_COMMIT_EVERY = 10_000
 
 
 def _is_late_interaction(model: Path) -> bool:
-    """A PyLate folder (modules after the backbone are all Dense) or a Stanford checkpoint; any
-    other model folder is a bare backbone to be given a seeded projection (R-RET-2)."""
-    if (model / "artifact.metadata").is_file():
-        return True
-    modules = model / "modules.json"
-    if not modules.is_file():
-        return False
-    try:
-        listed = json.loads(modules.read_text())
-    except ValueError:
-        return True  # let the encoder report the malformed file
-    return all(str(m.get("type", "")).endswith("Dense") for m in listed[1:])
+    """A PyLate folder or a Stanford checkpoint, as the one reader of model folders says; any
+    other model folder is a bare backbone to be given a seeded projection (R-RET-2). A malformed
+    folder raises the reader's WeightsError."""
+    return read_folder(model).kind != "backbone"
 
 
-def _model_settings(model_dir: str | os.PathLike, seed: int, embedding_size: int) -> dict:
+def _model_settings(
+    model_dir: str | os.PathLike[str], seed: int, embedding_size: int
+) -> dict[str, Any]:
     """What the index records of its model (R-RET-2)."""
     model = Path(model_dir).resolve()
     if not model.is_dir():
@@ -62,7 +57,7 @@ def _model_settings(model_dir: str | os.PathLike, seed: int, embedding_size: int
     }
 
 
-def _encoder(settings: dict, backend: str, precision: str) -> Encoder:
+def _encoder(settings: dict[str, Any], backend: str, precision: str) -> Encoder:
     if settings["loader"] == "pretrained":
         return Encoder.from_pretrained(settings["model"], backend=backend, precision=precision)
     return Encoder.from_backbone(
@@ -75,7 +70,7 @@ def _encoder(settings: dict, backend: str, precision: str) -> Encoder:
 
 
 def load_encoder(
-    model_dir: str | os.PathLike,
+    model_dir: str | os.PathLike[str],
     *,
     seed: int = 0,
     embedding_size: int = 128,

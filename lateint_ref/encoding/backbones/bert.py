@@ -9,11 +9,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from lateint_ref.encoding.backbones import Config
 from lateint_ref.encoding.backbones.torch_ops import ACTIVATIONS
 
 
 class _Embeddings(nn.Module):
-    def __init__(self, c: dict) -> None:
+    def __init__(self, c: Config) -> None:
         super().__init__()
         h = c["hidden_size"]
         self.word_embeddings = nn.Embedding(c["vocab_size"], h)
@@ -29,7 +30,8 @@ class _Embeddings(nn.Module):
             + self.position_embeddings(positions)[None]
             + self.token_type_embeddings.weight[0]
         )
-        return self.LayerNorm(x)
+        result: torch.Tensor = self.LayerNorm(x)
+        return result
 
 
 class _Dense(nn.Module):
@@ -41,7 +43,8 @@ class _Dense(nn.Module):
         self.LayerNorm = nn.LayerNorm(d_out, eps=eps)
 
     def forward(self, x: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
-        return self.LayerNorm(self.dense(x) + residual)
+        result: torch.Tensor = self.LayerNorm(self.dense(x) + residual)
+        return result
 
 
 class _SelfAttention(nn.Module):
@@ -63,28 +66,30 @@ class _SelfAttention(nn.Module):
 
 
 class _Attention(nn.Module):
-    def __init__(self, c: dict) -> None:
+    def __init__(self, c: Config) -> None:
         super().__init__()
         h, eps = c["hidden_size"], c.get("layer_norm_eps", 1e-12)
         self.self = _SelfAttention(h, c["num_attention_heads"])
         self.output = _Dense(h, h, eps)
 
     def forward(self, x: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
-        return self.output(self.self(x, bias), x)
+        result: torch.Tensor = self.output(self.self(x, bias), x)
+        return result
 
 
 class _Intermediate(nn.Module):
-    def __init__(self, c: dict) -> None:
+    def __init__(self, c: Config) -> None:
         super().__init__()
         self.dense = nn.Linear(c["hidden_size"], c["intermediate_size"])
         self.act = ACTIVATIONS[c.get("hidden_act", "gelu")]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.act(self.dense(x))
+        result: torch.Tensor = self.act(self.dense(x))
+        return result
 
 
 class _Layer(nn.Module):
-    def __init__(self, c: dict) -> None:
+    def __init__(self, c: Config) -> None:
         super().__init__()
         eps = c.get("layer_norm_eps", 1e-12)
         self.attention = _Attention(c)
@@ -93,11 +98,12 @@ class _Layer(nn.Module):
 
     def forward(self, x: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
         x = self.attention(x, bias)
-        return self.output(self.intermediate(x), x)
+        result: torch.Tensor = self.output(self.intermediate(x), x)
+        return result
 
 
 class _Encoder(nn.Module):
-    def __init__(self, c: dict) -> None:
+    def __init__(self, c: Config) -> None:
         super().__init__()
         self.layer = nn.ModuleList(_Layer(c) for _ in range(c["num_hidden_layers"]))
 
@@ -106,13 +112,13 @@ class Bert(nn.Module):
     """``forward(input_ids [batch, seq] int64, attention_mask [batch, seq] int64)`` ->
     last hidden states ``[batch, seq, hidden]`` float32."""
 
-    def __init__(self, config: dict) -> None:
+    def __init__(self, config: Config) -> None:
         super().__init__()
         self.embeddings = _Embeddings(config)
         self.encoder = _Encoder(config)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        x = self.embeddings(input_ids)
+        x: torch.Tensor = self.embeddings(input_ids)
         bias = torch.zeros(attention_mask.shape, dtype=x.dtype, device=x.device)
         bias = bias.masked_fill(attention_mask == 0, torch.finfo(x.dtype).min)[:, None, None, :]
         for layer in self.encoder.layer:

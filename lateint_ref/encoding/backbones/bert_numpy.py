@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from lateint_ref.encoding.backbones import Config
 from lateint_ref.encoding.backbones.numpy_ops import ACTIVATIONS, attention, layer_norm, linear
 
 
 def forward(
-    config: dict, weights: dict[str, np.ndarray], input_ids: np.ndarray, attention_mask: np.ndarray
+    config: Config,
+    weights: dict[str, np.ndarray],
+    input_ids: np.ndarray,
+    attention_mask: np.ndarray,
 ) -> np.ndarray:
     """Last hidden states ``[batch, seq, hidden]`` float32.
 

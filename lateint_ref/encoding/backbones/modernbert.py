@@ -22,6 +22,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from lateint_ref.encoding.backbones import Config
 from lateint_ref.encoding.backbones.modernbert_numpy import layer_types, rope_theta
 from lateint_ref.encoding.backbones.torch_ops import ACTIVATIONS
 
@@ -44,23 +45,24 @@ def _rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tens
 
 
 class _Embeddings(nn.Module):
-    def __init__(self, c: dict) -> None:
+    def __init__(self, c: Config) -> None:
         super().__init__()
         self.tok_embeddings = nn.Embedding(c["vocab_size"], c["hidden_size"])
         self.norm = _norm(c)
 
     def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
-        return self.norm(self.tok_embeddings(input_ids))
+        result: torch.Tensor = self.norm(self.tok_embeddings(input_ids))
+        return result
 
 
-def _norm(c: dict) -> nn.LayerNorm:
+def _norm(c: Config) -> nn.LayerNorm:
     return nn.LayerNorm(
         c["hidden_size"], eps=c.get("norm_eps", 1e-5), bias=c.get("norm_bias", False)
     )
 
 
 class _Attention(nn.Module):
-    def __init__(self, c: dict) -> None:
+    def __init__(self, c: Config) -> None:
         super().__init__()
         h, bias = c["hidden_size"], c.get("attention_bias", False)
         self.heads = c["num_attention_heads"]
@@ -83,11 +85,12 @@ class _Attention(nn.Module):
         out = (
             scores.softmax(dim=-1, dtype=torch.float32).to(v.dtype) @ v
         )  # [batch, heads, seq, head_dim]
-        return self.Wo(out.transpose(1, 2).reshape(b, s, h))
+        result: torch.Tensor = self.Wo(out.transpose(1, 2).reshape(b, s, h))
+        return result
 
 
 class _Mlp(nn.Module):
-    def __init__(self, c: dict) -> None:
+    def __init__(self, c: Config) -> None:
         super().__init__()
         h, inter, bias = c["hidden_size"], c["intermediate_size"], c.get("mlp_bias", False)
         self.act = ACTIVATIONS[c.get("hidden_activation", "gelu")]
@@ -96,11 +99,12 @@ class _Mlp(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         inp, gate = self.Wi(x).chunk(2, dim=-1)  # the first half is activated, the second gates
-        return self.Wo(self.act(inp) * gate)
+        result: torch.Tensor = self.Wo(self.act(inp) * gate)
+        return result
 
 
 class _Layer(nn.Module):
-    def __init__(self, c: dict, index: int) -> None:
+    def __init__(self, c: Config, index: int) -> None:
         super().__init__()
         self.attn_norm = nn.Identity() if index == 0 else _norm(c)
         self.attn = _Attention(c)
@@ -111,13 +115,14 @@ class _Layer(nn.Module):
         self, x: torch.Tensor, allowed: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor
     ) -> torch.Tensor:
         x = x + self.attn(self.attn_norm(x), allowed, cos, sin)
-        return x + self.mlp(self.mlp_norm(x))
+        result: torch.Tensor = x + self.mlp(self.mlp_norm(x))
+        return result
 
 
 class ModernBert(nn.Module):
     """ModernBERT's encoder without a head; ``config`` is the HF ``config.json`` as a dict."""
 
-    def __init__(self, config: dict) -> None:
+    def __init__(self, config: Config) -> None:
         super().__init__()
         act = config.get("hidden_activation", "gelu")
         if act not in ACTIVATIONS:
@@ -151,4 +156,5 @@ class ModernBert(nn.Module):
         x = self.embeddings(input_ids)
         for layer, kind in zip(self.layers, self.types, strict=True):
             x = layer(x, allowed[kind], *rope[kind])
-        return self.final_norm(x)
+        result: torch.Tensor = self.final_norm(x)
+        return result

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from lateint_ref.encoding.backbones import Config
 from lateint_ref.encoding.backbones.numpy_ops import ACTIVATIONS, layer_norm, linear, softmax
 
 
-def layer_types(config: dict) -> list[str]:
+def layer_types(config: Config) -> list[str]:
     """``"full_attention"`` or ``"sliding_attention"`` for each of the ``num_hidden_layers``:
     the config's ``layer_types``, else global when ``i % global_attn_every_n_layers == 0``."""
     n = config["num_hidden_layers"]
@@ -25,7 +26,7 @@ def layer_types(config: dict) -> list[str]:
     return list(types)
 
 
-def rope_theta(config: dict, layer_type: str) -> float:
+def rope_theta(config: Config, layer_type: str) -> float:
     """The rotary base of a layer type: ``rope_parameters[type]["rope_theta"]`` (transformers 5
     configs) or ``global_rope_theta`` (default 160000) / ``local_rope_theta`` (default 10000)."""
     params = (config.get("rope_parameters") or {}).get(layer_type)
@@ -52,21 +53,22 @@ def _rotate(x: np.ndarray, cos: np.ndarray, sin: np.ndarray) -> np.ndarray:
     """``x: [batch, heads, seq, head_dim]``: ``x * cos + [-x2, x1] * sin`` for halves x1, x2."""
     half = x.shape[-1] // 2
     turned = np.concatenate([-x[..., half:], x[..., :half]], axis=-1)
-    return x * cos + turned * sin
+    result: np.ndarray = x * cos + turned * sin
+    return result
 
 
-def _norm(w: dict, name: str, x: np.ndarray, eps: np.float32) -> np.ndarray:
+def _norm(w: dict[str, np.ndarray], name: str, x: np.ndarray, eps: np.float32) -> np.ndarray:
     """LayerNorm over the last axis of ``x: [..., hidden] f32``; bias only when stored."""
     return layer_norm(x, w[f"{name}.weight"], w.get(f"{name}.bias"), float(eps))
 
 
-def _linear(w: dict, name: str, x: np.ndarray) -> np.ndarray:
+def _linear(w: dict[str, np.ndarray], name: str, x: np.ndarray) -> np.ndarray:
     """``x @ W.T + b`` with ``W: [out, in]``; bias only when stored."""
     return linear(x, w[f"{name}.weight"], w.get(f"{name}.bias"))
 
 
 def _attention(
-    w: dict,
+    w: dict[str, np.ndarray],
     name: str,
     x: np.ndarray,
     allowed: np.ndarray,
@@ -88,7 +90,10 @@ def _attention(
 
 
 def forward(
-    config: dict, weights: dict[str, np.ndarray], input_ids: np.ndarray, attention_mask: np.ndarray
+    config: Config,
+    weights: dict[str, np.ndarray],
+    input_ids: np.ndarray,
+    attention_mask: np.ndarray,
 ) -> np.ndarray:
     """``input_ids, attention_mask: [batch, seq]`` integers (mask 1 = real token) -> the last
     hidden states ``[batch, seq, hidden] f32``. Rows at padding positions are finite but

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 # Abramowitz & Stegun 7.1.26 coefficients: |error| <= 1.5e-7 for erf.
@@ -26,7 +28,8 @@ def erf(x: np.ndarray) -> np.ndarray:
     np.exp(z, out=z)
     poly *= z
     np.subtract(1.0, poly, out=poly)
-    return np.copysign(poly, x, out=poly)
+    result: np.ndarray = np.copysign(poly, x, out=poly)
+    return result
 
 
 def gelu(x: np.ndarray) -> np.ndarray:
@@ -41,15 +44,17 @@ def gelu(x: np.ndarray) -> np.ndarray:
 def gelu_tanh(x: np.ndarray) -> np.ndarray:
     """The tanh approximation of GELU."""
     inner = np.float32(np.sqrt(2 / np.pi)) * (x + np.float32(0.044715) * x * x * x)
-    return np.float32(0.5) * x * (np.float32(1) + np.tanh(inner))
+    result: np.ndarray = np.float32(0.5) * x * (np.float32(1) + np.tanh(inner))
+    return result
 
 
 def silu(x: np.ndarray) -> np.ndarray:
     """``x * sigmoid(x)``."""
-    return x / (np.float32(1) + np.exp(-x))
+    result: np.ndarray = x / (np.float32(1) + np.exp(-x))
+    return result
 
 
-ACTIVATIONS = {
+ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "gelu": gelu,
     "gelu_python": gelu,
     "gelu_new": gelu_tanh,
@@ -68,19 +73,22 @@ def layer_norm(
     centred = x - mean
     var = (centred * centred).mean(axis=-1, keepdims=True)
     out = centred / np.sqrt(var + np.float32(eps)) * weight
-    return out + bias if bias is not None else out
+    result: np.ndarray = out + bias if bias is not None else out
+    return result
 
 
 def linear(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None) -> np.ndarray:
     """``x @ weight.T + bias`` (torch.nn.Linear's layout: weight ``[out, in]``)."""
     out = x @ weight.T
-    return out + bias if bias is not None else out
+    result: np.ndarray = out + bias if bias is not None else out
+    return result
 
 
 def softmax(x: np.ndarray) -> np.ndarray:
     """Softmax over the last axis, stable."""
     e = np.exp(x - x.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
+    result: np.ndarray = e / e.sum(axis=-1, keepdims=True)
+    return result
 
 
 def attention(q: np.ndarray, k: np.ndarray, v: np.ndarray, bias: np.ndarray) -> np.ndarray:
@@ -89,4 +97,5 @@ def attention(q: np.ndarray, k: np.ndarray, v: np.ndarray, bias: np.ndarray) -> 
     Returns ``[batch, heads, seq, head_dim]``."""
     scale = np.float32(1.0 / np.sqrt(q.shape[-1]))
     scores = (q @ k.transpose(0, 1, 3, 2)) * scale + bias
-    return softmax(scores) @ v
+    result: np.ndarray = softmax(scores) @ v
+    return result
