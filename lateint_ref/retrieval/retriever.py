@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 
 from lateint_ref import _checks
-from lateint_ref.encoding.encoder import Encoder
-from lateint_ref.encoding.folder import read_folder
+from lateint_ref.encoding.encoder import Encoder, Seeded, build_encoder
+from lateint_ref.encoding.folder import ModelFolder, read_folder
 from lateint_ref.errors import InputError
 from lateint_ref.index import Hits, Index
 from lateint_ref.index.writer import external_ids
@@ -32,41 +32,43 @@ FORMAT = "lateint-retriever/1"
 DEFAULT_COMMIT_EVERY = 10_000
 
 
-def _is_late_interaction(model: Path) -> bool:
-    """A PyLate folder or a Stanford checkpoint, as the one reader of model folders says; any
-    other model folder is a bare backbone to be given a seeded projection (R-RET-2). A malformed
-    folder raises the reader's WeightsError."""
-    return read_folder(model).kind != "backbone"
-
-
-def _model_settings(
+def _model(
     model_dir: str | os.PathLike[str], seed: int, embedding_size: int
-) -> dict[str, Any]:
-    """What the index records of its model (R-RET-2)."""
+) -> tuple[dict[str, Any], ModelFolder]:
+    """What the index records of its model (R-RET-2), and the folder read once by the one reader
+    of model folders: a PyLate folder or a Stanford checkpoint is loaded with its own projection;
+    any other model folder is a bare backbone given a seeded projection. A malformed folder
+    raises the reader's WeightsError."""
     model = Path(model_dir).resolve()
     if not model.is_dir():
         raise InputError(f"R-RET-2: model folder not found: {model}")
-    if _is_late_interaction(model):
-        return {"format": FORMAT, "model": str(model), "loader": "pretrained"}
-    return {
+    folder = read_folder(model)
+    if folder.kind != "backbone":
+        return {"format": FORMAT, "model": str(model), "loader": "pretrained"}, folder
+    settings = {
         "format": FORMAT,
         "model": str(model),
         "loader": "backbone",
         "seed": seed,
         "embedding_size": embedding_size,
     }
+    return settings, folder
 
 
-def _encoder(settings: dict[str, Any], backend: str, precision: str) -> Encoder:
-    if settings["loader"] == "pretrained":
-        return Encoder.from_pretrained(settings["model"], backend=backend, precision=precision)
-    return Encoder.from_backbone(
-        settings["model"],
-        embedding_size=settings["embedding_size"],
-        seed=settings["seed"],
-        backend=backend,
-        precision=precision,
-    )
+def _encoder(
+    settings: dict[str, Any], backend: str, precision: str, folder: ModelFolder | None = None
+) -> Encoder:
+    """The encoder an index's record names (R-RET-2); ``folder``: the model folder already read
+    (else it is read from the record's path)."""
+    if folder is None:
+        model = Path(settings["model"])
+        if not model.is_dir():
+            raise InputError(f"R-RET-2: model folder not found: {model}")
+        folder = read_folder(model)
+    seeded = None
+    if settings["loader"] == "backbone":
+        seeded = Seeded(settings["embedding_size"], settings["seed"])
+    return build_encoder(folder, {}, backend=backend, precision=precision, seeded=seeded)
 
 
 def load_encoder(
@@ -79,7 +81,8 @@ def load_encoder(
 ) -> Encoder:
     """The encoder a retriever uses for ``model_dir`` (R-RET-2): the folder's own projection
     when it is a late-interaction model, else a seeded ``embedding_size`` projection."""
-    return _encoder(_model_settings(model_dir, seed, embedding_size), backend, precision)
+    settings, folder = _model(model_dir, seed, embedding_size)
+    return _encoder(settings, backend, precision, folder)
 
 
 def _pairs(corpus: Iterable[Any]) -> Iterator[tuple[Any, str]]:
@@ -185,14 +188,15 @@ class Retriever:
         committed, out of ``len(corpus)`` when the corpus has a length.
         """
         commit_every = _checks.positive(commit_every, "commit_every", "R-RET-1")
-        settings = _model_settings(model_dir, seed, embedding_size) | {"nbits": nbits}
+        recorded, folder = _model(model_dir, seed, embedding_size)
+        settings = recorded | {"nbits": nbits}
         path = Path(index_dir)
         if path.exists() and not path.is_dir():
             raise InputError(f"R-RET-3: {path} exists and is not an index")
         total = len(corpus) if isinstance(corpus, Sized) else None
         with texts_store.writer_lock(path):  # R-RET-1: one writer, for the whole build
             index = cls._resume(path, settings)
-            encoder = _encoder(settings, backend, precision)
+            encoder = _encoder(settings, backend, precision, folder)
             done = set(index.ids) if index is not None else set()
             read = 0  # corpus items consumed: each one committed, now or by an earlier run
 
