@@ -11,7 +11,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyType;
 
 use crate::documents::{Docs, DocumentSet};
-use crate::index::files::Ids;
+use crate::index::format::Ids;
 use crate::index::{Index, build as index_build, search as index_search};
 use crate::kernel::Isa;
 use crate::packed::Packed;
@@ -442,7 +442,7 @@ impl PyIndex {
     /// `[(file name, bytes)]` of the committed files as opened, manifest first.
     fn files(&self) -> Vec<(String, u64)> {
         let mut out = vec![(
-            crate::index::files::MANIFEST.to_string(),
+            crate::index::format::MANIFEST.to_string(),
             self.inner.manifest_len,
         )];
         out.extend(self.inner.entries.iter().map(|e| (e.name.clone(), e.len)));

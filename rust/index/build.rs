@@ -6,7 +6,7 @@ use std::path::Path;
 use rayon::prelude::*;
 
 use super::Index;
-use super::files::{self, Codec, Entry, Ids, SegmentParts};
+use super::format::{Codec, Entry, Ids, SegmentParts, manifest};
 use super::kmeans;
 use super::quantize::{self, Buckets};
 use super::rng;
@@ -127,7 +127,7 @@ pub fn build(
         docs.len() as u64,
         n as u64,
     ];
-    files::write_manifest(dir, fields, &[codec_entry, segment_entry] as &[Entry])?;
+    manifest::write(dir, fields, &[codec_entry, segment_entry] as &[Entry])?;
     progress("write", 2, 2);
     Ok(())
 }
@@ -179,7 +179,7 @@ pub fn append(
         (index.n_docs() + docs.len()) as u64,
         (index.n_tokens() + assigned.len()) as u64,
     ];
-    files::write_manifest(dir, fields, &entries)?;
+    manifest::write(dir, fields, &entries)?;
     progress("write", 2, 2);
     Ok(())
 }

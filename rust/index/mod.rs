@@ -2,8 +2,7 @@
 //! search. An index directory holds a manifest naming one codec and its segments.
 
 pub mod build;
-pub mod container;
-pub mod files;
+pub mod format;
 pub mod kmeans;
 pub mod quantize;
 pub mod rng;
@@ -18,7 +17,7 @@ use crate::packed::Packed;
 use crate::queries::{self, Precision, Prepared};
 use crate::search::{Hit, best_k};
 use crate::{Error, Result};
-use files::{Codec, Entry, Segment};
+use format::{Codec, Entry, Segment, manifest};
 
 /// An opened, validated index.
 pub struct Index {
@@ -36,7 +35,7 @@ pub struct Index {
 impl Index {
     /// Opens and checks every file the manifest names (R-INDEX-2, R-INDEX-3).
     pub fn open(dir: &Path) -> Result<Index> {
-        let (fields, entries, manifest_len) = files::read_manifest(dir)?;
+        let (fields, entries, manifest_len) = manifest::read(dir)?;
         let codec = Codec::read(dir, &entries[0])?;
         let segments = entries[1..]
             .iter()
@@ -56,7 +55,7 @@ impl Index {
         ];
         if fields[2..] != want {
             return Err(Error::Format {
-                file: files::MANIFEST.into(),
+                file: format::MANIFEST.into(),
                 check: "dim, nbits, n_docs or n_tokens differ from its files".into(),
             });
         }

@@ -1,6 +1,6 @@
 //! Unit tests of the index modules: the sample, the bucket tables, the container and the files.
 
-use super::container::{self, Kind};
+use super::format::container::{self, Kind};
 use super::quantize::{self, Buckets};
 use super::rng;
 use crate::Error;

@@ -1,0 +1,157 @@
+//! The manifest (R-INDEX-3): the committed generation, the collection's sizes, and the table of the
+//! files it names; reading a named file checks its length and header CRC against its entry.
+
+use std::fs::File;
+use std::path::Path;
+
+use memmap2::Mmap;
+
+use super::container::{self, Kind};
+use super::{fail, usize_of};
+use crate::Result;
+
+/// The manifest's file name.
+pub const MANIFEST: &str = "MANIFEST";
+/// Manifest entry roles.
+pub const ROLE_CODEC: u32 = 1;
+pub const ROLE_SEGMENT: u32 = 2;
+/// Bytes of a manifest entry and of its name.
+const ENTRY: usize = 64;
+const NAME: usize = 40;
+/// The largest manifest read (R-INDEX-2: sizes are checked before allocating).
+const MAX_MANIFEST: u64 = 64 << 20;
+
+/// A named file of a commit, as the manifest lists it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    pub role: u32,
+    pub len: u64,
+    pub header_crc: u32,
+    pub name: String,
+}
+
+/// Writes the manifest atomically (R-INDEX-3, R-INDEX-6).
+pub fn write(dir: &Path, fields: [u64; 6], entries: &[Entry]) -> Result<()> {
+    let mut table = Vec::with_capacity(entries.len() * ENTRY);
+    for e in entries {
+        table.extend_from_slice(&e.role.to_le_bytes());
+        table.extend_from_slice(&0u32.to_le_bytes());
+        table.extend_from_slice(&e.len.to_le_bytes());
+        table.extend_from_slice(&e.header_crc.to_le_bytes());
+        table.extend_from_slice(&0u32.to_le_bytes());
+        let mut name = [0u8; NAME];
+        name[..e.name.len()].copy_from_slice(e.name.as_bytes());
+        table.extend_from_slice(&name);
+    }
+    container::write_atomic(dir, MANIFEST, Kind::Manifest, &fields, &[&table])?;
+    Ok(())
+}
+
+fn valid_name(raw: &[u8]) -> Option<String> {
+    let len = raw.iter().position(|&b| b == 0).unwrap_or(raw.len());
+    let (name, rest) = raw.split_at(len);
+    let ok = !name.is_empty()
+        && name != b"."
+        && name != b".."
+        && rest.iter().all(|&b| b == 0)
+        && name
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    ok.then(|| String::from_utf8_lossy(name).into_owned())
+}
+
+/// The manifest: `[generation, n_files, dim, nbits, n_docs, n_tokens]` and its entries.
+pub fn read(dir: &Path) -> Result<([u64; 6], Vec<Entry>, u64)> {
+    let path = dir.join(MANIFEST);
+    let len = std::fs::metadata(&path)
+        .map_err(|e| fail(MANIFEST, format!("cannot be read: {e}")))?
+        .len();
+    // Sized before it is read: a manifest lists files, never more than a few MiB of entries.
+    if len > MAX_MANIFEST {
+        return Err(fail(
+            MANIFEST,
+            format!("{len} bytes is larger than {MAX_MANIFEST}"),
+        ));
+    }
+    let bytes = std::fs::read(&path).map_err(|e| fail(MANIFEST, format!("cannot be read: {e}")))?;
+    let p = container::parse(&bytes, MANIFEST, Kind::Manifest, 6, 1)?;
+    let fields: [u64; 6] = p.fields.clone().try_into().expect("6 fields");
+    let n_files = usize_of(fields[1], MANIFEST, "n_files")?;
+    if n_files.checked_mul(ENTRY) != Some(p.sections[0].len()) {
+        return Err(fail(
+            MANIFEST,
+            format!("{n_files} entries need {} bytes", n_files * ENTRY),
+        ));
+    }
+    let mut entries = Vec::with_capacity(n_files);
+    for (i, raw) in p.sections[0].chunks_exact(ENTRY).enumerate() {
+        let u32_at = |a: usize| u32::from_le_bytes(raw[a..a + 4].try_into().expect("4"));
+        let role = u32_at(0);
+        if u32_at(4) != 0 || u32_at(20) != 0 {
+            return Err(fail(
+                MANIFEST,
+                format!("entry {i}: reserved word is not zero"),
+            ));
+        }
+        let want = if i == 0 { ROLE_CODEC } else { ROLE_SEGMENT };
+        if role != want {
+            return Err(fail(
+                MANIFEST,
+                format!("entry {i}: role {role}, expected {want}"),
+            ));
+        }
+        let name = valid_name(&raw[24..24 + NAME])
+            .ok_or_else(|| fail(MANIFEST, format!("entry {i}: invalid file name")))?;
+        entries.push(Entry {
+            role,
+            len: u64::from_le_bytes(raw[8..16].try_into().expect("8")),
+            header_crc: u32_at(16),
+            name,
+        });
+    }
+    if entries.len() < 2 {
+        return Err(fail(
+            MANIFEST,
+            "needs a codec and at least one segment".into(),
+        ));
+    }
+    Ok((fields, entries, bytes.len() as u64))
+}
+
+impl Entry {
+    /// Maps the file named by this entry and checks its length against it.
+    pub fn map(&self, dir: &Path) -> Result<Mmap> {
+        let e = self;
+        let file = File::open(dir.join(&e.name)).map_err(|err| fail(&e.name, format!("{err}")))?;
+        let len = file
+            .metadata()
+            .map_err(|err| fail(&e.name, format!("{err}")))?
+            .len();
+        if len != e.len {
+            return Err(fail(
+                &e.name,
+                format!("{len} bytes, the manifest says {}", e.len),
+            ));
+        }
+        if len == 0 {
+            return Err(fail(&e.name, "empty file".into()));
+        }
+        // SAFETY: the file is opened read-only; index files are immutable once committed
+        // (R-INDEX-6).
+        unsafe { Mmap::map(&file) }.map_err(|err| fail(&e.name, format!("cannot be mapped: {err}")))
+    }
+
+    /// R-INDEX-3: the file's header CRC must be the one this entry names.
+    pub fn check_crc(&self, header_crc: u32) -> Result<()> {
+        if header_crc != self.header_crc {
+            return Err(fail(
+                &self.name,
+                format!(
+                    "header CRC {header_crc:#010x}, the manifest says {:#010x}",
+                    self.header_crc
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
