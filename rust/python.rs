@@ -548,29 +548,12 @@ impl PyIndex {
         py: Python<'py>,
         position: usize,
     ) -> PyResult<(Bound<'py, PyArray1<u16>>, Bound<'py, PyArray2<u8>>)> {
-        let index = &self.inner;
-        if position >= index.n_docs() {
-            return Err(to_py(
-                py,
-                Error::Param {
-                    rule: "R-ISEARCH-5",
-                    what: format!("position {position} is not below n_docs {}", index.n_docs()),
-                },
-            ));
-        }
-        let (s, d) = index.locate(position);
-        let seg = &index.segments[s];
-        let (dim, nb, cb) = (index.codec.dim, index.codec.buckets.nbits, seg.code_bytes);
-        let range = seg.doc(d);
-        let ids = seg.codes()[range.clone()].to_vec();
-        let mut buckets = Vec::with_capacity(range.len() * dim);
-        for t in range.clone() {
-            let bytes = &seg.residuals()[t * cb..(t + 1) * cb];
-            for k in 0..dim {
-                buckets.push((bytes[k * nb / 8] >> ((k * nb) % 8)) & ((1u8 << nb) - 1));
-            }
-        }
-        Ok((ids.into_pyarray(py), matrix(py, buckets, range.len(), dim)?))
+        let (ids, buckets) = self.inner.codes(position).map_err(|e| to_py(py, e))?;
+        let n = ids.len();
+        Ok((
+            ids.into_pyarray(py),
+            matrix(py, buckets, n, self.inner.codec.dim)?,
+        ))
     }
 }
 

@@ -86,19 +86,40 @@ impl Index {
         (s, pos - self.starts[s])
     }
 
-    /// Appends the decoded tokens of the document at `pos` to `out`; returns their number.
-    pub fn decode(&self, pos: usize, out: &mut Vec<f32>) -> Result<usize> {
+    /// R-ISEARCH-5: (segment, document within it) of a position that must be `< n_docs`.
+    fn document(&self, pos: usize) -> Result<(usize, usize)> {
         if pos >= self.n_docs() {
             return Err(Error::Param {
                 rule: "R-ISEARCH-5",
                 what: format!("position {pos} is not below n_docs {}", self.n_docs()),
             });
         }
-        let (s, d) = self.locate(pos);
+        Ok(self.locate(pos))
+    }
+
+    /// Appends the decoded tokens of the document at `pos` to `out`; returns their number.
+    pub fn decode(&self, pos: usize, out: &mut Vec<f32>) -> Result<usize> {
+        let (s, d) = self.document(pos)?;
         let mut buf = Vec::new();
         let n = search::decode_doc(&self.codec, &self.segments[s], d, &mut buf);
         out.extend_from_slice(&buf);
         Ok(n)
+    }
+
+    /// The stored codes of the document at `pos`, tokens in stored order: centroid ids `[n] u16`
+    /// and buckets `[n][dim] u8` (R-INDEX-5 sections 2-3).
+    pub fn codes(&self, pos: usize) -> Result<(Vec<u16>, Vec<u8>)> {
+        let (s, d) = self.document(pos)?;
+        let seg = &self.segments[s];
+        let (dim, nbits, cb) = (self.codec.dim, self.codec.buckets.nbits, seg.code_bytes);
+        let range = seg.doc(d);
+        let ids = seg.codes()[range.clone()].to_vec();
+        let mut buckets =
+            crate::memory::zeroed::<u8>(crate::memory::product(range.len(), dim, 1)?)?;
+        for (t, out) in range.zip(buckets.chunks_exact_mut(dim)) {
+            quantize::unpack(&seg.residuals()[t * cb..(t + 1) * cb], nbits, out);
+        }
+        Ok((ids, buckets))
     }
 
     /// The best documents of each query (global positions), in parallel over queries.

@@ -21,6 +21,21 @@ pub fn code_bytes(dim: usize, nbits: usize) -> usize {
     (dim * nbits).div_ceil(8)
 }
 
+/// R-INDEX-5 section 3: the bucket of component `d` in one token's packed codes, bits
+/// `(d * nbits) mod 8 ..` of byte `floor(d * nbits / 8)`, least significant bit first.
+#[inline]
+pub fn bucket(codes: &[u8], d: usize, nbits: usize) -> usize {
+    let mask = (1u8 << nbits) - 1;
+    ((codes[d * nbits / 8] >> ((d * nbits) % 8)) & mask) as usize
+}
+
+/// The buckets of one token's packed codes, `out: [dim] u8` (the inverse of `Buckets::encode`).
+pub fn unpack(codes: &[u8], nbits: usize, out: &mut [u8]) {
+    for (d, o) in out.iter_mut().enumerate() {
+        *o = bucket(codes, d, nbits) as u8;
+    }
+}
+
 /// Lloyd iterations of the bucket fitting (R-QUANT-2).
 pub const LLOYD_ITERS: usize = 16;
 
@@ -154,12 +169,9 @@ impl Buckets {
 
     /// R-QUANT-4: `out[d] = c[d] + w[d][b_d]`.
     pub fn decode(&self, codes: &[u8], c: &[f32], out: &mut [f32]) {
-        let nb = self.nbits;
-        let b = 1usize << nb;
-        let mask = (b - 1) as u8;
+        let b = 1usize << self.nbits;
         for (d, (o, &cd)) in out.iter_mut().zip(c).enumerate() {
-            let bucket = (codes[d * nb / 8] >> ((d * nb) % 8)) & mask;
-            *o = cd + self.weights[d * b + bucket as usize];
+            *o = cd + self.weights[d * b + bucket(codes, d, self.nbits)];
         }
     }
 }

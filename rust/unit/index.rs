@@ -37,6 +37,39 @@ fn table_decoding_equals_direct_decoding() {
     }
 }
 
+/// R-INDEX-5 section 3 and R-QUANT-3: `unpack` reads back the buckets `encode` packed, least
+/// significant bit first, and `decode` adds the value of exactly that bucket.
+#[test]
+fn unpacked_buckets_are_the_encoded_ones() {
+    for nbits in [1usize, 2, 4] {
+        for dim in [1usize, 3, 8, 13, 128] {
+            let b = 1usize << nbits;
+            let mut r = crate::unit_support::Rng(nbits as u64 * 1000 + dim as u64);
+            let residuals: Vec<f32> = (0..200 * dim).map(|_| r.uniform()).collect();
+            let buckets = quantize::fit(dim, nbits, 200, |p, d| residuals[p * dim + d]);
+            let c: Vec<f32> = (0..dim).map(|_| r.uniform()).collect();
+            let x: Vec<f32> = (0..dim).map(|_| r.uniform()).collect();
+            let mut code = vec![0u8; quantize::code_bytes(dim, nbits)];
+            buckets.encode(&x, &c, &mut code);
+            let mut got = vec![0u8; dim];
+            quantize::unpack(&code, nbits, &mut got);
+            let mut decoded = vec![0.0f32; dim];
+            buckets.decode(&code, &c, &mut decoded);
+            for d in 0..dim {
+                let cut = &buckets.cutoffs[d * (b - 1)..(d + 1) * (b - 1)];
+                let want = cut.iter().filter(|&&t| t < x[d] - c[d]).count();
+                assert_eq!(
+                    got[d] as usize, want,
+                    "nbits {nbits} dim {dim} component {d}"
+                );
+                let bits = (code[d * nbits / 8] >> ((d * nbits) % 8)) as usize & (b - 1);
+                assert_eq!(bits, want);
+                assert_eq!(decoded[d], c[d] + buckets.weights[d * b + want]);
+            }
+        }
+    }
+}
+
 #[test]
 fn container_round_trips_and_rejects_every_flip() {
     let dir = std::env::temp_dir().join(format!("lateint-unit-{}", std::process::id()));
