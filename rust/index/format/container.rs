@@ -6,6 +6,7 @@ use std::fs::{self, File};
 use std::io::{BufWriter, Write};
 use std::path::Path;
 
+use super::{le_u32, le_u64};
 use crate::{Error, Result};
 
 /// `LATEINT\0`.
@@ -31,8 +32,8 @@ fn header_len(n_fields: usize, n_sections: usize) -> u64 {
     24 + 8 * n_fields as u64 + 24 * n_sections as u64 + 4
 }
 
-/// The serialized header and the section offsets for these section lengths.
-fn header(kind: Kind, fields: &[u64], sections: &[&[u8]]) -> Vec<u8> {
+/// The serialized header for these fields and sections, and its header CRC.
+fn header(kind: Kind, fields: &[u64], sections: &[&[u8]]) -> (Vec<u8>, u32) {
     let mut h = Vec::with_capacity(header_len(fields.len(), sections.len()) as usize);
     h.extend_from_slice(&MAGIC);
     h.extend_from_slice(&(kind as u32).to_le_bytes());
@@ -52,7 +53,7 @@ fn header(kind: Kind, fields: &[u64], sections: &[&[u8]]) -> Vec<u8> {
     }
     let crc = crc32fast::hash(&h);
     h.extend_from_slice(&crc.to_le_bytes());
-    h
+    (h, crc)
 }
 
 fn io_error(path: &Path, e: std::io::Error) -> Error {
@@ -80,8 +81,7 @@ pub fn write_atomic(
     fields: &[u64],
     sections: &[&[u8]],
 ) -> Result<(u64, u32)> {
-    let h = header(kind, fields, sections);
-    let header_crc = u32::from_le_bytes(h[h.len() - 4..].try_into().expect("4 bytes"));
+    let (h, header_crc) = header(kind, fields, sections);
     let tmp = dir.join(format!("{name}.tmp"));
     let fin = dir.join(name);
     let write = || -> std::io::Result<u64> {
@@ -110,14 +110,6 @@ pub struct Parsed<'a> {
     pub fields: Vec<u64>,
     pub sections: Vec<&'a [u8]>,
     pub header_crc: u32,
-}
-
-fn u32_at(b: &[u8], at: usize) -> u32 {
-    u32::from_le_bytes(b[at..at + 4].try_into().expect("4 bytes"))
-}
-
-fn u64_at(b: &[u8], at: usize) -> u64 {
-    u64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes"))
 }
 
 /// Parses and checks a container of `kind` with exactly `n_fields` fields and `n_sections`
@@ -156,7 +148,7 @@ pub fn parse_with<'a>(
     if bytes[..8] != MAGIC {
         return Err(bad("bad magic (not a lateint-ref index file)".into()));
     }
-    let (k, version) = (u32_at(bytes, 8), u32_at(bytes, 12));
+    let (k, version) = (le_u32(bytes, 8, file)?, le_u32(bytes, 12, file)?);
     if k != kind as u32 {
         return Err(bad(format!("kind {k}, expected {}", kind as u32)));
     }
@@ -165,7 +157,10 @@ pub fn parse_with<'a>(
             "format version {version} is not supported (reads {VERSION})"
         )));
     }
-    let (nf, ns) = (u32_at(bytes, 16) as usize, u32_at(bytes, 20) as usize);
+    let (nf, ns) = (
+        le_u32(bytes, 16, file)? as usize,
+        le_u32(bytes, 20, file)? as usize,
+    );
     if nf != n_fields || ns != n_sections {
         return Err(bad(format!(
             "{nf} fields and {ns} sections, expected {n_fields} and {n_sections}"
@@ -178,20 +173,22 @@ pub fn parse_with<'a>(
         )));
     }
     let hend = hlen as usize - 4;
-    if crc32fast::hash(&bytes[..hend]) != u32_at(bytes, hend) {
+    if crc32fast::hash(&bytes[..hend]) != le_u32(bytes, hend, file)? {
         return Err(bad("header CRC mismatch".into()));
     }
-    let fields = (0..nf).map(|i| u64_at(bytes, 24 + 8 * i)).collect();
+    let fields = (0..nf)
+        .map(|i| le_u64(bytes, 24 + 8 * i, file))
+        .collect::<Result<Vec<u64>>>()?;
     let mut sections = Vec::with_capacity(ns);
     let mut end = hlen;
     for i in 0..ns {
         let at = 24 + 8 * nf + 24 * i;
         let (off, slen, crc) = (
-            u64_at(bytes, at),
-            u64_at(bytes, at + 8),
-            u32_at(bytes, at + 16),
+            le_u64(bytes, at, file)?,
+            le_u64(bytes, at + 8, file)?,
+            le_u32(bytes, at + 16, file)?,
         );
-        if u32_at(bytes, at + 20) != 0 {
+        if le_u32(bytes, at + 20, file)? != 0 {
             return Err(bad(format!("section {i}: reserved word is not zero")));
         }
         if off != align(end) {
@@ -229,7 +226,7 @@ pub fn parse_with<'a>(
     Ok(Parsed {
         fields,
         sections,
-        header_crc: u32_at(bytes, hend),
+        header_crc: le_u32(bytes, hend, file)?,
     })
 }
 

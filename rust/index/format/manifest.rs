@@ -7,7 +7,7 @@ use std::path::Path;
 use memmap2::Mmap;
 
 use super::container::{self, Kind};
-use super::{fail, usize_of};
+use super::{fail, le_u32, le_u64, usize_of};
 use crate::Result;
 
 /// The manifest's file name.
@@ -40,7 +40,14 @@ pub fn write(dir: &Path, fields: [u64; 6], entries: &[Entry]) -> Result<()> {
         table.extend_from_slice(&e.header_crc.to_le_bytes());
         table.extend_from_slice(&0u32.to_le_bytes());
         let mut name = [0u8; NAME];
-        name[..e.name.len()].copy_from_slice(e.name.as_bytes());
+        name.get_mut(..e.name.len())
+            .ok_or_else(|| {
+                fail(
+                    MANIFEST,
+                    format!("file name {:?} is over {NAME} bytes", e.name),
+                )
+            })?
+            .copy_from_slice(e.name.as_bytes());
         table.extend_from_slice(&name);
     }
     container::write_atomic(dir, MANIFEST, Kind::Manifest, &fields, &[&table])?;
@@ -75,7 +82,11 @@ pub fn read(dir: &Path) -> Result<([u64; 6], Vec<Entry>, u64)> {
     }
     let bytes = std::fs::read(&path).map_err(|e| fail(MANIFEST, format!("cannot be read: {e}")))?;
     let p = container::parse(&bytes, MANIFEST, Kind::Manifest, 6, 1)?;
-    let fields: [u64; 6] = p.fields.clone().try_into().expect("6 fields");
+    let fields: [u64; 6] = p
+        .fields
+        .clone()
+        .try_into()
+        .map_err(|f: Vec<u64>| fail(MANIFEST, format!("{} fields, expected 6", f.len())))?;
     let n_files = usize_of(fields[1], MANIFEST, "n_files")?;
     if n_files.checked_mul(ENTRY) != Some(p.sections[0].len()) {
         return Err(fail(
@@ -85,9 +96,9 @@ pub fn read(dir: &Path) -> Result<([u64; 6], Vec<Entry>, u64)> {
     }
     let mut entries = Vec::with_capacity(n_files);
     for (i, raw) in p.sections[0].chunks_exact(ENTRY).enumerate() {
-        let u32_at = |a: usize| u32::from_le_bytes(raw[a..a + 4].try_into().expect("4"));
-        let role = u32_at(0);
-        if u32_at(4) != 0 || u32_at(20) != 0 {
+        let u32_at = |a: usize| le_u32(raw, a, MANIFEST);
+        let role = u32_at(0)?;
+        if u32_at(4)? != 0 || u32_at(20)? != 0 {
             return Err(fail(
                 MANIFEST,
                 format!("entry {i}: reserved word is not zero"),
@@ -104,8 +115,8 @@ pub fn read(dir: &Path) -> Result<([u64; 6], Vec<Entry>, u64)> {
             .ok_or_else(|| fail(MANIFEST, format!("entry {i}: invalid file name")))?;
         entries.push(Entry {
             role,
-            len: u64::from_le_bytes(raw[8..16].try_into().expect("8")),
-            header_crc: u32_at(16),
+            len: le_u64(raw, 8, MANIFEST)?,
+            header_crc: u32_at(16)?,
             name,
         });
     }
