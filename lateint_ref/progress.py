@@ -10,21 +10,32 @@ import time
 class Progress:
     """Prints ``label: stage done/total (elapsed)`` on one refreshed stderr line.
 
+    The native builders call it between steps of a few milliseconds (R-INDEX-8); the line is
+    refreshed at most every ``REFRESH`` seconds, and always at the start and end of a stage.
+
     Args:
         label: what is being done, e.g. ``"building index"``.
         enabled: True or False; None shows it only when stderr is a terminal.
     """
+
+    REFRESH = 0.1
 
     def __init__(self, label: str, enabled: bool | None = None) -> None:
         self.label = label
         self.enabled = sys.stderr.isatty() if enabled is None else bool(enabled)
         self.start = time.perf_counter()
         self.shown = False
+        self.stage = ""
+        self.last = -self.REFRESH
 
     def __call__(self, stage: str, done: int, total: int) -> None:
         if not self.enabled:
             return
-        elapsed = time.perf_counter() - self.start
+        now = time.perf_counter()
+        if stage == self.stage and done != total and now - self.last < self.REFRESH:
+            return
+        self.stage, self.last = stage, now
+        elapsed = now - self.start
         pct = f"{100 * done / total:5.1f}%" if total else ""
         line = f"\r{self.label}: {stage} {done}/{total} {pct} ({elapsed:.1f} s)"
         print(line.ljust(72), end="", file=sys.stderr, flush=True)

@@ -2,8 +2,11 @@
 //! search. An index directory holds a manifest naming one codec and its segments.
 
 pub mod build;
+pub mod commit;
 pub mod format;
 pub mod kmeans;
+pub mod layout;
+pub mod progress;
 pub mod quantize;
 pub mod rng;
 pub mod search;
@@ -18,6 +21,9 @@ use crate::queries::{self, Precision, Prepared};
 use crate::search::{Hit, best_k};
 use crate::{Error, Result};
 use format::{Codec, Entry, Segment, manifest};
+
+/// Bytes checked between two calls of `open_with`'s hook (milliseconds of hashing).
+const OPEN_STEP: u64 = 64 << 20;
 
 /// An opened, validated index.
 pub struct Index {
@@ -35,11 +41,30 @@ pub struct Index {
 impl Index {
     /// Opens and checks every file the manifest names (R-INDEX-2, R-INDEX-3).
     pub fn open(dir: &Path) -> Result<Index> {
+        Index::open_with(dir, &mut |_, _| Ok(()))
+    }
+
+    /// As `open`; `checked(done, total)` in bytes of the segments checked so far, between steps
+    /// of the check (its error stops the opening and is returned, R-INDEX-8).
+    pub fn open_with(dir: &Path, checked: &mut dyn FnMut(u64, u64) -> Result<()>) -> Result<Index> {
         let (fields, entries, manifest_len) = manifest::read(dir)?;
         let codec = Codec::read(dir, &entries[0])?;
+        let total = entries[1..]
+            .iter()
+            .fold(0u64, |t, e| t.saturating_add(e.len));
+        let (mut done, mut next) = (0u64, OPEN_STEP);
         let segments = entries[1..]
             .iter()
-            .map(|e| Segment::open(dir, e, &codec))
+            .map(|e| {
+                Segment::open(dir, e, &codec, &mut |bytes| {
+                    done = done.saturating_add(bytes as u64);
+                    if done < next {
+                        return Ok(());
+                    }
+                    next = done.saturating_add(OPEN_STEP);
+                    checked(done, total)
+                })
+            })
             .collect::<Result<Vec<_>>>()?;
         let mut starts = vec![0usize];
         let mut tokens = 0u64;

@@ -3,7 +3,8 @@
 
 use rayon::prelude::*;
 
-use crate::{Error, Result};
+use super::progress::step_items;
+use crate::{Error, Result, memory};
 
 /// R-QUANT-1: 1, 2 or 4 bits per component.
 pub fn check_nbits(nbits: i64) -> Result<usize> {
@@ -92,33 +93,43 @@ pub struct Buckets {
     pub weights: Vec<f32>,
 }
 
-/// Fits the buckets (R-QUANT-2) from `residual(p, d)` of the `s` sample tokens.
+/// Fits the buckets (R-QUANT-2) from `residual(p, d)` of the `s` sample tokens, in parallel over
+/// components; `tick(components done)` between steps of a few milliseconds (its error stops the
+/// fitting and is returned, R-INDEX-8).
 pub fn fit(
     dim: usize,
     nbits: usize,
     s: usize,
     residual: impl Fn(usize, usize) -> f32 + Sync,
-) -> Buckets {
+    tick: &mut dyn FnMut(usize) -> Result<()>,
+) -> Result<Buckets> {
     let b = 1usize << nbits;
-    let per_dim: Vec<(Vec<f32>, Vec<f32>)> = (0..dim)
-        .into_par_iter()
-        .map(|d| {
-            let mut v: Vec<f32> = (0..s).map(|p| residual(p, d)).collect();
-            v.sort_unstable_by(f32::total_cmp);
-            lloyd_max(&v, b)
-        })
-        .collect();
-    let mut cutoffs = Vec::with_capacity(dim * (b - 1));
-    let mut weights = Vec::with_capacity(dim * b);
-    for (c, w) in per_dim {
-        cutoffs.extend(c);
-        weights.extend(w);
+    // A component costs a sort of `s` values: about 8 s log2(s) units.
+    let cost = s.saturating_mul(8 * (usize::BITS - s.leading_zeros()) as usize);
+    let step = step_items(cost, 1);
+    let mut cutoffs = memory::reserve(memory::product(dim, b - 1, 4)?)?;
+    let mut weights = memory::reserve(memory::product(dim, b, 4)?)?;
+    for d0 in (0..dim).step_by(step) {
+        let d1 = d0.saturating_add(step).min(dim);
+        let per_dim: Vec<(Vec<f32>, Vec<f32>)> = (d0..d1)
+            .into_par_iter()
+            .map(|d| {
+                let mut v: Vec<f32> = (0..s).map(|p| residual(p, d)).collect();
+                v.sort_unstable_by(f32::total_cmp);
+                lloyd_max(&v, b)
+            })
+            .collect();
+        for (c, w) in per_dim {
+            cutoffs.extend(c);
+            weights.extend(w);
+        }
+        tick(d1)?;
     }
-    Buckets {
+    Ok(Buckets {
         nbits,
         cutoffs,
         weights,
-    }
+    })
 }
 
 impl Buckets {

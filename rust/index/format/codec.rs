@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use super::container::{self, Kind, bytes_of, view};
+use super::container::{self, Kind, Tick, bytes_of, view};
 use super::manifest::{Entry, ROLE_CODEC};
 use super::{fail, usize_of};
 use crate::Result;
@@ -26,8 +26,8 @@ pub struct Codec {
 }
 
 impl Codec {
-    /// Writes the codec file; returns its manifest entry.
-    pub fn write(&self, dir: &Path, name: &str) -> Result<Entry> {
+    /// Writes the codec file (`tick`: see `container::write_temp`); returns its manifest entry.
+    pub fn write(&self, dir: &Path, name: &str, tick: &mut Tick) -> Result<Entry> {
         let fields = [
             self.dim as u64,
             self.buckets.nbits as u64,
@@ -43,7 +43,7 @@ impl Codec {
             self.metadata.as_bytes(),
         ];
         let (len, header_crc) =
-            container::write_atomic(dir, name, Kind::Codec, &fields, &sections)?;
+            container::write_atomic(dir, name, Kind::Codec, &fields, &sections, tick)?;
         Ok(Entry {
             role: ROLE_CODEC,
             len,

@@ -30,8 +30,15 @@ pub struct Entry {
     pub name: String,
 }
 
-/// Writes the manifest atomically (R-INDEX-3, R-INDEX-6).
-pub fn write(dir: &Path, fields: [u64; 6], entries: &[Entry]) -> Result<()> {
+/// Commits a manifest (R-INDEX-3, R-INDEX-6): written and flushed as `MANIFEST.tmp`, then renamed
+/// to `MANIFEST`. `renamed()` runs as soon as the new manifest is visible, the commit point (before
+/// the directory is synced).
+pub fn write(
+    dir: &Path,
+    fields: [u64; 6],
+    entries: &[Entry],
+    renamed: &mut dyn FnMut(),
+) -> Result<()> {
     let mut table = Vec::with_capacity(entries.len() * ENTRY);
     for e in entries {
         table.extend_from_slice(&e.role.to_le_bytes());
@@ -50,8 +57,18 @@ pub fn write(dir: &Path, fields: [u64; 6], entries: &[Entry]) -> Result<()> {
             .copy_from_slice(e.name.as_bytes());
         table.extend_from_slice(&name);
     }
-    container::write_atomic(dir, MANIFEST, Kind::Manifest, &fields, &[&table])?;
-    Ok(())
+    let tables: [&[u8]; 1] = [&table];
+    let temp = container::write_temp(
+        dir,
+        MANIFEST,
+        Kind::Manifest,
+        &fields,
+        &tables,
+        &mut |_, _| Ok(()),
+    )?;
+    temp.rename()?;
+    renamed();
+    container::sync_dir(dir)
 }
 
 fn valid_name(raw: &[u8]) -> Option<String> {

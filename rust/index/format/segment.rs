@@ -7,7 +7,7 @@ use std::path::Path;
 use memmap2::Mmap;
 
 use super::codec::Codec;
-use super::container::{self, Kind, Plain, bytes_of, view};
+use super::container::{self, Kind, Plain, Tick, bytes_of, view};
 use super::ids::Ids;
 use super::manifest::{Entry, ROLE_SEGMENT};
 use super::{fail, usize_of};
@@ -30,8 +30,8 @@ pub struct SegmentParts<'a> {
 }
 
 impl SegmentParts<'_> {
-    /// Writes the segment file; returns its manifest entry.
-    pub fn write(&self, dir: &Path, name: &str) -> Result<Entry> {
+    /// Writes the segment file (`tick`: see `container::write_temp`); returns its manifest entry.
+    pub fn write(&self, dir: &Path, name: &str, tick: &mut Tick) -> Result<Entry> {
         let n_docs = self.doc_offsets.len() - 1;
         let (id_kind, id_index, id_bytes) = self.ids.sections();
         let fields = [
@@ -55,7 +55,7 @@ impl SegmentParts<'_> {
             bytes_of(self.bounds),
         ];
         let (len, header_crc) =
-            container::write_atomic(dir, name, Kind::Segment, &fields, &sections)?;
+            container::write_atomic(dir, name, Kind::Segment, &fields, &sections, tick)?;
         Ok(Entry {
             role: ROLE_SEGMENT,
             len,
@@ -108,11 +108,21 @@ impl Segment {
         o[d] as usize..o[d + 1] as usize
     }
 
-    /// Maps and checks a segment against its codec (R-INDEX-2, R-INDEX-5).
-    pub fn open(dir: &Path, e: &Entry, codec: &Codec) -> Result<Segment> {
+    /// Maps and checks a segment against its codec (R-INDEX-2, R-INDEX-5); `checked(bytes)` after
+    /// each chunk of its sections has been hashed (its error stops the check and is returned).
+    pub fn open(
+        dir: &Path,
+        e: &Entry,
+        codec: &Codec,
+        checked: &mut dyn FnMut(usize) -> Result<()>,
+    ) -> Result<Segment> {
         let map = e.map(dir)?;
         let f = e.name.as_str();
-        let p = container::parse_with(&map, f, Kind::Segment, 8, 8, &|r| release_range(&map, r))?;
+        let p = container::parse_with(&map, f, Kind::Segment, 8, 8, &mut |r| {
+            let bytes = r.len();
+            release_range(&map, r);
+            checked(bytes)
+        })?;
         e.check_crc(p.header_crc)?;
         let fv = &p.fields;
         let nbits = codec.buckets.nbits;
