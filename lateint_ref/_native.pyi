@@ -9,6 +9,9 @@ import numpy.typing as npt
 F32 = npt.NDArray[np.float32]
 I64 = npt.NDArray[np.int64]
 Ids = I64 | Sequence[str]
+# ``progress(stage, done, total)``, called on the calling thread between steps of the native
+# work; an exception it raises (or a signal handler's, e.g. KeyboardInterrupt) stops the build,
+# nothing committed, and is raised by build_index / append_index unchanged (R-INDEX-8).
 ProgressHook = Callable[[str, int, int], object]
 
 class DocumentSet:

@@ -11,21 +11,32 @@ class Progress:
     """Prints ``label: stage done/total pct (elapsed)`` on one refreshed stderr line, or
     ``label: stage done (elapsed)`` when the total is not known (None).
 
+    The native builders call it between steps of a few milliseconds (R-INDEX-8); the line is
+    refreshed at most every ``REFRESH`` seconds, and always at the start and end of a stage.
+
     Args:
         label: what is being done, e.g. ``"building index"``.
         enabled: True or False; None shows it only when stderr is a terminal.
     """
+
+    REFRESH = 0.1
 
     def __init__(self, label: str, enabled: bool | None = None) -> None:
         self.label = label
         self.enabled = sys.stderr.isatty() if enabled is None else bool(enabled)
         self.start = time.perf_counter()
         self.shown = False
+        self.stage = ""
+        self.last = -self.REFRESH
 
     def __call__(self, stage: str, done: int, total: int | None) -> None:
         if not self.enabled:
             return
-        elapsed = time.perf_counter() - self.start
+        now = time.perf_counter()
+        if stage == self.stage and done != total and now - self.last < self.REFRESH:
+            return
+        self.stage, self.last = stage, now
+        elapsed = now - self.start
         if total is None:
             line = f"\r{self.label}: {stage} {done} ({elapsed:.1f} s)"
         else:

@@ -66,6 +66,11 @@ pub enum Error {
     #[error("R-INDEX-6: writing {path} failed: {reason}")]
     Io { path: String, reason: String },
 
+    /// R-INDEX-8: the caller's progress hook stopped a build or an addition (a signal, or an
+    /// error of the Python callback, which the binding raises in its place); nothing was committed.
+    #[error("R-INDEX-8: stopped by the caller before the commit")]
+    Interrupted,
+
     /// R-MAXSIM-14: the operating system refused to start worker threads.
     #[error("R-MAXSIM-14: could not start the thread pool: {reason}")]
     ThreadPool { reason: String },

@@ -3,6 +3,8 @@
 //! The pure core takes slices and returns `Result<_, Error>`; it knows nothing of Python. The
 //! binding lives in `python.rs` alone and is compiled only with the `python` feature (maturin).
 
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 pub mod bf16;
 pub mod documents;
 pub mod error;

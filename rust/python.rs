@@ -2,6 +2,9 @@
 //! releases the GIL for the computation (R-MAXSIM-14) and maps `Error` to the Python classes of
 //! `lateint_ref.errors` in one place (`to_py`).
 
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::time::Duration;
+
 use numpy::ndarray::Array2;
 use numpy::{
     IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods,
@@ -11,7 +14,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyType;
 
 use crate::documents::{Docs, DocumentSet};
-use crate::index::files::Ids;
+use crate::index::format::Ids;
 use crate::index::{Index, build as index_build, search as index_search};
 use crate::kernel::Isa;
 use crate::packed::Packed;
@@ -26,6 +29,8 @@ fn to_py(py: Python<'_>, e: Error) -> PyErr {
         Error::Format { .. } => "IndexFormatError",
         Error::Io { .. } => "IndexWriteError",
         Error::Memory { .. } => return PyMemoryError::new_err(message),
+        // Raised in place of the Python exception that stopped the work (`with_progress`).
+        Error::Interrupted => "LateIntError",
         _ => "InputError",
     };
     let cls = py
@@ -260,19 +265,94 @@ impl IdsArg<'_> {
     }
 }
 
-/// The build's progress hook: calls `progress(stage, done, total)` with the GIL re-taken; a
-/// failing callback must not fail the build, so its error is dropped.
-fn reporter(progress: &Option<Py<PyAny>>) -> impl FnMut(&str, u64, u64) + '_ {
-    move |stage, done, total| {
-        if let Some(cb) = progress {
-            Python::attach(|py| drop(cb.call1(py, (stage, done, total))));
+/// A progress report of the native work: `(stage, done, total)`.
+type Report = (String, u64, u64);
+
+/// The working thread's end of the progress hook (R-INDEX-8): each report goes to the calling
+/// thread, which answers whether the work may go on.
+struct Relay {
+    reports: mpsc::Sender<Report>,
+    answers: mpsc::Receiver<bool>,
+}
+
+impl Relay {
+    /// Sends a report and waits for its answer; `Error::Interrupted` when the work must stop.
+    /// While waiting, a worker of a rayon pool runs that pool's pending jobs (a callback may use
+    /// the same pool), checking for the answer every millisecond.
+    fn report(&self, stage: &str, done: u64, total: u64) -> Result<(), Error> {
+        self.reports
+            .send((stage.to_string(), done, total))
+            .map_err(|_| Error::Interrupted)?;
+        loop {
+            match self.answers.recv_timeout(Duration::from_millis(1)) {
+                Ok(true) => return Ok(()),
+                Ok(false) | Err(RecvTimeoutError::Disconnected) => return Err(Error::Interrupted),
+                Err(RecvTimeoutError::Timeout) => {
+                    rayon::yield_now();
+                }
+            }
         }
+    }
+}
+
+/// Runs `work` (a build or an addition) with the GIL released on a thread of its own, while
+/// this thread, the caller's, serves its progress reports (R-INDEX-8): for each one, with the
+/// GIL re-taken, pending signals are handled (Ctrl-C raises `KeyboardInterrupt`), then
+/// `callback(stage, done, total)` is called. The first Python error stops the work; once the
+/// work has returned, that very exception is raised.
+fn with_progress<T: Send>(
+    py: Python<'_>,
+    callback: Option<&Py<PyAny>>,
+    work: impl FnOnce(Relay) -> Result<T, Error> + Send,
+) -> PyResult<T> {
+    let (reports, incoming) = mpsc::channel::<Report>();
+    let (answer, answers) = mpsc::channel::<bool>();
+    let relay = Relay { reports, answers };
+    let (result, stopped) = py.detach(move || {
+        std::thread::scope(|scope| {
+            let worker = std::thread::Builder::new()
+                .name("lateint-build".into())
+                .spawn_scoped(scope, move || work(relay));
+            let worker = match worker {
+                Ok(w) => w,
+                Err(e) => {
+                    let reason = e.to_string();
+                    return (Err(Error::ThreadPool { reason }), None);
+                }
+            };
+            let mut stopped: Option<PyErr> = None;
+            // Ends when the worker has returned (its sender is dropped).
+            for (stage, done, total) in incoming.iter() {
+                if stopped.is_none() {
+                    stopped = Python::attach(|py| {
+                        py.check_signals()?;
+                        match callback {
+                            Some(cb) => cb.call1(py, (stage, done, total)).map(drop),
+                            None => Ok(()),
+                        }
+                    })
+                    .err();
+                }
+                // A failed send means the worker is gone: the loop ends with it.
+                let _ = answer.send(stopped.is_none());
+            }
+            let result = worker
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (result, stopped)
+        })
+    });
+    match (result, stopped) {
+        (_, Some(e)) => Err(e),
+        (Ok(v), None) => Ok(v),
+        (Err(e), None) => Err(to_py(py, e)),
     }
 }
 
 /// `build_index(path, vectors, offsets, ids, nbits, seed, n_centroids, sample, iters, metadata,
 /// threads, progress)`: builds and commits an index (spec/index.md). `progress(stage, done,
-/// total)` is called from the building thread with the GIL re-taken.
+/// total)` is called on this thread between steps of the work; an exception it raises, or a
+/// signal's (Ctrl-C), stops the build and is raised here, nothing committed (R-INDEX-8).
 #[pyfunction]
 #[pyo3(signature = (path, vectors, offsets, ids, nbits, seed, n_centroids, sample, iters, metadata, threads=None, progress=None))]
 #[allow(clippy::too_many_arguments)]
@@ -295,7 +375,7 @@ fn build_index(
     let (data, offs) = (contiguous(&vectors)?, contiguous1(&offsets)?);
     let ids = ids.into_ids()?;
     let pool = threads::check(threads).map_err(|e| to_py(py, e))?;
-    let result = py.detach(|| {
+    with_progress(py, progress.as_ref(), |relay| {
         let nbits = crate::index::quantize::check_nbits(nbits)?;
         let docs = Packed::new("document", data, dim, offs)?;
         let params = index_build::Params {
@@ -306,16 +386,16 @@ fn build_index(
             iters,
             metadata,
         };
-        let mut report = reporter(&progress);
-        threads::install(pool, || {
+        threads::install(pool, move || {
+            let mut report = |stage: &str, done, total| relay.report(stage, done, total);
             index_build::build(&path, Isa::detect(), &docs, &ids, &params, &mut report)
         })?
-    });
-    result.map_err(|e| to_py(py, e))
+    })
 }
 
 /// `append_index(path, vectors, offsets, ids, threads, progress)`: adds the documents as a new
-/// segment of the index at `path` (R-INDEX-7).
+/// segment of the index at `path` (R-INDEX-7); `progress` as `build_index`, a stopped addition
+/// leaving the index at its last commit (R-INDEX-8).
 #[pyfunction]
 #[pyo3(signature = (path, vectors, offsets, ids, threads=None, progress=None))]
 fn append_index(
@@ -331,14 +411,13 @@ fn append_index(
     let (data, offs) = (contiguous(&vectors)?, contiguous1(&offsets)?);
     let ids = ids.into_ids()?;
     let pool = threads::check(threads).map_err(|e| to_py(py, e))?;
-    let result = py.detach(|| {
+    with_progress(py, progress.as_ref(), |relay| {
         let docs = Packed::new("document", data, dim, offs)?;
-        let mut report = reporter(&progress);
-        threads::install(pool, || {
+        threads::install(pool, move || {
+            let mut report = |stage: &str, done, total| relay.report(stage, done, total);
             index_build::append(&path, Isa::detect(), &docs, &ids, &mut report)
         })?
-    });
-    result.map_err(|e| to_py(py, e))
+    })
 }
 
 /// An opened index (spec/index.md): `Index(path)`.
@@ -442,7 +521,7 @@ impl PyIndex {
     /// `[(file name, bytes)]` of the committed files as opened, manifest first.
     fn files(&self) -> Vec<(String, u64)> {
         let mut out = vec![(
-            crate::index::files::MANIFEST.to_string(),
+            crate::index::format::MANIFEST.to_string(),
             self.inner.manifest_len,
         )];
         out.extend(self.inner.entries.iter().map(|e| (e.name.clone(), e.len)));
@@ -548,29 +627,12 @@ impl PyIndex {
         py: Python<'py>,
         position: usize,
     ) -> PyResult<(Bound<'py, PyArray1<u16>>, Bound<'py, PyArray2<u8>>)> {
-        let index = &self.inner;
-        if position >= index.n_docs() {
-            return Err(to_py(
-                py,
-                Error::Param {
-                    rule: "R-ISEARCH-5",
-                    what: format!("position {position} is not below n_docs {}", index.n_docs()),
-                },
-            ));
-        }
-        let (s, d) = index.locate(position);
-        let seg = &index.segments[s];
-        let (dim, nb, cb) = (index.codec.dim, index.codec.buckets.nbits, seg.code_bytes);
-        let range = seg.doc(d);
-        let ids = seg.codes()[range.clone()].to_vec();
-        let mut buckets = Vec::with_capacity(range.len() * dim);
-        for t in range.clone() {
-            let bytes = &seg.residuals()[t * cb..(t + 1) * cb];
-            for k in 0..dim {
-                buckets.push((bytes[k * nb / 8] >> ((k * nb) % 8)) & ((1u8 << nb) - 1));
-            }
-        }
-        Ok((ids.into_pyarray(py), matrix(py, buckets, range.len(), dim)?))
+        let (ids, buckets) = self.inner.codes(position).map_err(|e| to_py(py, e))?;
+        let n = ids.len();
+        Ok((
+            ids.into_pyarray(py),
+            matrix(py, buckets, n, self.inner.codec.dim)?,
+        ))
     }
 }
 

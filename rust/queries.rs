@@ -1,8 +1,8 @@
 //! Queries prepared for the kernels: transposed so that query tokens lie across the SIMD lanes.
 
-use crate::bf16;
 use crate::packed::Packed;
 use crate::{Error, Result};
+use crate::{bf16, memory};
 
 /// Query tokens are padded to a multiple of this many lanes (the widest register, 16 f32).
 pub const LANE_PAD: usize = 16;
@@ -40,7 +40,8 @@ impl Prepared {
             Precision::F32 => dim,
             Precision::Bf16 => dim.div_ceil(2) * 2,
         };
-        let mut qt = vec![0.0f32; dim_p * pad];
+        // R-MAXSIM-15: up to 16 times the query's own size (one-token queries).
+        let mut qt = memory::zeroed::<f32>(memory::product(dim_p, pad, 4)?)?;
         for (i, row) in rows.chunks_exact(dim).enumerate() {
             for (k, &x) in row.iter().enumerate() {
                 qt[k * pad + i] = match precision {
@@ -52,7 +53,7 @@ impl Prepared {
         let qp = match precision {
             Precision::F32 => Vec::new(),
             Precision::Bf16 => {
-                let mut qp = vec![0u16; dim_p * pad];
+                let mut qp = memory::zeroed::<u16>(qt.len())?;
                 for k2 in 0..dim_p / 2 {
                     for i in 0..pad {
                         for half in 0..2 {

@@ -9,7 +9,7 @@ use crate::documents::Docs;
 use crate::kernel::Isa;
 use crate::maxsim::{QUERY_TILE, doc_tiles, prepare, score_tile};
 use crate::packed::Packed;
-use crate::{Error, Result};
+use crate::{Error, Result, memory, queries};
 
 /// A scored document: (score, document index).
 pub type Hit = (f32, usize);
@@ -50,11 +50,14 @@ pub fn search_exact(
     if k < 1 {
         return Err(Error::K { got: k });
     }
-    let prepared = prepare(queries, docs)?;
+    queries::check_same_dim(queries.dim, docs.dim)?;
     let kk = usize::try_from(k).unwrap_or(usize::MAX).min(docs.len());
+    // R-MAXSIM-15: the result is reserved, or refused, before any work.
+    let n = memory::product(queries.len(), kk, size_of::<f32>() + size_of::<i64>())?;
+    let mut scores = memory::reserve::<f32>(n)?;
+    let mut indices = memory::reserve::<i64>(n)?;
+    let prepared = prepare(queries, docs)?;
     let tiles = doc_tiles(docs.offsets);
-    let mut scores = Vec::with_capacity(prepared.len() * kk);
-    let mut indices = Vec::with_capacity(prepared.len() * kk);
     for group in prepared.chunks(QUERY_TILE) {
         // Per tile, the k best of each query of the group; merged below in tile order.
         let parts: Vec<Vec<Vec<Hit>>> = tiles
@@ -73,7 +76,9 @@ pub fn search_exact(
             })
             .collect();
         for qi in 0..group.len() {
-            let all: Vec<Hit> = parts.iter().flat_map(|p| p[qi].iter().copied()).collect();
+            // At most one hit per document.
+            let mut all = memory::reserve::<Hit>(parts.iter().map(|p| p[qi].len()).sum())?;
+            all.extend(parts.iter().flat_map(|p| p[qi].iter().copied()));
             for (s, d) in best_k(all, kk) {
                 scores.push(s);
                 indices.push(d as i64);

@@ -172,3 +172,32 @@ def test_result_too_large_is_memory_error() -> None:
     docs = li.Documents((np.ones((10_000_000, 1), np.float32), np.arange(10_000_001)))
     with pytest.raises(MemoryError, match="R-MAXSIM-15"):
         li.maxsim(queries, docs)
+
+
+def test_search_result_too_large_is_memory_error() -> None:
+    """R-MAXSIM-15: search_exact's result (200,000 queries x k' = 200,000: 480 GB of scores and
+    indices) raises MemoryError before anything is allocated; the process does not abort. Run in
+    a subprocess, so that an abort cannot take pytest down."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = (
+        "import numpy as np, lateint_ref as li\n"
+        "q = np.ones((200_000, 1, 1), np.float32)\n"
+        "d = (np.ones((200_000, 1), np.float32), np.arange(200_001))\n"
+        "try:\n"
+        "    li.search_exact(q, d, k=200_000)\n"
+        "except MemoryError as e:\n"
+        "    print('MemoryError:', e)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=Path(__file__).resolve().parent.parent,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert out.returncode == 0, f"exit {out.returncode}: {out.stderr[-2000:]}"
+    assert out.stdout.startswith("MemoryError: R-MAXSIM-15:"), out.stdout

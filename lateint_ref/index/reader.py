@@ -25,18 +25,18 @@ from lateint_ref.scoring.packing import pack_queries
 class Hits(NamedTuple):
     """One query's results, best first: external ids and their float32 scores."""
 
-    ids: list
+    ids: list[Any]
     scores: np.ndarray
 
 
 class Index:
     """An opened index. Use ``Index.create`` or ``Index.open``; both return one."""
 
-    def __init__(self, native: Any, path: str) -> None:
+    def __init__(self, native: _native.Index, path: str) -> None:
         self._native = native
         self.path = path
         ids = native.ids()
-        self._ids: list = ids.tolist() if isinstance(ids, np.ndarray) else list(ids)
+        self._ids: list[Any] = ids.tolist() if isinstance(ids, np.ndarray) else list(ids)
         codec = os.path.join(path, native.files()[1][0])
         try:
             meta = json.loads(native.metadata)
@@ -44,12 +44,12 @@ class Index:
             raise IndexFormatError(f"R-INDEX-4: {codec}: metadata is not JSON: {exc}") from exc
         if not isinstance(meta, dict):
             raise IndexFormatError(f"R-INDEX-4: {codec}: metadata is not a JSON object")
-        self._metadata: dict = meta
+        self._metadata: dict[str, Any] = meta
 
     @classmethod
     def create(
         cls,
-        path: str | os.PathLike,
+        path: str | os.PathLike[str],
         documents: Any,
         ids: Any = None,
         *,
@@ -58,7 +58,7 @@ class Index:
         n_centroids: int | None = None,
         sample: int | None = None,
         kmeans_iters: int = DEFAULT_KMEANS_ITERS,
-        metadata: dict | None = None,
+        metadata: dict[str, Any] | None = None,
         threads: int | None = None,
         progress: bool | None = None,
     ) -> Index:
@@ -76,6 +76,9 @@ class Index:
             metadata: a JSON-serialisable dict kept with the index (e.g. the model's name).
             threads: worker threads; None uses every core. The files do not depend on it.
             progress: a progress line on stderr; None shows it when stderr is a terminal.
+
+        Ctrl-C stops the build promptly with ``KeyboardInterrupt`` and leaves ``path`` as it was
+        (R-INDEX-8).
         """
         writer.create(
             path,
@@ -102,12 +105,13 @@ class Index:
     ) -> Index:
         """Adds ``documents`` as a new segment coded with this index's centroids and buckets,
         commits it atomically (R-INDEX-7) and returns the index reopened. ``ids`` must be new and
-        of the index's kind; by default integers following the largest integer id."""
+        of the index's kind; by default integers following the largest integer id. Ctrl-C stops
+        it promptly with ``KeyboardInterrupt``, the index left at its last commit (R-INDEX-8)."""
         writer.append(self.path, documents, ids, self._ids, threads=threads, progress=progress)
         return type(self).open(self.path)
 
     @classmethod
-    def open(cls, path: str | os.PathLike) -> Index:
+    def open(cls, path: str | os.PathLike[str]) -> Index:
         """Opens the index at ``path``, checking every file (R-INDEX-2)."""
         return cls(_native.Index(os.fspath(path)), os.fspath(path))
 
@@ -142,13 +146,14 @@ class Index:
         return self._native.n_tokens
 
     @property
-    def ids(self) -> list:
+    def ids(self) -> list[Any]:
         """External ids in position order."""
         return list(self._ids)
 
     @property
-    def metadata(self) -> dict:
-        return json.loads(json.dumps(self._metadata))  # a copy the caller may change
+    def metadata(self) -> dict[str, Any]:
+        copy: dict[str, Any] = json.loads(json.dumps(self._metadata))  # the caller may change it
+        return copy
 
     @property
     def centroids(self) -> np.ndarray:
@@ -174,7 +179,7 @@ class Index:
         """The committed files and their sizes in bytes, manifest first."""
         return self._native.files()
 
-    def stats(self) -> dict:
+    def stats(self) -> dict[str, Any]:
         """Sizes: documents, tokens, centroids, dim, nbits and bytes on disk (all files)."""
         on_disk = sum(size for _, size in self.files())
         seed, sample, iters = self._native.training
@@ -191,7 +196,7 @@ class Index:
             "kmeans_iters": iters,
         }
 
-    def search_defaults(self, k: int = 10) -> dict:
+    def search_defaults(self, k: int = 10) -> dict[str, Any]:
         """The parameters a search for ``k`` results uses when none are given (R-ISEARCH-3),
         derived from this index's size: ``{"nprobe", "candidates", "rescore"}``."""
         nprobe, candidates, rescore = self._native.search_defaults(_checks.k(k))

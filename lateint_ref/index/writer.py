@@ -1,7 +1,8 @@
 """Writing an index (spec/index.md): ``create`` builds and commits the first generation,
 ``append`` commits a new segment coded with the existing codec (R-INDEX-6, R-INDEX-7). Both check
-their arguments here, once, then hand the packed arrays to the native builder; the reader
-(``reader.Index``) reopens what they committed."""
+their arguments here, once, then hand the packed arrays to the native builder, which reports to
+a ``Progress`` callback on this thread and stops, committing nothing, when it or a signal handler
+raises (R-INDEX-8); the reader (``reader.Index``) reopens what they committed."""
 
 from __future__ import annotations
 
@@ -47,7 +48,7 @@ def external_ids(ids: Any, n_docs: int) -> np.ndarray | list[str]:
     return np.asarray(values, dtype=np.int64)
 
 
-def _metadata(metadata: dict | None) -> str:
+def _metadata(metadata: dict[str, Any] | None) -> str:
     """The caller's metadata as canonical JSON text (R-INDEX-4)."""
     try:
         text = json.dumps({} if metadata is None else metadata, sort_keys=True, allow_nan=False)
@@ -59,7 +60,7 @@ def _metadata(metadata: dict | None) -> str:
 
 
 def create(
-    path: str | os.PathLike,
+    path: str | os.PathLike[str],
     documents: Any,
     ids: Any = None,
     *,
@@ -68,7 +69,7 @@ def create(
     n_centroids: int | None = None,
     sample: int | None = None,
     kmeans_iters: int = DEFAULT_KMEANS_ITERS,
-    metadata: dict | None = None,
+    metadata: dict[str, Any] | None = None,
     threads: int | None = None,
     progress: bool | None = None,
 ) -> None:
@@ -106,10 +107,10 @@ def create(
 
 
 def append(
-    path: str | os.PathLike,
+    path: str | os.PathLike[str],
     documents: Any,
     ids: Any,
-    existing: list,
+    existing: list[Any],
     *,
     threads: int | None = None,
     progress: bool | None = None,

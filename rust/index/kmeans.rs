@@ -4,6 +4,7 @@
 
 use rayon::prelude::*;
 
+use super::progress::step_items;
 use crate::kernel::{self, Isa};
 use crate::memory;
 use crate::{Error, Result};
@@ -100,15 +101,44 @@ pub fn assign(
         );
 }
 
+/// `assign` in steps of a few milliseconds of work (R-INDEX-8), `tick(points done)` after each
+/// step; its error stops the assignment and is returned. The results do not depend on the steps
+/// (every point is assigned on its own).
+pub fn assign_in_steps(
+    isa: Isa,
+    points: &[f32],
+    dim: usize,
+    centroids: &[f32],
+    best: &mut [f32],
+    arg: &mut [u32],
+    tick: &mut dyn FnMut(usize) -> Result<()>,
+) -> Result<()> {
+    let n = best.len().min(arg.len());
+    let step = step_items((centroids.len() / dim.max(1)).saturating_mul(dim), BLOCK);
+    for start in (0..n).step_by(step) {
+        let end = start.saturating_add(step).min(n);
+        assign(
+            isa,
+            &points[start * dim..end * dim],
+            dim,
+            centroids,
+            &mut best[start..end],
+            &mut arg[start..end],
+        );
+        tick(end)?;
+    }
+    Ok(())
+}
+
 /// Trains `k` centroids on `sample: [s][dim]` with `iters` Lloyd iterations (R-KMEANS-3);
-/// `progress(i)` after iteration `i`.
+/// `progress(done, iters * s)` in points assigned, between steps (its error stops the training).
 pub fn train(
     isa: Isa,
     sample: &[f32],
     dim: usize,
     k: usize,
     iters: usize,
-    progress: &mut dyn FnMut(usize),
+    progress: &mut dyn FnMut(u64, u64) -> Result<()>,
 ) -> Result<Vec<f32>> {
     let s = sample.len() / dim;
     let mut centroids = memory::zeroed::<f32>(memory::product(k, dim, 4)?)?;
@@ -121,10 +151,19 @@ pub fn train(
     }
     let mut best = memory::zeroed::<f32>(s)?;
     let mut arg = memory::zeroed::<u32>(s)?;
+    let total = (iters as u64).saturating_mul(s as u64);
     for it in 0..iters {
-        assign(isa, sample, dim, &centroids, &mut best, &mut arg);
+        let before = it as u64 * s as u64;
+        assign_in_steps(
+            isa,
+            sample,
+            dim,
+            &centroids,
+            &mut best,
+            &mut arg,
+            &mut |done| progress(before + done as u64, total),
+        )?;
         update(sample, dim, k, &best, &arg, &mut centroids)?;
-        progress(it + 1);
     }
     Ok(centroids)
 }

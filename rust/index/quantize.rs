@@ -3,7 +3,8 @@
 
 use rayon::prelude::*;
 
-use crate::{Error, Result};
+use super::progress::step_items;
+use crate::{Error, Result, memory};
 
 /// R-QUANT-1: 1, 2 or 4 bits per component.
 pub fn check_nbits(nbits: i64) -> Result<usize> {
@@ -19,6 +20,21 @@ pub fn check_nbits(nbits: i64) -> Result<usize> {
 /// Bytes of one token's codes.
 pub fn code_bytes(dim: usize, nbits: usize) -> usize {
     (dim * nbits).div_ceil(8)
+}
+
+/// R-INDEX-5 section 3: the bucket of component `d` in one token's packed codes, bits
+/// `(d * nbits) mod 8 ..` of byte `floor(d * nbits / 8)`, least significant bit first.
+#[inline]
+pub fn bucket(codes: &[u8], d: usize, nbits: usize) -> usize {
+    let mask = (1u8 << nbits) - 1;
+    ((codes[d * nbits / 8] >> ((d * nbits) % 8)) & mask) as usize
+}
+
+/// The buckets of one token's packed codes, `out: [dim] u8` (the inverse of `Buckets::encode`).
+pub fn unpack(codes: &[u8], nbits: usize, out: &mut [u8]) {
+    for (d, o) in out.iter_mut().enumerate() {
+        *o = bucket(codes, d, nbits) as u8;
+    }
 }
 
 /// Lloyd iterations of the bucket fitting (R-QUANT-2).
@@ -77,33 +93,43 @@ pub struct Buckets {
     pub weights: Vec<f32>,
 }
 
-/// Fits the buckets (R-QUANT-2) from `residual(p, d)` of the `s` sample tokens.
+/// Fits the buckets (R-QUANT-2) from `residual(p, d)` of the `s` sample tokens, in parallel over
+/// components; `tick(components done)` between steps of a few milliseconds (its error stops the
+/// fitting and is returned, R-INDEX-8).
 pub fn fit(
     dim: usize,
     nbits: usize,
     s: usize,
     residual: impl Fn(usize, usize) -> f32 + Sync,
-) -> Buckets {
+    tick: &mut dyn FnMut(usize) -> Result<()>,
+) -> Result<Buckets> {
     let b = 1usize << nbits;
-    let per_dim: Vec<(Vec<f32>, Vec<f32>)> = (0..dim)
-        .into_par_iter()
-        .map(|d| {
-            let mut v: Vec<f32> = (0..s).map(|p| residual(p, d)).collect();
-            v.sort_unstable_by(f32::total_cmp);
-            lloyd_max(&v, b)
-        })
-        .collect();
-    let mut cutoffs = Vec::with_capacity(dim * (b - 1));
-    let mut weights = Vec::with_capacity(dim * b);
-    for (c, w) in per_dim {
-        cutoffs.extend(c);
-        weights.extend(w);
+    // A component costs a sort of `s` values: about 8 s log2(s) units.
+    let cost = s.saturating_mul(8 * (usize::BITS - s.leading_zeros()) as usize);
+    let step = step_items(cost, 1);
+    let mut cutoffs = memory::reserve(memory::product(dim, b - 1, 4)?)?;
+    let mut weights = memory::reserve(memory::product(dim, b, 4)?)?;
+    for d0 in (0..dim).step_by(step) {
+        let d1 = d0.saturating_add(step).min(dim);
+        let per_dim: Vec<(Vec<f32>, Vec<f32>)> = (d0..d1)
+            .into_par_iter()
+            .map(|d| {
+                let mut v: Vec<f32> = (0..s).map(|p| residual(p, d)).collect();
+                v.sort_unstable_by(f32::total_cmp);
+                lloyd_max(&v, b)
+            })
+            .collect();
+        for (c, w) in per_dim {
+            cutoffs.extend(c);
+            weights.extend(w);
+        }
+        tick(d1)?;
     }
-    Buckets {
+    Ok(Buckets {
         nbits,
         cutoffs,
         weights,
-    }
+    })
 }
 
 impl Buckets {
@@ -154,12 +180,9 @@ impl Buckets {
 
     /// R-QUANT-4: `out[d] = c[d] + w[d][b_d]`.
     pub fn decode(&self, codes: &[u8], c: &[f32], out: &mut [f32]) {
-        let nb = self.nbits;
-        let b = 1usize << nb;
-        let mask = (b - 1) as u8;
+        let b = 1usize << self.nbits;
         for (d, (o, &cd)) in out.iter_mut().zip(c).enumerate() {
-            let bucket = (codes[d * nb / 8] >> ((d * nb) % 8)) & mask;
-            *o = cd + self.weights[d * b + bucket as usize];
+            *o = cd + self.weights[d * b + bucket(codes, d, self.nbits)];
         }
     }
 }

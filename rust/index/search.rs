@@ -1,7 +1,7 @@
 //! Search of one segment (R-ISEARCH-1..3): centroid scores, probing of the inverted lists,
 //! approximate scores from the codes alone, exact MaxSim over the decoded short list.
 
-use super::files::{Codec, Segment};
+use super::format::{Codec, Segment};
 use crate::kernel::{self, DocRows, Isa, prefetch};
 use crate::maxsim::score_one;
 use crate::queries::Prepared;

@@ -1,6 +1,6 @@
 //! Unit tests of the index modules: the sample, the bucket tables, the container and the files.
 
-use super::container::{self, Kind};
+use super::format::container::{self, Kind};
 use super::quantize::{self, Buckets};
 use super::rng;
 use crate::Error;
@@ -22,7 +22,11 @@ fn table_decoding_equals_direct_decoding() {
             let b = 1usize << nbits;
             let mut r = crate::unit_support::Rng(nbits as u64 * 100 + dim as u64);
             let residuals: Vec<f32> = (0..200 * dim).map(|_| r.uniform()).collect();
-            let buckets: Buckets = quantize::fit(dim, nbits, 200, |p, d| residuals[p * dim + d]);
+            let buckets: Buckets =
+                quantize::fit(dim, nbits, 200, |p, d| residuals[p * dim + d], &mut |_| {
+                    Ok(())
+                })
+                .unwrap();
             assert_eq!(buckets.weights.len(), dim * b);
             let table = buckets.table(dim);
             let c: Vec<f32> = (0..dim).map(|_| r.uniform()).collect();
@@ -37,13 +41,57 @@ fn table_decoding_equals_direct_decoding() {
     }
 }
 
+/// R-INDEX-5 section 3 and R-QUANT-3: `unpack` reads back the buckets `encode` packed, least
+/// significant bit first, and `decode` adds the value of exactly that bucket.
+#[test]
+fn unpacked_buckets_are_the_encoded_ones() {
+    for nbits in [1usize, 2, 4] {
+        for dim in [1usize, 3, 8, 13, 128] {
+            let b = 1usize << nbits;
+            let mut r = crate::unit_support::Rng(nbits as u64 * 1000 + dim as u64);
+            let residuals: Vec<f32> = (0..200 * dim).map(|_| r.uniform()).collect();
+            let buckets =
+                quantize::fit(dim, nbits, 200, |p, d| residuals[p * dim + d], &mut |_| {
+                    Ok(())
+                })
+                .unwrap();
+            let c: Vec<f32> = (0..dim).map(|_| r.uniform()).collect();
+            let x: Vec<f32> = (0..dim).map(|_| r.uniform()).collect();
+            let mut code = vec![0u8; quantize::code_bytes(dim, nbits)];
+            buckets.encode(&x, &c, &mut code);
+            let mut got = vec![0u8; dim];
+            quantize::unpack(&code, nbits, &mut got);
+            let mut decoded = vec![0.0f32; dim];
+            buckets.decode(&code, &c, &mut decoded);
+            for d in 0..dim {
+                let cut = &buckets.cutoffs[d * (b - 1)..(d + 1) * (b - 1)];
+                let want = cut.iter().filter(|&&t| t < x[d] - c[d]).count();
+                assert_eq!(
+                    got[d] as usize, want,
+                    "nbits {nbits} dim {dim} component {d}"
+                );
+                let bits = (code[d * nbits / 8] >> ((d * nbits) % 8)) as usize & (b - 1);
+                assert_eq!(bits, want);
+                assert_eq!(decoded[d], c[d] + buckets.weights[d * b + want]);
+            }
+        }
+    }
+}
+
 #[test]
 fn container_round_trips_and_rejects_every_flip() {
     let dir = std::env::temp_dir().join(format!("lateint-unit-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let sections: [&[u8]; 3] = [b"abc", b"", &[7u8; 70]];
-    let (len, _) =
-        container::write_atomic(&dir, "f.lti", Kind::Codec, &[1, 2, 3], &sections).unwrap();
+    let (len, _) = container::write_atomic(
+        &dir,
+        "f.lti",
+        Kind::Codec,
+        &[1, 2, 3],
+        &sections,
+        &mut |_, _| Ok(()),
+    )
+    .unwrap();
     let bytes = std::fs::read(dir.join("f.lti")).unwrap();
     assert_eq!(bytes.len() as u64, len);
     let p = container::parse(&bytes, "f", Kind::Codec, 3, 3).unwrap();
@@ -62,4 +110,102 @@ fn container_round_trips_and_rejects_every_flip() {
         assert!(container::parse(&bytes[..cut], "f", Kind::Codec, 3, 3).is_err());
     }
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The file names and bytes of an index directory, `LOCK` aside.
+fn files_of(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
+    let mut out: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_name() != "LOCK")
+        .map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            (name, std::fs::read(e.path()).unwrap())
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// R-INDEX-8: a build or an addition whose progress hook fails at any of its reports returns that
+/// error and leaves the directory as it was: no directory after a build, the last commit's files
+/// after an addition; the same calls then succeed with the same bytes.
+#[test]
+fn stopped_builds_and_additions_leave_the_directory_as_it_was() {
+    use super::build::{Params, append, build};
+    use super::format::Ids;
+    use crate::kernel::Isa;
+    use crate::packed::Packed;
+    let root = std::env::temp_dir().join(format!("lateint-stop-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let dim = 4;
+    let mut r = crate::unit_support::Rng(21);
+    let (data, offsets) = crate::unit_support::batch(&mut r, 60, 1, 6, dim, |r| r.uniform());
+    let docs = Packed::new("document", &data, dim, &offsets).unwrap();
+    let (more_data, more_offsets) =
+        crate::unit_support::batch(&mut r, 20, 1, 6, dim, |r| r.uniform());
+    let more = Packed::new("document", &more_data, dim, &more_offsets).unwrap();
+    let ids = Ids::Int((0..60).collect());
+    let more_ids = Ids::Int((60..80).collect());
+    let params = Params {
+        nbits: 2,
+        seed: 3,
+        n_centroids: None,
+        sample: None,
+        iters: 2,
+        metadata: "{}".into(),
+    };
+    let isa = Isa::detect();
+    let stopping = |stop: usize| {
+        let mut seen = 0;
+        move |_: &str, _: u64, _: u64| {
+            seen += 1;
+            if seen > stop {
+                Err(Error::Interrupted)
+            } else {
+                Ok(())
+            }
+        }
+    };
+    let reference = root.join("reference");
+    let mut n_build = 0;
+    build(&reference, isa, &docs, &ids, &params, &mut |_, _, _| {
+        n_build += 1;
+        Ok(())
+    })
+    .unwrap();
+    let built = files_of(&reference);
+    let mut n_append = 0;
+    append(&reference, isa, &more, &more_ids, &mut |_, _, _| {
+        n_append += 1;
+        Ok(())
+    })
+    .unwrap();
+    let added = files_of(&reference);
+    assert!(n_build > 5 && n_append > 3, "{n_build} {n_append}");
+
+    let dir = root.join("index");
+    for stop in 0..n_build {
+        let got = build(&dir, isa, &docs, &ids, &params, &mut stopping(stop));
+        assert_eq!(
+            got,
+            Err(Error::Interrupted),
+            "build stopped at report {stop}"
+        );
+        assert!(!dir.exists(), "build stopped at report {stop} left files");
+    }
+    build(&dir, isa, &docs, &ids, &params, &mut |_, _, _| Ok(())).unwrap();
+    assert_eq!(files_of(&dir), built);
+    for stop in 0..n_append {
+        let got = append(&dir, isa, &more, &more_ids, &mut stopping(stop));
+        assert_eq!(
+            got,
+            Err(Error::Interrupted),
+            "addition stopped at report {stop}"
+        );
+        assert_eq!(files_of(&dir), built, "addition stopped at report {stop}");
+    }
+    append(&dir, isa, &more, &more_ids, &mut |_, _, _| Ok(())).unwrap();
+    assert_eq!(files_of(&dir), added);
+    std::fs::remove_dir_all(&root).unwrap();
 }

@@ -67,3 +67,26 @@ pub fn batch(
 pub fn bits(v: &[f32]) -> Vec<u32> {
     v.iter().map(|x| x.to_bits()).collect()
 }
+
+/// The SIMD instruction sets of this CPU among `isas` (all but scalar), each to be compared with
+/// the scalar kernel (always available, the oracle). When there is none, `test` says so on
+/// stderr, uncaptured, so that a comparison that cannot run is a visible skip, not a silent pass.
+pub fn simd_among(test: &str, isas: Vec<crate::kernel::Isa>) -> Vec<crate::kernel::Isa> {
+    use std::io::Write;
+    let simd: Vec<_> = isas
+        .into_iter()
+        .filter(|&i| i != crate::kernel::Isa::Scalar)
+        .collect();
+    if simd.is_empty() {
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED: {test}: no SIMD instruction set on this CPU to compare with the scalar kernel"
+        );
+    }
+    simd
+}
+
+/// Every SIMD instruction set of this CPU (see `simd_among`).
+pub fn simd_isas(test: &str) -> Vec<crate::kernel::Isa> {
+    simd_among(test, crate::kernel::Isa::available())
+}

@@ -4,8 +4,9 @@
 
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
+use super::{le_u32, le_u64};
 use crate::{Error, Result};
 
 /// `LATEINT\0`.
@@ -31,8 +32,9 @@ fn header_len(n_fields: usize, n_sections: usize) -> u64 {
     24 + 8 * n_fields as u64 + 24 * n_sections as u64 + 4
 }
 
-/// The serialized header and the section offsets for these section lengths.
-fn header(kind: Kind, fields: &[u64], sections: &[&[u8]]) -> Vec<u8> {
+/// The serialized header for these fields and sections (`crcs`: the sections' CRC-32), and its
+/// header CRC.
+fn header(kind: Kind, fields: &[u64], sections: &[&[u8]], crcs: &[u32]) -> (Vec<u8>, u32) {
     let mut h = Vec::with_capacity(header_len(fields.len(), sections.len()) as usize);
     h.extend_from_slice(&MAGIC);
     h.extend_from_slice(&(kind as u32).to_le_bytes());
@@ -43,16 +45,16 @@ fn header(kind: Kind, fields: &[u64], sections: &[&[u8]]) -> Vec<u8> {
         h.extend_from_slice(&f.to_le_bytes());
     }
     let mut at = align(header_len(fields.len(), sections.len()));
-    for s in sections {
+    for (s, crc) in sections.iter().zip(crcs) {
         h.extend_from_slice(&at.to_le_bytes());
         h.extend_from_slice(&(s.len() as u64).to_le_bytes());
-        h.extend_from_slice(&crc32fast::hash(s).to_le_bytes());
+        h.extend_from_slice(&crc.to_le_bytes());
         h.extend_from_slice(&0u32.to_le_bytes());
         at = align(at + s.len() as u64);
     }
     let crc = crc32fast::hash(&h);
     h.extend_from_slice(&crc.to_le_bytes());
-    h
+    (h, crc)
 }
 
 fn io_error(path: &Path, e: std::io::Error) -> Error {
@@ -71,38 +73,130 @@ pub fn sync_dir(dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Writes `dir/name` atomically (R-INDEX-6): `name.tmp`, fsync, rename, directory sync.
-/// Returns the file length and its header CRC.
+/// Bytes hashed or written between two calls of a write's `tick` (milliseconds of work).
+const WRITE_STEP: usize = 8 << 20;
+
+/// The progress of a write (R-INDEX-8): `tick(done, total)`, in bytes hashed and written, after
+/// each step of about `WRITE_STEP` bytes and once the file is flushed; an error stops the write.
+pub type Tick<'a> = dyn FnMut(u64, u64) -> Result<()> + 'a;
+
+/// Counts the bytes of a write and calls its `tick` after each `WRITE_STEP`.
+struct Steps<'t, 'a> {
+    tick: &'t mut Tick<'a>,
+    done: u64,
+    total: u64,
+    since: usize,
+}
+
+impl Steps<'_, '_> {
+    fn add(&mut self, bytes: usize) -> Result<()> {
+        self.done += bytes as u64;
+        self.since += bytes;
+        if self.since >= WRITE_STEP {
+            self.since = 0;
+            (self.tick)(self.done, self.total)?;
+        }
+        Ok(())
+    }
+}
+
+/// A file written in full under `name.tmp` and flushed to disk, not yet visible under `name`;
+/// the temporary is removed when this is dropped without `rename` (R-INDEX-6, R-INDEX-8).
+pub struct Temp {
+    tmp: PathBuf,
+    fin: PathBuf,
+    len: u64,
+    header_crc: u32,
+    renamed: bool,
+}
+
+impl Temp {
+    /// Renames the file to its final name, where readers see it; returns its length and header
+    /// CRC. (The directory entry is made durable by `sync_dir`.)
+    pub fn rename(mut self) -> Result<(u64, u32)> {
+        fs::rename(&self.tmp, &self.fin).map_err(|e| io_error(&self.fin, e))?;
+        self.renamed = true;
+        Ok((self.len, self.header_crc))
+    }
+}
+
+impl Drop for Temp {
+    fn drop(&mut self) {
+        if !self.renamed {
+            // Best effort: a temporary left behind is ignored by readers (R-INDEX-6).
+            let _ = fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+/// Writes the container under `dir/name.tmp` and flushes it to disk, reporting to `tick` between
+/// steps; the temporary is removed again on any failure.
+pub fn write_temp(
+    dir: &Path,
+    name: &str,
+    kind: Kind,
+    fields: &[u64],
+    sections: &[&[u8]],
+    tick: &mut Tick,
+) -> Result<Temp> {
+    let total = 2 * sections.iter().map(|s| s.len() as u64).sum::<u64>();
+    let mut steps = Steps {
+        tick,
+        done: 0,
+        total,
+        since: 0,
+    };
+    let mut crcs = Vec::with_capacity(sections.len());
+    for s in sections {
+        let mut hasher = crc32fast::Hasher::new();
+        for chunk in s.chunks(WRITE_STEP) {
+            hasher.update(chunk);
+            steps.add(chunk.len())?;
+        }
+        crcs.push(hasher.finalize());
+    }
+    let (h, header_crc) = header(kind, fields, sections, &crcs);
+    let mut temp = Temp {
+        tmp: dir.join(format!("{name}.tmp")),
+        fin: dir.join(name),
+        len: 0,
+        header_crc,
+        renamed: false,
+    };
+    let io = |e: std::io::Error| io_error(&dir.join(format!("{name}.tmp")), e);
+    let file = File::create(&temp.tmp).map_err(io)?;
+    let mut w = BufWriter::with_capacity(1 << 20, file);
+    w.write_all(&h).map_err(io)?;
+    let mut at = h.len() as u64;
+    for s in sections {
+        let pad = align(at) - at;
+        w.write_all(&vec![0u8; pad as usize]).map_err(io)?;
+        for chunk in s.chunks(WRITE_STEP) {
+            w.write_all(chunk).map_err(io)?;
+            steps.add(chunk.len())?;
+        }
+        at = align(at) + s.len() as u64;
+    }
+    let file = w.into_inner().map_err(|e| io(e.into_error()))?;
+    file.sync_all().map_err(io)?;
+    (steps.tick)(total, total)?;
+    temp.len = at;
+    Ok(temp)
+}
+
+/// Writes `dir/name` atomically (R-INDEX-6): `name.tmp`, fsync, rename, directory sync; `tick`
+/// as `write_temp`. Returns the file length and its header CRC.
 pub fn write_atomic(
     dir: &Path,
     name: &str,
     kind: Kind,
     fields: &[u64],
     sections: &[&[u8]],
+    tick: &mut Tick,
 ) -> Result<(u64, u32)> {
-    let h = header(kind, fields, sections);
-    let header_crc = u32::from_le_bytes(h[h.len() - 4..].try_into().expect("4 bytes"));
-    let tmp = dir.join(format!("{name}.tmp"));
-    let fin = dir.join(name);
-    let write = || -> std::io::Result<u64> {
-        let file = File::create(&tmp)?;
-        let mut w = BufWriter::with_capacity(1 << 20, file);
-        w.write_all(&h)?;
-        let mut at = h.len() as u64;
-        for s in sections {
-            let pad = align(at) - at;
-            w.write_all(&vec![0u8; pad as usize])?;
-            w.write_all(s)?;
-            at = align(at) + s.len() as u64;
-        }
-        let file = w.into_inner().map_err(|e| e.into_error())?;
-        file.sync_all()?;
-        Ok(at)
-    };
-    let len = write().map_err(|e| io_error(&tmp, e))?;
-    fs::rename(&tmp, &fin).map_err(|e| io_error(&fin, e))?;
+    let written = write_temp(dir, name, kind, fields, sections, tick)?.rename()?;
     sync_dir(dir)?;
-    Ok((len, header_crc))
+    Ok(written)
 }
 
 /// A parsed container: its fields and section bytes, borrowed from the file's bytes.
@@ -110,14 +204,6 @@ pub struct Parsed<'a> {
     pub fields: Vec<u64>,
     pub sections: Vec<&'a [u8]>,
     pub header_crc: u32,
-}
-
-fn u32_at(b: &[u8], at: usize) -> u32 {
-    u32::from_le_bytes(b[at..at + 4].try_into().expect("4 bytes"))
-}
-
-fn u64_at(b: &[u8], at: usize) -> u64 {
-    u64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes"))
 }
 
 /// Parses and checks a container of `kind` with exactly `n_fields` fields and `n_sections`
@@ -129,21 +215,21 @@ pub fn parse<'a>(
     n_fields: usize,
     n_sections: usize,
 ) -> Result<Parsed<'a>> {
-    parse_with(bytes, file, kind, n_fields, n_sections, &|_| {})
+    parse_with(bytes, file, kind, n_fields, n_sections, &mut |_| Ok(()))
 }
 
 /// Bytes hashed between two calls of the `checked` hook of `parse_with`.
 const CRC_CHUNK: usize = 4 << 20;
 
 /// As `parse`; `checked(range)` is called after each chunk of a section has been hashed, so a
-/// memory-mapped caller may drop those pages at once.
+/// memory-mapped caller may drop those pages at once (or stop: its error is returned).
 pub fn parse_with<'a>(
     bytes: &'a [u8],
     file: &str,
     kind: Kind,
     n_fields: usize,
     n_sections: usize,
-    checked: &dyn Fn(std::ops::Range<usize>),
+    checked: &mut dyn FnMut(std::ops::Range<usize>) -> Result<()>,
 ) -> Result<Parsed<'a>> {
     let bad = |check: String| Error::Format {
         file: file.to_string(),
@@ -156,7 +242,7 @@ pub fn parse_with<'a>(
     if bytes[..8] != MAGIC {
         return Err(bad("bad magic (not a lateint-ref index file)".into()));
     }
-    let (k, version) = (u32_at(bytes, 8), u32_at(bytes, 12));
+    let (k, version) = (le_u32(bytes, 8, file)?, le_u32(bytes, 12, file)?);
     if k != kind as u32 {
         return Err(bad(format!("kind {k}, expected {}", kind as u32)));
     }
@@ -165,7 +251,10 @@ pub fn parse_with<'a>(
             "format version {version} is not supported (reads {VERSION})"
         )));
     }
-    let (nf, ns) = (u32_at(bytes, 16) as usize, u32_at(bytes, 20) as usize);
+    let (nf, ns) = (
+        le_u32(bytes, 16, file)? as usize,
+        le_u32(bytes, 20, file)? as usize,
+    );
     if nf != n_fields || ns != n_sections {
         return Err(bad(format!(
             "{nf} fields and {ns} sections, expected {n_fields} and {n_sections}"
@@ -178,20 +267,22 @@ pub fn parse_with<'a>(
         )));
     }
     let hend = hlen as usize - 4;
-    if crc32fast::hash(&bytes[..hend]) != u32_at(bytes, hend) {
+    if crc32fast::hash(&bytes[..hend]) != le_u32(bytes, hend, file)? {
         return Err(bad("header CRC mismatch".into()));
     }
-    let fields = (0..nf).map(|i| u64_at(bytes, 24 + 8 * i)).collect();
+    let fields = (0..nf)
+        .map(|i| le_u64(bytes, 24 + 8 * i, file))
+        .collect::<Result<Vec<u64>>>()?;
     let mut sections = Vec::with_capacity(ns);
     let mut end = hlen;
     for i in 0..ns {
         let at = 24 + 8 * nf + 24 * i;
         let (off, slen, crc) = (
-            u64_at(bytes, at),
-            u64_at(bytes, at + 8),
-            u32_at(bytes, at + 16),
+            le_u64(bytes, at, file)?,
+            le_u64(bytes, at + 8, file)?,
+            le_u32(bytes, at + 16, file)?,
         );
-        if u32_at(bytes, at + 20) != 0 {
+        if le_u32(bytes, at + 20, file)? != 0 {
             return Err(bad(format!("section {i}: reserved word is not zero")));
         }
         if off != align(end) {
@@ -213,7 +304,7 @@ pub fn parse_with<'a>(
         for (j, chunk) in s.chunks(CRC_CHUNK).enumerate() {
             hasher.update(chunk);
             let at = off as usize + j * CRC_CHUNK;
-            checked(at..at + chunk.len());
+            checked(at..at + chunk.len())?;
         }
         if hasher.finalize() != crc {
             return Err(bad(format!("section {i}: CRC mismatch")));
@@ -229,7 +320,7 @@ pub fn parse_with<'a>(
     Ok(Parsed {
         fields,
         sections,
-        header_crc: u32_at(bytes, hend),
+        header_crc: le_u32(bytes, hend, file)?,
     })
 }
 

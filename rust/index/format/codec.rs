@@ -1,0 +1,109 @@
+//! The codec (R-INDEX-4): the centroids and the residual buckets every segment is coded with.
+
+use std::path::Path;
+
+use super::container::{self, Kind, Tick, bytes_of, view};
+use super::manifest::{Entry, ROLE_CODEC};
+use super::{fail, usize_of};
+use crate::Result;
+use crate::index::kmeans::MAX_CENTROIDS;
+use crate::index::quantize::{self, Buckets};
+
+/// The codec: centroids and buckets (R-INDEX-4), copied out of its file.
+#[derive(Clone, Debug)]
+pub struct Codec {
+    pub dim: usize,
+    pub k: usize,
+    pub seed: u64,
+    pub sample: u64,
+    pub iters: u64,
+    pub centroids: Vec<f32>,
+    pub buckets: Buckets,
+    pub metadata: String,
+    pub header_crc: u32,
+    /// The decoding table of `Buckets::table`.
+    pub table: Vec<f32>,
+}
+
+impl Codec {
+    /// Writes the codec file (`tick`: see `container::write_temp`); returns its manifest entry.
+    pub fn write(&self, dir: &Path, name: &str, tick: &mut Tick) -> Result<Entry> {
+        let fields = [
+            self.dim as u64,
+            self.buckets.nbits as u64,
+            self.k as u64,
+            self.seed,
+            self.sample,
+            self.iters,
+        ];
+        let sections: [&[u8]; 4] = [
+            bytes_of(&self.centroids),
+            bytes_of(&self.buckets.cutoffs),
+            bytes_of(&self.buckets.weights),
+            self.metadata.as_bytes(),
+        ];
+        let (len, header_crc) =
+            container::write_atomic(dir, name, Kind::Codec, &fields, &sections, tick)?;
+        Ok(Entry {
+            role: ROLE_CODEC,
+            len,
+            header_crc,
+            name: name.to_string(),
+        })
+    }
+
+    /// Reads and checks the codec file (R-INDEX-4).
+    pub fn read(dir: &Path, e: &Entry) -> Result<Codec> {
+        let map = e.map(dir)?;
+        let f = e.name.as_str();
+        let p = container::parse(&map, f, Kind::Codec, 6, 4)?;
+        e.check_crc(p.header_crc)?;
+        let dim = usize_of(p.fields[0], f, "dim")?;
+        let nbits = quantize::check_nbits(p.fields[1].min(64) as i64)
+            .map_err(|_| fail(f, format!("nbits {} is not 1, 2 or 4", p.fields[1])))?;
+        let k = usize_of(p.fields[2], f, "K")?;
+        if dim == 0 || dim > 1 << 20 || k == 0 || k > MAX_CENTROIDS {
+            return Err(fail(f, format!("dim {dim} or K {k} out of range")));
+        }
+        let b = 1usize << nbits;
+        let centroids = view::<f32>(p.sections[0], k * dim, f, "centroids")?.to_vec();
+        let cutoffs = view::<f32>(p.sections[1], dim * (b - 1), f, "cutoffs")?.to_vec();
+        let weights = view::<f32>(p.sections[2], dim * b, f, "bucket values")?.to_vec();
+        let finite = |v: &[f32]| v.iter().all(|x| x.is_finite());
+        if !finite(&centroids) || !finite(&cutoffs) || !finite(&weights) {
+            return Err(fail(
+                f,
+                "a centroid, cutoff or bucket value is not finite".into(),
+            ));
+        }
+        if cutoffs
+            .chunks_exact(b - 1)
+            .any(|c| c.windows(2).any(|w| w[0] > w[1]))
+        {
+            return Err(fail(f, "cutoffs are not non-decreasing".into()));
+        }
+        let metadata = std::str::from_utf8(p.sections[3])
+            .map_err(|_| fail(f, "metadata is not UTF-8".into()))?
+            .to_string();
+        Ok(Codec {
+            dim,
+            k,
+            seed: p.fields[3],
+            sample: p.fields[4],
+            iters: p.fields[5],
+            centroids,
+            buckets: Buckets {
+                nbits,
+                cutoffs,
+                weights,
+            },
+            table: Vec::new(),
+            metadata,
+            header_crc: p.header_crc,
+        })
+        .map(|mut c: Codec| {
+            c.table = c.buckets.table(dim);
+            c
+        })
+    }
+}

@@ -1,0 +1,307 @@
+//! A segment (R-INDEX-5): one batch of documents coded with the codec, document-major, with its
+//! inverted lists, external ids and residual bounds; memory-mapped and checked on open.
+
+use std::ops::Range;
+use std::path::Path;
+
+use memmap2::Mmap;
+
+use super::codec::Codec;
+use super::container::{self, Kind, Plain, Tick, bytes_of, view};
+use super::ids::Ids;
+use super::manifest::{Entry, ROLE_SEGMENT};
+use super::{fail, usize_of};
+use crate::Result;
+use crate::index::quantize;
+
+/// The contents of a segment being written (R-INDEX-5).
+pub struct SegmentParts<'a> {
+    pub dim: usize,
+    pub nbits: usize,
+    pub k: usize,
+    pub codec_crc: u32,
+    pub doc_offsets: &'a [u64],
+    pub codes: &'a [u16],
+    pub residuals: &'a [u8],
+    pub ivf_offsets: &'a [u64],
+    pub ivf_docs: &'a [u32],
+    pub ids: &'a Ids,
+    pub bounds: &'a [f32],
+}
+
+impl SegmentParts<'_> {
+    /// Writes the segment file (`tick`: see `container::write_temp`); returns its manifest entry.
+    pub fn write(&self, dir: &Path, name: &str, tick: &mut Tick) -> Result<Entry> {
+        let n_docs = self.doc_offsets.len() - 1;
+        let (id_kind, id_index, id_bytes) = self.ids.sections();
+        let fields = [
+            self.dim as u64,
+            self.nbits as u64,
+            self.k as u64,
+            n_docs as u64,
+            self.codes.len() as u64,
+            self.ivf_docs.len() as u64,
+            id_kind,
+            u64::from(self.codec_crc),
+        ];
+        let sections: [&[u8]; 8] = [
+            bytes_of(self.doc_offsets),
+            bytes_of(self.codes),
+            self.residuals,
+            bytes_of(self.ivf_offsets),
+            bytes_of(self.ivf_docs),
+            &id_index,
+            &id_bytes,
+            bytes_of(self.bounds),
+        ];
+        let (len, header_crc) =
+            container::write_atomic(dir, name, Kind::Segment, &fields, &sections, tick)?;
+        Ok(Entry {
+            role: ROLE_SEGMENT,
+            len,
+            header_crc,
+            name: name.to_string(),
+        })
+    }
+}
+
+/// A committed segment, memory-mapped, checked on open (R-INDEX-5).
+pub struct Segment {
+    map: Mmap,
+    ranges: Vec<Range<usize>>,
+    pub name: String,
+    pub n_docs: usize,
+    pub n_tokens: usize,
+    pub code_bytes: usize,
+    pub ids: Ids,
+}
+
+impl Segment {
+    fn slice<T: Plain>(&self, i: usize) -> &[T] {
+        let b = &self.map[self.ranges[i].clone()];
+        // SAFETY: checked on open: 64-byte aligned within a page-aligned map, whole items.
+        let (head, items, tail) = unsafe { b.align_to::<T>() };
+        debug_assert!(head.is_empty() && tail.is_empty());
+        items
+    }
+    pub fn doc_offsets(&self) -> &[u64] {
+        self.slice(0)
+    }
+    pub fn codes(&self) -> &[u16] {
+        self.slice(1)
+    }
+    pub fn residuals(&self) -> &[u8] {
+        self.slice(2)
+    }
+    pub fn ivf_offsets(&self) -> &[u64] {
+        self.slice(3)
+    }
+    pub fn ivf_docs(&self) -> &[u32] {
+        self.slice(4)
+    }
+    pub fn bounds(&self) -> &[f32] {
+        self.slice(7)
+    }
+    /// Token range of document `d`.
+    pub fn doc(&self, d: usize) -> Range<usize> {
+        let o = self.doc_offsets();
+        o[d] as usize..o[d + 1] as usize
+    }
+
+    /// Maps and checks a segment against its codec (R-INDEX-2, R-INDEX-5); `checked(bytes)` after
+    /// each chunk of its sections has been hashed (its error stops the check and is returned).
+    pub fn open(
+        dir: &Path,
+        e: &Entry,
+        codec: &Codec,
+        checked: &mut dyn FnMut(usize) -> Result<()>,
+    ) -> Result<Segment> {
+        let map = e.map(dir)?;
+        let f = e.name.as_str();
+        let p = container::parse_with(&map, f, Kind::Segment, 8, 8, &mut |r| {
+            let bytes = r.len();
+            release_range(&map, r);
+            checked(bytes)
+        })?;
+        e.check_crc(p.header_crc)?;
+        let fv = &p.fields;
+        let nbits = codec.buckets.nbits;
+        if fv[0] != codec.dim as u64
+            || fv[1] != nbits as u64
+            || fv[2] != codec.k as u64
+            || fv[7] != u64::from(codec.header_crc)
+        {
+            return Err(fail(
+                f,
+                "dim, nbits, K or codec CRC differ from the codec's".into(),
+            ));
+        }
+        let n_docs = usize_of(fv[3], f, "n_docs")?;
+        let n_tokens = usize_of(fv[4], f, "n_tokens")?;
+        let n_pairs = usize_of(fv[5], f, "n_pairs")?;
+        if n_docs == 0 || n_docs > u32::MAX as usize || n_tokens < n_docs || n_pairs > n_tokens {
+            return Err(fail(
+                f,
+                format!("counts n_docs {n_docs} n_tokens {n_tokens} n_pairs {n_pairs}"),
+            ));
+        }
+        let (dim, k) = (codec.dim, codec.k);
+        let cb = quantize::code_bytes(dim, nbits);
+        let offsets = view::<u64>(p.sections[0], n_docs + 1, f, "document offsets")?;
+        let codes = view::<u16>(p.sections[1], n_tokens, f, "centroid ids")?;
+        let residuals = view::<u8>(
+            p.sections[2],
+            n_tokens.saturating_mul(cb),
+            f,
+            "residual codes",
+        )?;
+        let ivf_offsets = view::<u64>(p.sections[3], k + 1, f, "inverted-list offsets")?;
+        let ivf_docs = view::<u32>(p.sections[4], n_pairs, f, "inverted lists")?;
+        let bounds = view::<f32>(p.sections[7], dim * 2, f, "residual bounds")?;
+        check_docs(f, offsets, codes, k, n_tokens)?;
+        check_residuals(f, residuals, cb, dim * nbits)?;
+        check_ivf(f, offsets, codes, ivf_offsets, ivf_docs, k)?;
+        if bounds
+            .chunks_exact(2)
+            .any(|b| !(b[0].is_finite() && b[1].is_finite() && b[0] <= b[1]))
+        {
+            return Err(fail(
+                f,
+                "residual bounds are not finite min <= max pairs".into(),
+            ));
+        }
+        let ids = Ids::read(f, fv[6], p.sections[5], p.sections[6], n_docs)?;
+        release_pages(&map);
+        let base = map.as_ptr() as usize;
+        let ranges = p
+            .sections
+            .iter()
+            .map(|s| {
+                let at = s.as_ptr() as usize - base;
+                at..at + s.len()
+            })
+            .collect();
+        Ok(Segment {
+            map,
+            ranges,
+            name: e.name.clone(),
+            n_docs,
+            n_tokens,
+            code_bytes: cb,
+            ids,
+        })
+    }
+}
+
+/// The checks above read every page of the map; hand them back so that searches keep resident
+/// only the pages they touch (the file stays in the page cache).
+fn release_pages(map: &Mmap) {
+    #[cfg(unix)]
+    // SAFETY: a read-only file mapping: dropped pages are read again from the file on next use.
+    unsafe {
+        // Only a hint: on failure the pages simply stay resident.
+        let _ = map.unchecked_advise(memmap2::UncheckedAdvice::DontNeed);
+    }
+}
+
+/// Drops the resident pages of `range` of the map (a hint, as `release_pages`).
+fn release_range(map: &Mmap, range: Range<usize>) {
+    #[cfg(unix)]
+    {
+        const PAGE: usize = 4096;
+        let start = range.start / PAGE * PAGE;
+        // SAFETY: as `release_pages`.
+        unsafe {
+            let _ = map.unchecked_advise_range(
+                memmap2::UncheckedAdvice::DontNeed,
+                start,
+                range.end - start,
+            );
+        }
+    }
+}
+
+fn check_docs(f: &str, offsets: &[u64], codes: &[u16], k: usize, n_tokens: usize) -> Result<()> {
+    if offsets[0] != 0 || offsets[offsets.len() - 1] != n_tokens as u64 {
+        return Err(fail(
+            f,
+            "document offsets do not run from 0 to n_tokens".into(),
+        ));
+    }
+    if offsets.windows(2).any(|w| w[0] >= w[1]) {
+        return Err(fail(
+            f,
+            "document offsets are not strictly increasing".into(),
+        ));
+    }
+    if codes.iter().any(|&c| c as usize >= k) {
+        return Err(fail(f, format!("a centroid id is >= K ({k})")));
+    }
+    for w in offsets.windows(2) {
+        let doc = &codes[w[0] as usize..w[1] as usize];
+        if doc.windows(2).any(|p| p[0] > p[1]) {
+            return Err(fail(
+                f,
+                "centroid ids are not sorted within a document".into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn check_residuals(f: &str, residuals: &[u8], cb: usize, used_bits: usize) -> Result<()> {
+    let spare = cb * 8 - used_bits;
+    if spare > 0 {
+        let mask = !(0xFFu8 >> spare);
+        if residuals.chunks_exact(cb).any(|t| t[cb - 1] & mask != 0) {
+            return Err(fail(f, "unused residual code bits are not zero".into()));
+        }
+    }
+    Ok(())
+}
+
+/// The inverted lists must be exactly the documents of each (document, centroid id) run, in
+/// document order.
+fn check_ivf(
+    f: &str,
+    offsets: &[u64],
+    codes: &[u16],
+    ivf_offsets: &[u64],
+    ivf_docs: &[u32],
+    k: usize,
+) -> Result<()> {
+    if ivf_offsets[0] != 0
+        || ivf_offsets[k] != ivf_docs.len() as u64
+        || ivf_offsets.windows(2).any(|w| w[0] > w[1])
+    {
+        return Err(fail(
+            f,
+            "inverted-list offsets are not 0 <= ... <= n_pairs".into(),
+        ));
+    }
+    let mut cursor: Vec<usize> = ivf_offsets[..k].iter().map(|&x| x as usize).collect();
+    for (d, w) in offsets.windows(2).enumerate() {
+        let doc = &codes[w[0] as usize..w[1] as usize];
+        for (i, &c) in doc.iter().enumerate() {
+            if i > 0 && doc[i - 1] == c {
+                continue;
+            }
+            let c = c as usize;
+            let at = cursor[c];
+            if at >= ivf_offsets[c + 1] as usize || ivf_docs[at] as usize != d {
+                return Err(fail(
+                    f,
+                    format!("inverted list {c} does not match the codes"),
+                ));
+            }
+            cursor[c] += 1;
+        }
+    }
+    if (0..k).any(|c| cursor[c] != ivf_offsets[c + 1] as usize) {
+        return Err(fail(
+            f,
+            "an inverted list holds documents without that centroid".into(),
+        ));
+    }
+    Ok(())
+}
