@@ -36,6 +36,7 @@ lint: venv
 	cargo clippy --all-targets --features python -- -D warnings
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 test-rust:
 	cargo test --quiet --lib
