@@ -28,25 +28,33 @@ class Progress:
         self.shown = False
         self.stage = ""
         self.last = -self.REFRESH
+        self.pending: str | None = None
 
     def __call__(self, stage: str, done: int, total: int | None) -> None:
         if not self.enabled:
             return
         now = time.perf_counter()
-        if stage == self.stage and done != total and now - self.last < self.REFRESH:
-            return
-        self.stage, self.last = stage, now
         elapsed = now - self.start
         if total is None:
             line = f"\r{self.label}: {stage} {done} ({elapsed:.1f} s)"
         else:
             pct = f"{100 * done / total:5.1f}%" if total else ""
             line = f"\r{self.label}: {stage} {done}/{total} {pct} ({elapsed:.1f} s)"
+        if stage == self.stage and done != total and now - self.last < self.REFRESH:
+            self.pending = line  # shown by the next refresh, or by close
+            return
+        self.stage, self.last = stage, now
+        self._show(line)
+
+    def _show(self, line: str) -> None:
         print(line.ljust(72), end="", file=sys.stderr, flush=True)
-        self.shown = True
+        self.shown, self.pending = True, None
 
     def close(self) -> None:
-        """Ends the line (when anything was shown)."""
+        """Shows the last report if a refresh skipped it, then ends the line (when anything was
+        shown)."""
+        if self.pending is not None:
+            self._show(self.pending)
         if self.shown:
             print(file=sys.stderr, flush=True)
             self.shown = False
