@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import io
 import sys
 
+from lateint_ref._files import write_atomic
 from lateint_ref.cli.shared import EXIT_OK, backend, print_json, snippet
 
 
@@ -20,8 +22,9 @@ def run(args: argparse.Namespace) -> int:
         offsets = np.cumsum([0] + [len(e) for e in embeddings], dtype=np.int64)
         dim = encoder.embedding_size
         vectors = np.concatenate(embeddings) if embeddings else np.zeros((0, dim), np.float32)
-        with open(args.output, "wb") as f:  # R-CLI-10: plain arrays, no pickle
-            np.savez(f, vectors=vectors, offsets=offsets, texts=np.array(texts, dtype=str))
+        buffer = io.BytesIO()  # R-CLI-10: plain arrays, no pickle; written atomically
+        np.savez(buffer, vectors=vectors, offsets=offsets, texts=np.array(texts, dtype=str))
+        write_atomic(args.output, buffer.getvalue())
         summary = {"texts": len(texts), "tokens": int(offsets[-1]), "dim": dim}
         if args.json:
             print_json({**summary, "output": args.output})
