@@ -38,7 +38,7 @@ class Corpus:
 
     def __iter__(self) -> Iterator[tuple[str, str]]:
         seen: set[str] = set()
-        for n, record in _records(self.path):
+        for n, record in jsonl_records(self.path):
             where = f"{self.path} line {n}"
             doc_id = _record_id(record, self._id_field, where)
             if doc_id in seen:
@@ -50,24 +50,24 @@ class Corpus:
         return f"Corpus({str(self.path)!r})"
 
 
-def _records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """``(line number, JSON object)`` of every non-blank line (R-BEIR-2, R-BEIR-6)."""
+def jsonl_records(path: Path, rule: str = "R-BEIR-6") -> Iterator[tuple[int, dict[str, Any]]]:
+    """``(line number, JSON object)`` of every non-blank line (R-BEIR-2, R-BEIR-6); a bad line
+    raises ``InputError`` citing ``rule`` (a reader of another JSONL format names its own)."""
     with path.open("rb") as f:
         for n, raw in enumerate(f, start=1):
             try:
                 line = raw.decode("utf-8")
             except UnicodeDecodeError as exc:
-                raise InputError(f"R-BEIR-6: {path} line {n}: not UTF-8 text ({exc})") from exc
+                raise InputError(f"{rule}: {path} line {n}: not UTF-8 text ({exc})") from exc
             if not line.strip():
                 continue
             try:
                 record = json.loads(line)
             except json.JSONDecodeError as exc:
-                raise InputError(f"R-BEIR-6: {path} line {n}: invalid JSON ({exc})") from exc
+                raise InputError(f"{rule}: {path} line {n}: invalid JSON ({exc})") from exc
             if not isinstance(record, dict):
                 raise InputError(
-                    f"R-BEIR-6: {path} line {n}: expected a JSON object, got "
-                    f"{type(record).__name__}"
+                    f"{rule}: {path} line {n}: expected a JSON object, got {type(record).__name__}"
                 )
             yield n, record
 
@@ -142,7 +142,7 @@ def load_queries(path: str | os.PathLike[str]) -> dict[str, str]:
     is kept as written (R-BEIR-5)."""
     path = _file(path, "queries.jsonl")
     out: dict[str, str] = {}
-    for n, record in _records(path):
+    for n, record in jsonl_records(path):
         where = f"{path} line {n}"
         qid = _record_id(record, "_id", where)
         if qid in out:
@@ -154,14 +154,19 @@ def load_queries(path: str | os.PathLike[str]) -> dict[str, str]:
     return out
 
 
-def load_qrels(folder: str | os.PathLike[str], split: str = "test") -> dict[str, dict[str, int]]:
-    """The judgments ``folder/qrels/<split>.tsv`` as ``{query id: {doc id: relevance}}``."""
+def qrels_file(folder: str | os.PathLike[str], split: str) -> Path:
+    """The path ``folder/qrels/<split>.tsv`` of an existing file (R-BEIR-1)."""
     if not isinstance(split, str) or not split or "/" in split or "\\" in split:
         raise InputError(f"R-BEIR-1: split must be a plain name like 'test', got {split!r}")
     path = Path(folder) / "qrels" / f"{split}.tsv"
     if not path.is_file():
         raise FileNotFoundError(f"R-BEIR-1: no such file: {path}")
-    return read_qrels(path)
+    return path
+
+
+def load_qrels(folder: str | os.PathLike[str], split: str = "test") -> dict[str, dict[str, int]]:
+    """The judgments ``folder/qrels/<split>.tsv`` as ``{query id: {doc id: relevance}}``."""
+    return read_qrels(qrels_file(folder, split))
 
 
 def load_dataset(

@@ -1,11 +1,11 @@
 """TREC run and qrels files (spec/evaluation.md R-EVAL-10 to R-EVAL-12): ``write_run``,
-``read_run`` and ``read_qrels`` (which also reads BEIR's ``qrels/<split>.tsv``)."""
+``read_run``, ``read_qrels`` (which also reads BEIR's ``qrels/<split>.tsv``) and ``iter_qrels``."""
 
 from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +88,16 @@ def read_qrels(path: str | os.PathLike[str]) -> dict[str, dict[str, int]]:
     twice with different relevance, or any malformed line, raises ``InputError`` naming the file
     and line (R-EVAL-12)."""
     out: dict[str, dict[str, int]] = {}
+    for _, qid, did, rel in iter_qrels(path):
+        out.setdefault(qid, {})[did] = rel
+    return out
+
+
+def iter_qrels(path: str | os.PathLike[str]) -> Iterator[tuple[int, str, str, int]]:
+    """``(line number, query id, doc id, relevance)`` of each judgment of a qrels file, in file
+    order, as ``read_qrels`` reads it (same formats and errors); a pair judged twice with the same
+    relevance is yielded once, at its first line."""
+    judged: dict[tuple[str, str], int] = {}
     n_fields = 0
     for n, fields in _lines(path):
         where = f"{path} line {n}"
@@ -108,13 +118,14 @@ def read_qrels(path: str | os.PathLike[str]) -> dict[str, dict[str, int]]:
             qid, _, did, rel = fields
         if not _is_int(rel):
             raise InputError(f"R-EVAL-12: {where}: relevance {rel!r} is not an integer")
-        judged = out.setdefault(qid, {})
-        if did in judged and judged[did] != int(rel):
+        before = judged.get((qid, did))
+        if before is None:
+            judged[qid, did] = int(rel)
+            yield n, qid, did, int(rel)
+        elif before != int(rel):
             raise InputError(
-                f"R-EVAL-12: {where}: query {qid!r} doc {did!r} judged {judged[did]} and {rel}"
+                f"R-EVAL-12: {where}: query {qid!r} doc {did!r} judged {before} and {rel}"
             )
-        judged[did] = int(rel)
-    return out
 
 
 def _is_int(text: str) -> bool:

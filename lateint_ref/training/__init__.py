@@ -1,0 +1,1 @@
+"""Training late-interaction models (spec/training.md, spec/training_data.md)."""
