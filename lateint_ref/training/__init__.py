@@ -1,0 +1,1 @@
+"""Training late-interaction models: losses, the trainer, its data and hard-negative mining."""
