@@ -8,7 +8,7 @@ from typing import NoReturn
 
 from lateint_ref.cli.shared import METRICS, PROG, metric_name
 
-COMMANDS = ("index", "search", "eval", "encode", "info")
+COMMANDS = ("index", "search", "eval", "encode", "info", "mine")
 
 
 class UsageError(Exception):
@@ -35,6 +35,16 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
+    return value
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
     return value
 
 
@@ -170,6 +180,47 @@ def build() -> _Parser:
 
     p = commands.add_parser("info", parents=[common], help="describe an index: sizes, model, dims")
     p.add_argument("--index", required=True, metavar="DIR", help="the index folder")
+    p.set_defaults(parser=p)
+
+    p = commands.add_parser(
+        "mine",
+        parents=[common],
+        help="mine hard negatives with an index into triplets JSONL",
+        description="Index the corpus of BEIR_DIR, search the queries judged in "
+        "qrels/SPLIT.tsv and write one {query, positive, negatives} line per judged positive: "
+        "the best hits that are not judged positives of the query.",
+    )
+    p.add_argument("dataset", metavar="BEIR_DIR", help="with corpus.jsonl, queries.jsonl, qrels/")
+    p.add_argument("--model", required=True, metavar="DIR", help="a local model folder")
+    p.add_argument("--output", required=True, metavar="FILE.jsonl", help="the triplets file")
+    p.add_argument("--split", default="train", help="qrels split (default train)")
+    p.add_argument(
+        "--negatives",
+        type=_positive_int,
+        default=3,  # = training.mining.DEFAULT_NEGATIVES (tests/test_mine.py)
+        metavar="N",
+        help="negatives per line (default 3)",
+    )
+    p.add_argument(
+        "--depth",
+        type=_positive_int,
+        default=100,  # = training.mining.DEFAULT_DEPTH
+        metavar="K",
+        help="hits searched per query (default 100)",
+    )
+    p.add_argument(
+        "--skip-top",
+        type=_count,
+        default=0,
+        metavar="S",
+        help="non-positive hits skipped at the top of each ranking (default 0)",
+    )
+    p.add_argument(
+        "--index", metavar="DIR", help="build (or reuse) the index here (default: a temporary one)"
+    )
+    p.add_argument("--seed", type=_seed, default=0, help="k-means seed (default 0)")
+    p.add_argument("--batch-size", type=_positive_int, default=32, metavar="N")
+    _add_backend(p)
     p.set_defaults(parser=p)
     return parser
 

@@ -1,1 +1,2 @@
-"""Training late-interaction models (spec/training.md, spec/training_data.md)."""
+"""Training late-interaction models: its data (spec/training_data.md) and hard-negative mining
+(spec/mining.md)."""
