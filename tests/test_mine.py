@@ -374,3 +374,33 @@ def test_cli_defaults_are_the_api_defaults() -> None:
     )
     assert args.batch_size == params["batch_size"].default
     assert args.index is None
+
+
+def test_mined_file_reads_as_training_triplets(
+    tmp_path: Path, mined: tuple[list[dict], Path]
+) -> None:
+    """R-MINE-6 with R-TDATA-3: what `mine` writes is what the trainer's reader takes."""
+    from lateint_ref.training.data import read_triplets
+
+    triplets, _ = mined
+    path = tmp_path / "t.jsonl"
+    write_triplets(path, triplets)
+    read = read_triplets(path)
+    assert len(read) == len(triplets)
+    assert read.num_negatives == 3
+    for example, t in zip(read, triplets, strict=True):
+        assert example.query == t["query"]
+        assert example.documents == [t["positive"], *t["negatives"]]
+
+
+def test_blank_documents_are_never_negatives(tmp_path: Path) -> None:
+    """R-MINE-3: a document whose text is empty is no negative; R-MINE-2: a blank judged
+    positive is refused before encoding."""
+    docs = [*DOCS, ("blank1", "", "   "), ("blank2", "", "")]
+    root = write_dataset(tmp_path / "beir", docs=docs)
+    triplets = mine(root, MODEL, n_negatives=3, depth=len(docs), **FAST)
+    assert all(n.strip() for t in triplets for n in t["negatives"])
+    q = QRELS[0][0]
+    bad = write_dataset(tmp_path / "bad", docs=docs, qrels=[*QRELS, (q, "blank1", 1)])
+    with pytest.raises(InputError, match=r"R-MINE-2: .*'blank1'.*empty"):
+        mine(bad, MODEL, n_negatives=3, depth=len(docs), **FAST)

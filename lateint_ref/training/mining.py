@@ -62,18 +62,29 @@ def _positives(qrels: dict[str, dict[str, int]], split: str) -> dict[str, list[s
 
 def _checked_corpus(
     corpus: Iterable[tuple[str, str]], qrels: dict[str, dict[str, int]], split: str
-) -> set[str]:
+) -> tuple[set[str], set[str]]:
     """One pass over the corpus before anything is encoded (R-MINE-2): every document the split
-    judges is in it; returns its ids."""
-    ids = {doc_id for doc_id, _ in corpus}
+    judges is in it, and no judged positive is blank; returns its ids and those of its blank
+    documents (empty after strip), which are never negatives (R-MINE-3)."""
+    ids: set[str] = set()
+    blank: set[str] = set()
+    for doc_id, text in corpus:
+        ids.add(doc_id)
+        if not text.strip():
+            blank.add(doc_id)
     for qid, judged in qrels.items():
-        for doc_id in judged:
+        for doc_id, rel in judged.items():
             if doc_id not in ids:
                 raise InputError(
                     f"R-MINE-2: {split}.tsv judges document {doc_id!r} for query {qid!r}, "
                     "which is not in corpus.jsonl"
                 )
-    return ids
+            if rel >= 1 and doc_id in blank:
+                raise InputError(
+                    f"R-MINE-2: {split}.tsv judges document {doc_id!r} relevant to query "
+                    f"{qid!r}, but its text is empty"
+                )
+    return ids, blank
 
 
 def _texts(corpus: Iterable[tuple[str, str]], wanted: set[str]) -> dict[str, str]:
@@ -84,8 +95,9 @@ def _texts(corpus: Iterable[tuple[str, str]], wanted: set[str]) -> dict[str, str
 def _negatives(
     hits: list[Any], positives: set[str], *, n_negatives: int, skip_top: int
 ) -> list[str]:
-    """R-MINE-3: the hits in the index's order, judged positives removed, the first ``skip_top``
-    of the rest skipped, the next ``n_negatives`` kept (fewer when the hits run out)."""
+    """R-MINE-3: the hits in the index's order, judged positives (and blank documents: the
+    ``positives`` set holds both) removed, the first ``skip_top`` of the rest skipped, the next
+    ``n_negatives`` kept (fewer when the hits run out)."""
     rest = [str(d) for d in hits if str(d) not in positives]
     return rest[skip_top : skip_top + n_negatives]
 
@@ -151,7 +163,7 @@ def mine(
     for qid in qrels:
         if not queries[qid].strip():
             raise InputError(f"R-MINE-2: query {qid!r} of {split}.tsv has an empty text")
-    doc_ids = _checked_corpus(corpus, qrels, split)
+    doc_ids, blank = _checked_corpus(corpus, qrels, split)
     n_docs = len(doc_ids)
     most = max(len(p) for p in positives.values())
     if n_docs < most + skip_top + n_negatives:
@@ -189,7 +201,10 @@ def mine(
             found = retriever.search([queries[q] for q in chunk], k=depth, threads=threads)
             for qid, hits in zip(chunk, found, strict=True):
                 ranked[qid] = _negatives(
-                    hits.ids, set(positives[qid]), n_negatives=n_negatives, skip_top=skip_top
+                    hits.ids,
+                    set(positives[qid]) | blank,
+                    n_negatives=n_negatives,
+                    skip_top=skip_top,
                 )
 
     kept = {q: negs for q, negs in ranked.items() if len(negs) == n_negatives}
