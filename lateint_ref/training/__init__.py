@@ -17,15 +17,19 @@ _LAZY = {
     "CachedContrastive": "lateint_ref.training.losses",
     "Distillation": "lateint_ref.training.losses",
 }
+_SUBMODULES = ("data", "mining")  # loaded on first use too
 
 if TYPE_CHECKING:
+    from lateint_ref.training import data, mining
     from lateint_ref.training.losses import CachedContrastive, Contrastive, Distillation
     from lateint_ref.training.model import ColBERT
 
-__all__ = ["CachedContrastive", "ColBERT", "Contrastive", "Distillation"]
+__all__ = ["CachedContrastive", "ColBERT", "Contrastive", "Distillation", "data", "mining"]
 
 
 def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(f"lateint_ref.training.{name}")
     if name not in _LAZY:
         raise AttributeError(f"module 'lateint_ref.training' has no attribute {name!r}")
     value = getattr(importlib.import_module(_LAZY[name]), name)
