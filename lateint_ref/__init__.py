@@ -6,7 +6,8 @@ torch is imported only by the torch backend.
 
 The package follows the data: ``encoding`` (texts -> token embeddings), ``scoring`` (exact
 MaxSim), ``index`` (the compressed on-disk index), ``retrieval`` (an encoder joined to an index),
-``evaluation`` (trec_eval's metrics, TREC and BEIR files), ``cli`` (the ``lateint`` command).
+``evaluation`` (trec_eval's metrics, TREC and BEIR files), ``training`` (PyLate's losses on a
+torch model), ``cli`` (the ``lateint`` command).
 """
 
 from __future__ import annotations
@@ -40,10 +41,11 @@ _LAZY: dict[str, str | None] = {
     "index": None,
     "retrieval": None,
     "scoring": None,
+    "training": None,
 }
 
 if TYPE_CHECKING:
-    from lateint_ref import encoding, evaluation, index, retrieval, scoring
+    from lateint_ref import encoding, evaluation, index, retrieval, scoring, training
     from lateint_ref.encoding import Encoder
     from lateint_ref.evaluation import beir
     from lateint_ref.index import Hits, Index
@@ -71,6 +73,7 @@ __all__ = [
     "retrieval",
     "scoring",
     "search_exact",
+    "training",
 ]
 
 

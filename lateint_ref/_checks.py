@@ -4,6 +4,7 @@ breaks and names the bad value: ``R-SEARCH-2: k must be an integer >= 1, got 0``
 
 from __future__ import annotations
 
+import math
 import numbers
 from typing import Any
 
@@ -66,6 +67,25 @@ def clamped(x: Any, name: str, rule: str) -> int:
     if not is_int(x):
         raise InputError(f"{rule}: {name} must be an integer, got {x!r}")
     return max(min(int(x), NATIVE_MAX), -NATIVE_MAX)
+
+
+def positive_real(x: Any, name: str, rule: str) -> float:
+    """A finite real number > 0 (Python or NumPy, integers included, never ``bool``)."""
+    if (
+        isinstance(x, bool)
+        or not isinstance(x, numbers.Real)
+        or not math.isfinite(float(x))
+        or float(x) <= 0
+    ):
+        raise InputError(f"{rule}: {name} must be a finite number > 0, got {x!r}")
+    return float(x)
+
+
+def choice(x: Any, name: str, rule: str, allowed: tuple[str, ...]) -> str:
+    """One of the strings ``allowed``."""
+    if not isinstance(x, str) or x not in allowed:
+        raise InputError(f"{rule}: {name} must be one of {allowed}, got {x!r}")
+    return x
 
 
 def flag(x: Any, name: str, rule: str) -> bool:

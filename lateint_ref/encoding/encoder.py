@@ -64,7 +64,8 @@ class _NumpyRuntime:
 
 
 class _TorchRuntime:
-    """The PyTorch forward pass; ``precision="bfloat16"`` runs it under CPU autocast."""
+    """The PyTorch forward pass (``torch_model.LateInteraction``, the module training uses too);
+    ``precision="bfloat16"`` runs it under CPU autocast."""
 
     def __init__(
         self,
@@ -77,20 +78,11 @@ class _TorchRuntime:
     ) -> None:
         import torch
 
+        from lateint_ref.encoding.torch_model import LateInteraction
+
         self.torch = torch
-        self.module = arch.torch_class()(config)
-        self.module.load_state_dict({k: torch.from_numpy(v) for k, v in tensors.items()})
-        self.module.eval().to(device)
+        self.module = LateInteraction(arch, config, tensors, projections).eval().to(device)
         self.device, self.precision = device, precision
-
-        def tensor(t: np.ndarray | None) -> Any:
-            # The description's arrays are read-only: torch gets its own copy.
-            return None if t is None else torch.from_numpy(t.copy()).to(device)
-
-        self.projections = [
-            (tensor(p.weight), tensor(p.bias), tensor(p.residual), p.use_residual)
-            for p in projections
-        ]
 
     def __call__(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """``ids, mask: [batch, seq] int64`` -> ``[batch, seq, dim] f32``."""
@@ -102,19 +94,11 @@ class _TorchRuntime:
             x = self.module(
                 torch.from_numpy(ids).to(self.device), torch.from_numpy(mask).to(self.device)
             )
-            x = x.float()
-            for weight, bias, residual, use_residual in self.projections:
-                y = x @ weight.T
-                if bias is not None:
-                    y = y + bias
-                if use_residual:
-                    y = y + (x if residual is None else x @ residual.T)
-                x = y.float()
         out: np.ndarray = x.cpu().numpy().astype(np.float32)
         return out
 
     def backbone(self) -> dict[str, np.ndarray]:
-        return {k: v.detach().cpu().float().numpy() for k, v in self.module.state_dict().items()}
+        return self.module.backbone_tensors()
 
 
 @dataclass(frozen=True)
@@ -158,19 +142,25 @@ def _check_runtime(backend: str, precision: str) -> None:
         raise InputError("R-ENC-10: the numpy backend computes in float32 only")
 
 
-def build_encoder(
-    folder: ModelFolder,
-    overrides: Mapping[str, Any],
-    *,
-    backend: str = "torch",
-    device: str = "cpu",
-    precision: str = "float32",
-    seeded: Seeded | None = None,
-) -> Encoder:
-    """The one builder: an ``Encoder`` from a folder's description. Without ``seeded`` the folder
-    must be a late-interaction model (its own projections and settings); with it, only the
-    folder's backbone and tokenizer are used. ``folder`` is not changed."""
-    _check_runtime(backend, precision)
+@dataclass(frozen=True)
+class Parts:
+    """What a folder, the caller's settings and an optional seeded projection resolve to: the
+    backbone's ``config`` (``vocab_size`` grown when prefix tokens were added), its checked
+    ``tensors``, the ``projections`` and the ``tokens``; shared by ``build_encoder`` and
+    ``training.ColBERT``, so both start from the same weights."""
+
+    config: Config
+    tensors: dict[str, np.ndarray]
+    projections: tuple[Projection, ...]
+    tokens: Tokens
+
+
+def model_parts(
+    folder: ModelFolder, overrides: Mapping[str, Any], seeded: Seeded | None = None
+) -> Parts:
+    """Without ``seeded`` the folder must be a late-interaction model (its own projections and
+    settings); with it, only the folder's backbone and tokenizer are used (R-ENC-1). ``folder``
+    is not changed."""
     if seeded is None and folder.kind == "backbone":
         raise WeightsError(
             f"R-ENC-1: {folder.path}: a bare backbone ({folder.why_backbone}); "
@@ -196,17 +186,33 @@ def build_encoder(
             folder.tokenizer_json, settings, folder.special, folder.tokenizer_file, add=prefixes
         )
         tensors, config = _grow_embeddings(tensors, arch, config, tokens.vocab_size, rng)
+    return Parts(config=config, tensors=tensors, projections=projections, tokens=tokens)
+
+
+def build_encoder(
+    folder: ModelFolder,
+    overrides: Mapping[str, Any],
+    *,
+    backend: str = "torch",
+    device: str = "cpu",
+    precision: str = "float32",
+    seeded: Seeded | None = None,
+) -> Encoder:
+    """The one builder: an ``Encoder`` from a folder's description (``model_parts``)."""
+    _check_runtime(backend, precision)
+    parts = model_parts(folder, overrides, seeded)
+    arch = folder.architecture
     if backend == "torch":
         run: _NumpyRuntime | _TorchRuntime = _TorchRuntime(
-            arch, config, tensors, projections, device, precision
+            arch, parts.config, parts.tensors, parts.projections, device, precision
         )
     else:
-        run = _NumpyRuntime(arch, config, tensors, projections)
+        run = _NumpyRuntime(arch, parts.config, parts.tensors, parts.projections)
     return Encoder(
         folder=folder,
-        config=config,
-        projections=projections,
-        tokens=tokens,
+        config=parts.config,
+        projections=parts.projections,
+        tokens=parts.tokens,
         runtime=run,
         backend=backend,
         precision=precision,

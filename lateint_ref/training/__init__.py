@@ -1,2 +1,37 @@
-"""Training late-interaction models: its data (spec/training_data.md) and hard-negative mining
-(spec/mining.md)."""
+"""Training late-interaction models as PyLate 1.6.0 trains them (spec/training.md): ``ColBERT``
+(a ``torch.nn.Module``) and the losses ``Contrastive``, ``CachedContrastive`` and
+``Distillation``; its data (``training.data``, spec/training_data.md) and hard-negative mining
+(``training.mining``, spec/mining.md).
+
+Names resolve lazily: ``from lateint_ref import training`` loads no torch; ``training.ColBERT``
+does."""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_LAZY = {
+    "ColBERT": "lateint_ref.training.model",
+    "Contrastive": "lateint_ref.training.losses",
+    "CachedContrastive": "lateint_ref.training.losses",
+    "Distillation": "lateint_ref.training.losses",
+}
+
+if TYPE_CHECKING:
+    from lateint_ref.training.losses import CachedContrastive, Contrastive, Distillation
+    from lateint_ref.training.model import ColBERT
+
+__all__ = ["CachedContrastive", "ColBERT", "Contrastive", "Distillation"]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'lateint_ref.training' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_LAZY[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

