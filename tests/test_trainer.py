@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -411,3 +412,85 @@ def test_progress_line_shows_loss_and_speed(
     assert "steps/s 4/4" in err
     fit(_model(), training.Contrastive(), read_triplets(triplets), **SETTINGS)
     assert capsys.readouterr().err == ""
+
+
+# ----------------------------------------------------------------------------- lateint train
+
+
+def _main(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    from lateint_ref.cli import main
+
+    code = main(argv)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_cli_train_with_config_and_flags(
+    triplets: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """R-CLI-14: options from a TOML file, flags winning over it; the run gives the weights of
+    ``fit`` with the same arguments, prints its JSON summary, and a rerun resumes."""
+    config = tmp_path / "train.toml"
+    config.write_text(
+        f'model = "{MODEL}"\nbatch-size = 4\nlr = 0.001\nwarmup = 2\nseed = 3\nepochs = 9\n'
+        'checkpoint_every = 2\nloss = "cached-contrastive"\nmini-batch-size = 2\n'
+    )
+    out = tmp_path / "out"
+    argv = ["train", "--config", str(config), "--triplets", str(triplets), "--output", str(out)]
+    code, stdout, _ = _main([*argv, "--epochs", "1", "--json"], capsys)
+    assert code == 0
+    summary = json.loads(stdout)
+    assert summary["steps"] == 4
+    assert summary["epochs"] == 1
+    assert summary["final"] == str(out / "final")
+    assert summary["resumed_from"] is None
+    model = _model()
+    fit(model, training.CachedContrastive(mini_batch_size=2), read_triplets(triplets), **SETTINGS)
+    trained = training.ColBERT.from_pretrained(out / "final")
+    ours = trained.state_dict()
+    assert all(torch.equal(v, ours[k]) for k, v in model.state_dict().items())
+    code, stdout, _ = _main([*argv, "--epochs", "1"], capsys)
+    assert code == 0
+    assert f"resumed from {out / 'checkpoint-4'}" in stdout
+    assert "final model in" in stdout
+
+
+@pytest.mark.parametrize(
+    ("extra", "toml", "code", "message"),
+    [
+        ([], "", 2, "R-CLI-14: --output is required"),
+        (["--output", "o", "--distillation", "x.jsonl"], "", 2, "R-CLI-14: give exactly one"),
+        (["--output", "o"], "epochs = 'two'\n", 2, "R-CLI-14: .*bad value for 'epochs'"),
+        (["--output", "o"], "colour = 1\n", 2, "R-CLI-14: .*unknown key 'colour'"),
+        (["--output", "o"], "epochs = [\n", 2, "R-CLI-14: .*not TOML"),
+        (["--output", "o", "--lr", "-1"], "", 1, "R-FIT-1: lr must be a finite number > 0"),
+        (["--output", "o", "--bad-data"], "", 1, "R-TDATA-3: .* line 2: .*'query'"),
+    ],
+)
+def test_cli_train_errors_before_any_step(
+    triplets: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    extra: list[str],
+    toml: str,
+    code: int,
+    message: str,
+) -> None:
+    """R-CLI-14: usage errors exit 2, bad values and bad data exit 1 with their rule, before
+    any step: nothing is written into the output folder."""
+    config = tmp_path / "train.toml"
+    config.write_text(toml)
+    data = triplets
+    if "--bad-data" in extra:
+        extra = [a for a in extra if a != "--bad-data"]
+        data = tmp_path / "bad.jsonl"
+        data.write_text(
+            json.dumps(TRIPLETS[0]) + "\n" + json.dumps({"positive": "p", "negative": "n"}) + "\n"
+        )
+    extra = [str(tmp_path / a) if a == "o" else a for a in extra]
+    argv = ["train", "--model", str(MODEL), "--config", str(config), *extra]
+    argv += ["--triplets", str(data)]
+    got, _, err = _main(argv, capsys)
+    assert got == code
+    assert re.search(f"lateint: error: {message}", err), err
+    assert not (tmp_path / "o" / "final").exists()
