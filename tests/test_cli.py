@@ -101,7 +101,7 @@ def info(index: Path) -> dict:
 def test_help_lists_every_command() -> None:
     """R-CLI-1: help for the program and each command, and the version, exit 0."""
     out = ok(lateint("--help"))
-    for command in ("index", "search", "eval", "encode", "info", "mine"):
+    for command in ("index", "search", "eval", "encode", "info", "mine", "train"):
         assert command in out
         assert ok(lateint(command, "--help")).startswith(f"usage: lateint {command}")
     assert ok(lateint("--version")).startswith("lateint ")

@@ -65,7 +65,7 @@ def test_help_loads_no_command() -> None:
         "    assert main(['--help']) == 0 and main(['search', '--help']) == 0\n"
     )
     assert loaded(modules, HEAVY) == []
-    names = ("index", "search", "eval", "encode", "info", "mine")
+    names = ("index", "search", "eval", "encode", "info", "mine", "train")
     commands = tuple(f"lateint_ref.cli.{c}" for c in names)
     assert loaded(modules, commands) == []
     assert loaded(modules, ("lateint_ref.retrieval", "lateint_ref.index")) == []
@@ -98,6 +98,7 @@ def test_search_loads_only_what_it_uses(tmp_path: Path) -> None:
     assert {"lateint_ref.index.reader", "lateint_ref.encoding.encoder"} <= modules
     assert loaded(modules, ("torch",)) == []
     assert loaded(modules, ("lateint_ref.evaluation",)) == []
-    others = tuple(f"lateint_ref.cli.{c}" for c in ("index", "eval", "encode", "info", "mine"))
+    names = ("index", "eval", "encode", "info", "mine", "train")
+    others = tuple(f"lateint_ref.cli.{c}" for c in names)
     assert loaded(modules, others) == []
     assert loaded(modules, ("lateint_ref.training",)) == []

@@ -8,7 +8,7 @@ from typing import NoReturn
 
 from lateint_ref.cli.shared import METRICS, PROG, metric_name
 
-COMMANDS = ("index", "search", "eval", "encode", "info", "mine")
+COMMANDS = ("index", "search", "eval", "encode", "info", "mine", "train")
 
 
 class UsageError(Exception):
@@ -56,6 +56,21 @@ def _seed(text: str) -> int:
     if not 0 <= value < 2**64:
         raise argparse.ArgumentTypeError(f"expected an integer in 0..2^64, got {text!r}")
     return value
+
+
+def _number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+
+
+def _warmup(text: str) -> int | float:
+    """Steps (an integer) or a fraction of all steps (a number with a point), R-FIT-2."""
+    try:
+        return int(text)
+    except ValueError:
+        return _number(text)
 
 
 def version() -> str:
@@ -221,6 +236,45 @@ def build() -> _Parser:
     p.add_argument("--seed", type=_seed, default=0, help="k-means seed (default 0)")
     p.add_argument("--batch-size", type=_positive_int, default=32, metavar="N")
     _add_backend(p)
+    p.set_defaults(parser=p)
+
+    p = commands.add_parser(
+        "train",
+        parents=[common],
+        help="train a model on triplets or distillation data",
+        description="Fine-tune --model with training.fit (spec/trainer.md): checkpoints, the "
+        "log, final/ and best/ go into --output; rerunning the same command resumes from the "
+        "newest checkpoint. Options left out are read from --config (TOML, the same keys as "
+        "the options, e.g. batch-size = 32), else take fit's defaults.",
+    )
+    # Every default is None: the TOML file fills what the command line leaves out (R-CLI-14).
+    p.add_argument("--config", metavar="FILE.toml", help="options as TOML; flags win")
+    p.add_argument("--model", metavar="DIR", help="a PyLate folder, or a bare backbone")
+    p.add_argument(
+        "--embedding-size",
+        type=_positive_int,
+        metavar="N",
+        help="--model is a bare backbone: add a seeded projection of this size (seed --seed)",
+    )
+    p.add_argument("--triplets", metavar="FILE.jsonl", help="triplets JSONL")
+    p.add_argument("--distillation", metavar="FILE.jsonl", help="distillation JSONL")
+    p.add_argument("--queries", metavar="FILE", help="queries of --distillation")
+    p.add_argument("--corpus", metavar="FILE", help="corpus of --distillation")
+    p.add_argument("--output", metavar="DIR", help="checkpoints, log.jsonl, final/, best/")
+    p.add_argument("--loss", choices=("contrastive", "cached-contrastive", "distillation"))
+    p.add_argument("--mini-batch-size", type=_positive_int, metavar="N", help="cached-contrastive")
+    p.add_argument("--temperature", type=_number, metavar="T", help="contrastive losses")
+    p.add_argument("--epochs", type=_positive_int, metavar="N")
+    p.add_argument("--batch-size", type=_positive_int, metavar="N")
+    p.add_argument("--lr", type=_number, metavar="LR")
+    p.add_argument("--warmup", type=_warmup, metavar="W", help="steps (10) or a fraction (0.1)")
+    p.add_argument("--weight-decay", type=_number, metavar="WD")
+    p.add_argument("--max-grad-norm", type=_number, metavar="N")
+    p.add_argument("--seed", type=_seed)
+    p.add_argument("--precision", choices=("float32", "bfloat16"))
+    p.add_argument("--checkpoint-every", type=_positive_int, metavar="N")
+    p.add_argument("--dev", metavar="BEIR_DIR", help="nDCG@10 after each epoch")
+    p.add_argument("--dev-split", metavar="SPLIT", help="qrels split of --dev (default test)")
     p.set_defaults(parser=p)
     return parser
 

@@ -1,7 +1,7 @@
 """Training late-interaction models as PyLate 1.6.0 trains them (spec/training.md): ``ColBERT``
 (a ``torch.nn.Module``) and the losses ``Contrastive``, ``CachedContrastive`` and
-``Distillation``; its data (``training.data``, spec/training_data.md) and hard-negative mining
-(``training.mining``, spec/mining.md).
+``Distillation``; the trainer ``fit`` (spec/trainer.md); its data (``training.data``,
+spec/training_data.md) and hard-negative mining (``training.mining``, spec/mining.md).
 
 Names resolve lazily: ``from lateint_ref import training`` loads no torch; ``training.ColBERT``
 does."""
@@ -16,6 +16,8 @@ _LAZY = {
     "Contrastive": "lateint_ref.training.losses",
     "CachedContrastive": "lateint_ref.training.losses",
     "Distillation": "lateint_ref.training.losses",
+    "fit": "lateint_ref.training.trainer",
+    "FitResult": "lateint_ref.training.trainer",
 }
 _SUBMODULES = ("data", "mining")  # loaded on first use too
 
@@ -23,8 +25,18 @@ if TYPE_CHECKING:
     from lateint_ref.training import data, mining
     from lateint_ref.training.losses import CachedContrastive, Contrastive, Distillation
     from lateint_ref.training.model import ColBERT
+    from lateint_ref.training.trainer import FitResult, fit
 
-__all__ = ["CachedContrastive", "ColBERT", "Contrastive", "Distillation", "data", "mining"]
+__all__ = [
+    "CachedContrastive",
+    "ColBERT",
+    "Contrastive",
+    "Distillation",
+    "FitResult",
+    "data",
+    "fit",
+    "mining",
+]
 
 
 def __getattr__(name: str) -> Any:
