@@ -17,6 +17,7 @@ import torch.nn.functional as F
 
 from lateint_ref import _checks
 from lateint_ref.errors import InputError
+from lateint_ref.training import distributed
 from lateint_ref.training.model import ColBERT, _strings
 from lateint_ref.training.scores import MASKINGS, all_pairs, own_documents
 
@@ -54,6 +55,22 @@ def _masking(masking: Any) -> str:
     return _checks.choice(masking, "masking", "R-TRAIN-8", MASKINGS)
 
 
+def _layout(gather_across_devices: bool, documents: torch.Tensor, n: int) -> Any:
+    """R-TRAIN-10: the documents' layout across processes when they are gathered (the flag set,
+    torch.distributed initialised, more than one process), else None: the plain loss."""
+    if not gather_across_devices or distributed.world()[1] == 1:
+        return None
+    return distributed.layout(documents, n)
+
+
+def _scaled(loss_sum: torch.Tensor, n_queries: int, shape: distributed.Layout | None) -> Any:
+    """R-TRAIN-5 and R-TRAIN-10: the summed cross-entropy of this process's queries divided by
+    the number of queries, or, gathered, times ``world_size / (queries of all processes)``."""
+    if shape is None:
+        return loss_sum / n_queries
+    return loss_sum * len(shape.rows) / shape.queries
+
+
 def _check_documents(kept: torch.Tensor, masking: str, texts: list[str], offset: int = 0) -> None:
     """R-TRAIN-4: the canonical MaxSim is undefined for a document without a kept token."""
     if masking != "exact":
@@ -78,22 +95,33 @@ def _cross_entropy_sum(
 class Contrastive:
     """R-TRAIN-5: ``mean_i CE(S[i] / temperature, i * N)``, ``S`` every query against every
     document of the batch (``[B, B * N]``, column ``j * N + k`` for ``documents[j][k]``; the
-    positive of query ``i`` is ``documents[i][0]``)."""
+    positive of query ``i`` is ``documents[i][0]``). ``gather_across_devices``: the documents of
+    every torch.distributed process are negatives too (R-TRAIN-10)."""
 
-    def __init__(self, temperature: float = 1.0, masking: str = "pylate") -> None:
+    def __init__(
+        self, temperature: float = 1.0, masking: str = "pylate", gather_across_devices: bool = False
+    ) -> None:
         self.temperature = _checks.positive_real(temperature, "temperature", "R-TRAIN-8")
         self.masking = _masking(masking)
+        self.gather_across_devices = _checks.flag(
+            gather_across_devices, "gather_across_devices", "R-TRAIN-8"
+        )
 
     def __call__(self, model: ColBERT, *, queries: list[str], documents: list[list[str]]) -> Any:
         qs, flat, n = _groups(queries, documents)
         q, q_kept = model.embed(qs, is_query=True)
         d, d_kept = model.embed(flat, is_query=False)
         _check_documents(d_kept, self.masking, flat)
+        shape = _layout(self.gather_across_devices, d, n)
+        if shape is not None:  # R-TRAIN-10
+            d_kept = distributed.gather(d_kept, shape)
+            d = distributed.gather_with_gradient(d, shape)
         scores = all_pairs(
             q, q_kept, d, d_kept, masking=self.masking,
             document_length=model.settings.document_length,
         )  # fmt: skip
-        return _cross_entropy_sum(scores, self.temperature, n, 0) / len(qs)
+        first = 0 if shape is None else shape.first_query
+        return _scaled(_cross_entropy_sum(scores, self.temperature, n, first), len(qs), shape)
 
 
 class _Chunk:
@@ -143,14 +171,22 @@ class CachedContrastive:
     ``mini_batch_size`` texts at a time: (1) every mini-batch embedded without gradients; (2) the
     loss and its gradients with respect to the embeddings, one mini-batch of queries at a time;
     (3) at ``backward()``, each mini-batch embedded again with gradients and its cached
-    embedding gradients pushed through the model."""
+    embedding gradients pushed through the model. ``gather_across_devices``: as
+    ``Contrastive``'s (R-TRAIN-10)."""
 
     def __init__(
-        self, mini_batch_size: int = 32, temperature: float = 1.0, masking: str = "pylate"
+        self,
+        mini_batch_size: int = 32,
+        temperature: float = 1.0,
+        masking: str = "pylate",
+        gather_across_devices: bool = False,
     ) -> None:
         self.mini_batch_size = _checks.positive(mini_batch_size, "mini_batch_size", "R-TRAIN-8")
         self.temperature = _checks.positive_real(temperature, "temperature", "R-TRAIN-8")
         self.masking = _masking(masking)
+        self.gather_across_devices = _checks.flag(
+            gather_across_devices, "gather_across_devices", "R-TRAIN-8"
+        )
 
     def __call__(self, model: ColBERT, *, queries: list[str], documents: list[list[str]]) -> Any:
         qs, flat, n = _groups(queries, documents)
@@ -160,17 +196,20 @@ class CachedContrastive:
         for i, c in enumerate(d_chunks):
             _check_documents(c.kept, self.masking, c.texts, i * m)
         d_all, d_kept = _padded(d_chunks)
+        shape = _layout(self.gather_across_devices, d_all, n)
+        if shape is not None:  # R-TRAIN-10: a leaf whose gradient is summed over processes below
+            d_all, d_kept = distributed.gather(d_all, shape), distributed.gather(d_kept, shape)
         grad = torch.is_grad_enabled()
         d_all.requires_grad_(grad)
         length = model.settings.document_length
         total = torch.zeros((), device=d_all.device)
-        first = 0
+        first = 0 if shape is None else shape.first_query
         for c in q_chunks:
             q = c.embeddings.requires_grad_(grad)
             scores = all_pairs(
                 q, c.kept, d_all, d_kept, masking=self.masking, document_length=length
             )
-            part = _cross_entropy_sum(scores, self.temperature, n, first) / len(qs)
+            part = _scaled(_cross_entropy_sum(scores, self.temperature, n, first), len(qs), shape)
             if grad:
                 torch.autograd.backward(part)  # frees this mini-batch's scores before the next one
             total = total + part.detach()
@@ -180,10 +219,11 @@ class CachedContrastive:
         q_grads = [c.embeddings.grad for c in q_chunks]
         d_grads = []
         assert d_all.grad is not None  # every document takes part in every query's scores
+        d_grad = d_all.grad if shape is None else distributed.local_gradient(d_all.grad, shape)
         start = 0
         for c in d_chunks:
             rows, width = c.embeddings.shape[:2]
-            d_grads.append(d_all.grad[start : start + rows, :width])
+            d_grads.append(d_grad[start : start + rows, :width])
             start += rows
         value = total.detach().requires_grad_()
         hook = _backward_through(model, [*q_chunks, *d_chunks], [*q_grads, *d_grads])
