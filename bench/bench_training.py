@@ -248,7 +248,7 @@ def report(runs: dict[str, dict], args: argparse.Namespace, elapsed: float) -> s
             f"- CachedContrastive at an effective batch of {CACHED_BATCH} within 4 GiB: peak RSS "
             f"{c / GIB:.2f} GiB: **{verdict}**"
         )
-    missing = [m for m in RUNS if m not in runs and (m != "pylate" or PEERS.exists())]
+    missing = [m for m in args.runs if m not in runs and (m != "pylate" or PEERS.exists())]
     if missing:
         lines.append(f"- not finished when this report was written: {', '.join(missing)}")
     return "\n".join(lines) + "\n"
@@ -259,11 +259,17 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=2, help="timed steps of the batch-32 runs")
     parser.add_argument("--warmup", type=int, default=1, help="untimed steps before them")
     parser.add_argument("--cached-steps", type=int, default=1, help="timed steps at batch 256")
+    parser.add_argument(
+        "--runs", type=lambda x: x.split(","), default=list(RUNS),
+        help=f"comma-separated, among {','.join(RUNS)} (fp32 is needed for the report)",
+    )  # fmt: skip
     parser.add_argument("--output", type=Path)
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--triplets", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if "fp32" not in args.runs or not set(args.runs) <= set(RUNS):
+        parser.error(f"--runs must include fp32 and name only {','.join(RUNS)}: {args.runs}")
     if args.worker:
         args.out.write_text(json.dumps(worker(args)))
         return
@@ -275,7 +281,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-training-") as tmp:
         path = Path(tmp) / "triplets.jsonl"
         path.write_text("".join(json.dumps(t) + "\n" for t in triplets(n)))
-        for m in RUNS:
+        for m in args.runs:
             if m == "pylate":
                 if not PEERS.exists():
                     continue
