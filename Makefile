@@ -60,6 +60,7 @@ bench: build bench-deps
 	$(PY) bench/bench_index_scale.py --output bench/results/index_scale.md
 	$(PY) bench/bench_e2e.py --output bench/results/e2e.md
 	$(PY) bench/bench_imports.py --output bench/results/imports.md
+	$(PY) bench/bench_training.py --output bench/results/training.md
 
 clean:
 	rm -rf target $(VENV) .pytest_cache .ruff_cache .hypothesis
