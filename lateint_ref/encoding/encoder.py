@@ -350,6 +350,7 @@ class Encoder:
             source=self.folder.path,
             backbone_config=self.config,
             backbone=self._run.backbone(),
+            source_weights=self.folder.backbone_file,
             tokenizer_json=self.tokens.json,
             special=self.folder.special,
             settings=self.settings,

@@ -15,6 +15,7 @@ import numpy as np
 from lateint_ref import _files
 from lateint_ref.encoding.folder import IDENTITY, Projection
 from lateint_ref.encoding.tokens import TokenSettings
+from lateint_ref.encoding.weights import carried_tensors
 
 TOKENIZER_FILES = ("tokenizer_config.json", "special_tokens_map.json")
 
@@ -51,12 +52,16 @@ def write_folder(
     settings: TokenSettings,
     projections: tuple[Projection, ...],
     versions: Mapping[str, str],
+    source_weights: Path | None = None,
 ) -> None:
     """Writes the PyLate layout, each file atomically and ``modules.json`` last, so that
-    ``pylate.models.ColBERT(path)`` loads it (R-ENC-9)."""
+    ``pylate.models.ColBERT(path)`` loads it (R-ENC-9). Tensors of ``source_weights`` that the
+    encoder does not use but transformers loads (BERT's pooler) are carried over unchanged."""
     root = Path(path)
     root.mkdir(parents=True, exist_ok=True)
     _write_json(root / "config.json", backbone_config)
+    if source_weights is not None:
+        backbone = dict(backbone) | carried_tensors(source_weights, backbone)
     _write_tensors(root / "model.safetensors", backbone)
     _files.write_atomic(root / "tokenizer.json", tokenizer_json.encode())
     for name in TOKENIZER_FILES:

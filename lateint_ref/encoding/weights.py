@@ -73,6 +73,25 @@ def backbone_tensors(
     return {name: np.ascontiguousarray(named[name]) for name in expected}
 
 
+# Tensors of the source checkpoint that the encoder does not use but a saved folder keeps, so
+# that transformers loads it without newly initialised weights (BERT's pooler).
+_CARRIED_PREFIXES = ("pooler.",)
+
+
+def carried_tensors(path: Path, used: Collection[str]) -> dict[str, np.ndarray]:
+    """The tensors of the checkpoint at ``path`` that a saved model folder carries over
+    unchanged (R-TRAIN-3): those under ``pooler.`` (after a task-head prefix, as
+    ``backbone_tensors`` strips it) that are not in ``used``; none when ``path`` is missing."""
+    if not path.is_file():
+        return {}
+    out: dict[str, np.ndarray] = {}
+    for name, t in read_tensors(path).items():
+        bare = next((name[len(p) :] for p in _BASE_PREFIXES if name.startswith(p)), name)
+        if bare.startswith(_CARRIED_PREFIXES) and bare not in used:
+            out[bare] = t
+    return out
+
+
 def checked_tensor(
     tensors: dict[str, np.ndarray], name: str, source: Path, shape: tuple[int | None, ...]
 ) -> np.ndarray:

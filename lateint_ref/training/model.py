@@ -101,6 +101,7 @@ class ColBERT(LateInteraction):
             source=self.folder.path,
             backbone_config=self.config,
             backbone=self.backbone_tensors(),
+            source_weights=self.folder.backbone_file,
             tokenizer_json=self.tokens.json,
             special=self.folder.special,
             settings=self.settings,
