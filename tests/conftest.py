@@ -1,9 +1,11 @@
-"""Shared fixtures: hypothesis profiles, the spec oracle and vector loading."""
+"""Shared fixtures: hypothesis profiles, the spec oracle, vector loading and the command-line
+runner of the CLI tests."""
 
 from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -92,3 +94,42 @@ def rebuild_minilm(dest: Path) -> Path:
         tensors[name] = np.vstack([tensors[name], rows]) if how.startswith("append_rows") else rows
     save_file(tensors, str(dest / "model.safetensors"), metadata={"format": "pt"})
     return dest
+
+
+# The NumPy backend starts faster than torch (no torch import) and computes the same embeddings.
+FAST_COMMANDS = ("index", "search", "eval", "encode", "mine")
+
+
+def lateint(*args: object, stdin: str | None = None) -> subprocess.CompletedProcess:
+    """Runs the command line (``python -m lateint_ref``) from the project root, stdout and stderr
+    pipes (not terminals); commands that encode get ``--backend numpy`` unless one is given."""
+    argv = [str(a) for a in args]
+    command = next((a for a in argv if a in FAST_COMMANDS), None)
+    if command and not {"--backend", "--help"} & set(argv):
+        argv += ["--backend", "numpy"]
+    return subprocess.run(
+        [sys.executable, "-m", "lateint_ref", *argv],
+        cwd=ROOT,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def failed(result: subprocess.CompletedProcess, code: int) -> str:
+    """Checks a failure's exit code and its one error line (R-CLI-4); returns the message."""
+    assert result.returncode == code, (result.returncode, result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert lines[-1].startswith("lateint: error: R-"), result.stderr
+    assert sum(line.startswith("lateint: error:") for line in lines) == 1, result.stderr
+    return lines[-1].removeprefix("lateint: error: ")
+
+
+def ok(result: subprocess.CompletedProcess) -> str:
+    """Checks a success: exit 0 and nothing on a non-terminal stderr (R-CLI-5)."""
+    assert result.returncode == 0, (result.stdout, result.stderr)
+    assert result.stderr == "", result.stderr
+    return result.stdout

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import failed, lateint, ok
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = ROOT / "spec" / "vectors" / "encoder" / "tiny-bert"
@@ -26,44 +27,8 @@ DOCS = [
     ("d5", "Tea", "Green tea is brewed at a lower temperature than black tea."),
     ("d6", "Bread", "Bread rises because yeast makes carbon dioxide in the dough."),
 ]
-# The NumPy backend starts faster than torch (no torch import) and computes the same embeddings.
-FAST_COMMANDS = ("index", "search", "eval", "encode")
 QUERIES = [("q1", "cats purr"), ("q2", "fast native code"), ("q3", "unjudged query")]
 QRELS = [("q1", "d1", 1), ("q2", "d3", 2), ("q2", "d4", 1)]
-
-
-def lateint(*args: object, stdin: str | None = None) -> subprocess.CompletedProcess:
-    """Runs the command line; stdout and stderr are pipes (not terminals)."""
-    argv = [str(a) for a in args]
-    command = next((a for a in argv if a in FAST_COMMANDS), None)
-    if command and not {"--backend", "--help"} & set(argv):
-        argv += ["--backend", "numpy"]
-    return subprocess.run(
-        [sys.executable, "-m", "lateint_ref", *argv],
-        cwd=ROOT,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-
-
-def failed(result: subprocess.CompletedProcess, code: int) -> str:
-    """Checks a failure's exit code and its one error line (R-CLI-4); returns the message."""
-    assert result.returncode == code, (result.returncode, result.stdout, result.stderr)
-    assert "Traceback" not in result.stderr, result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert lines[-1].startswith("lateint: error: R-"), result.stderr
-    assert sum(line.startswith("lateint: error:") for line in lines) == 1
-    return lines[-1].removeprefix("lateint: error: ")
-
-
-def ok(result: subprocess.CompletedProcess) -> str:
-    """Checks a success: exit 0 and nothing on a non-terminal stderr (R-CLI-5)."""
-    assert result.returncode == 0, (result.stdout, result.stderr)
-    assert result.stderr == "", result.stderr
-    return result.stdout
 
 
 def write_jsonl(path: Path, rows: list[dict]) -> Path:

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from conftest import failed, lateint
 
 from lateint_ref.errors import InputError
 from lateint_ref.evaluation import beir
@@ -91,28 +91,9 @@ def expected(
     return out
 
 
-def lateint(*args: object) -> subprocess.CompletedProcess:
-    argv = [str(a) for a in args]
-    if "--backend" not in argv:
-        argv += ["--backend", "numpy"]
-    return subprocess.run(
-        [sys.executable, "-m", "lateint_ref", "mine", *argv],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-
-
-def failed(result: subprocess.CompletedProcess, code: int) -> str:
-    """R-CLI-4: the exit code and one error line, no traceback; returns the message."""
-    assert result.returncode == code, (result.returncode, result.stdout, result.stderr)
-    assert "Traceback" not in result.stderr, result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert sum(line.startswith("lateint: error:") for line in lines) == 1, result.stderr
-    assert lines[-1].startswith("lateint: error: R-"), result.stderr
-    return lines[-1].removeprefix("lateint: error: ")
+def mine_cli(*args: object) -> subprocess.CompletedProcess:
+    """``lateint mine ARGS`` (NumPy backend unless one is given)."""
+    return lateint("mine", *args)
 
 
 # ---------------------------------------------------------------- what is mined
@@ -283,14 +264,14 @@ def test_cli_writes_what_the_api_writes(dataset: Path, tmp_path: Path) -> None:
     write_triplets(api, mine(dataset, MODEL, n_negatives=2, depth=9, skip_top=1, **FAST))
     cli = tmp_path / "cli.jsonl"
     args = ["--negatives", 2, "--depth", 9, "--skip-top", 1, "--json"]
-    result = lateint(dataset, "--model", MODEL, "--output", cli, *args)
+    result = mine_cli(dataset, "--model", MODEL, "--output", cli, *args)
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""  # R-CLI-5
     summary = json.loads(result.stdout)
     assert summary["triplets"] == len(PAIRS)
     assert summary["dropped_queries"] == 0
     assert cli.read_bytes() == api.read_bytes()
-    text = lateint(
+    text = mine_cli(
         dataset, "--model", MODEL, "--output", tmp_path / "t.jsonl", "--index", tmp_path / "idx"
     )
     assert text.returncode == 0, text.stderr
@@ -316,11 +297,11 @@ CLI_USAGE_ERRORS = {
 def test_cli_usage_errors_exit_2(argv: list[str], rule: str, tmp_path: Path) -> None:
     """R-CLI-13, R-CLI-3: exit 2 with the usage, before any file is read or written."""
     out = tmp_path / "t.jsonl"
-    result = lateint(tmp_path / "no-such-dataset", "--model", MODEL, "--output", out, *argv)
+    result = mine_cli(tmp_path / "no-such-dataset", "--model", MODEL, "--output", out, *argv)
     assert failed(result, 2).startswith(f"{rule}: ")
     assert result.stderr.startswith("usage: lateint mine")
     assert not out.exists()
-    assert failed(lateint(tmp_path, "--model", MODEL), 2).startswith("R-CLI-3: ")  # no --output
+    assert failed(mine_cli(tmp_path, "--model", MODEL), 2).startswith("R-CLI-3: ")  # no --output
 
 
 def test_cli_bad_data_exits_1(dataset: Path, tmp_path: Path) -> None:
@@ -352,7 +333,7 @@ def test_cli_bad_data_exits_1(dataset: Path, tmp_path: Path) -> None:
     }
     out = tmp_path / "t.jsonl"
     for name, (folder, argv, message) in cases.items():
-        result = lateint(folder, "--model", MODEL, "--output", out, *argv)
+        result = mine_cli(folder, "--model", MODEL, "--output", out, *argv)
         assert failed(result, 1).startswith(message), name
         assert not out.exists(), name
 
