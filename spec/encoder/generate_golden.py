@@ -749,34 +749,13 @@ def diff_tensors(base: dict, new: dict) -> tuple[dict, dict, list[str]]:
 
 
 def rebuild_minilm(dest: Path) -> None:
-    """Rebuild the full PyLate folder from minilm-seed0/ and the package's weights."""
-    src = OUT / "minilm-seed0"
+    """Rebuild the full PyLate folder from minilm-seed0/ and the package's weights (the one
+    rebuild, spec/minilm_seed0.py)."""
+    sys.path.insert(0, str(ROOT / "spec"))
+    import minilm_seed0
+
     fresh_dir(dest)
-    for p in sorted(src.rglob("*")):
-        rel = p.relative_to(src)
-        if p.is_dir() or rel.as_posix() == "added_rows.safetensors":
-            continue
-        (dest / rel).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(p, dest / rel)
-    base = load_torch(str(MINILM_DIR / "model.safetensors"))
-    added = load_torch(str(src / "added_rows.safetensors"))
-    with safetensors.safe_open(str(src / "added_rows.safetensors"), framework="pt") as f:
-        meta = json.loads(f.metadata()[CHANGES_KEY])
-    tensors = dict(base)
-    for name, how in meta["tensors"].items():
-        if how.startswith("rename_from:"):
-            old = how.split(":", 1)[1]
-            tensors[name] = tensors.pop(old)
-    for name in meta["dropped"]:
-        del tensors[name]
-    for name, t in added.items():
-        how = meta["tensors"][name]
-        if how.startswith("append_rows:"):
-            assert tensors[name].shape[0] == int(how.split(":")[1])
-            tensors[name] = torch.cat([tensors[name], t], dim=0)
-        else:
-            tensors[name] = t
-    save_torch(tensors, str(dest / "model.safetensors"), metadata={"format": "pt"})
+    minilm_seed0.rebuild(dest)
 
 
 def maxsim(q: np.ndarray, d: np.ndarray) -> float:
