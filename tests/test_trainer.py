@@ -20,6 +20,7 @@ import torch
 
 from lateint_ref import Encoder, training
 from lateint_ref.errors import InputError
+from lateint_ref.training import dev as devset
 from lateint_ref.training import trainer
 from lateint_ref.training.data import read_distillation, read_triplets
 from lateint_ref.training.trainer import FitResult, fit
@@ -310,7 +311,9 @@ def test_dev_log_best_folder_and_model_card(triplets: Path, tmp_path: Path) -> N
     assert result.best_dir == out / "best"
     assert result.best is not None
     best_model = training.ColBERT.from_pretrained(out / "best")
-    score = trainer._evaluate(best_model, trainer._dev(DEV, "test"), 4)  # type: ignore[arg-type]
+    dev_set = devset.read(DEV, "test")
+    assert dev_set is not None
+    score = devset.evaluate(best_model, dev_set, 4)
     assert score == pytest.approx(result.best["ndcg@10"], abs=1e-6)
     for folder in ("final", "best"):
         card = (out / folder / "README.md").read_text()

@@ -66,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
 
     from lateint_ref import training
     from lateint_ref.training import data as tdata
+    from lateint_ref.training.parallel import launched
     from lateint_ref.training.trainer import fit
 
     start = time.perf_counter()
@@ -79,27 +80,34 @@ def run(args: argparse.Namespace) -> int:
     loss: Any
     if loss_name == "distillation":
         loss = training.Distillation()
-    elif loss_name == "cached-contrastive":
+    elif loss_name == "cached-contrastive":  # R-CLI-14: in-batch negatives of every process
         loss = training.CachedContrastive(
-            mini_batch_size=o.get("mini_batch_size", 32), temperature=o.get("temperature", 1.0)
+            mini_batch_size=o.get("mini_batch_size", 32),
+            temperature=o.get("temperature", 1.0),
+            gather_across_devices=True,
         )
     else:
-        loss = training.Contrastive(temperature=o.get("temperature", 1.0))
+        loss = training.Contrastive(
+            temperature=o.get("temperature", 1.0), gather_across_devices=True
+        )
     if "embedding_size" in o:
         model = training.ColBERT.from_backbone(
             o["model"], embedding_size=o["embedding_size"], seed=o.get("seed", 0)
         )
     else:
         model = training.ColBERT.from_pretrained(o["model"])
-    result = fit(
-        model,
-        loss,
-        examples,
-        output_dir=o["output"],
-        dev=o.get("dev"),
-        progress=sys.stderr.isatty(),  # R-CLI-5
-        **{k: o[k] for k in FIT_KEYS if k in o},
-    )
+    with launched(model.device) as group:  # R-CLI-14: torchrun's processes
+        result = fit(
+            model,
+            loss,
+            examples,
+            output_dir=o["output"],
+            dev=o.get("dev"),
+            progress=sys.stderr.isatty(),  # R-CLI-5
+            **{k: o[k] for k in FIT_KEYS if k in o},
+        )
+    if not group.first:  # R-CLI-14: process 0 alone prints the summary
+        return EXIT_OK
     seconds = time.perf_counter() - start
     epochs = [r for r in result.history if r["epoch"] >= 1]
     summary = {

@@ -22,6 +22,7 @@ from safetensors.torch import load_file, save_file
 
 from lateint_ref import _files
 from lateint_ref.errors import InputError
+from lateint_ref.training.card import model_card
 from lateint_ref.training.model import ColBERT
 
 STATE_TENSORS = "trainer_state.safetensors"
@@ -87,6 +88,14 @@ def latest_checkpoint(output_dir: Path) -> Path | None:
         if match and entry.is_dir() and (entry / STATE_JSON).is_file():
             found.append((int(match.group(1)), entry))
     return max(found)[1] if found else None
+
+
+def step_of(path: Path) -> int:
+    """The step of a ``checkpoint-<step>`` folder (as ``latest_checkpoint`` returns one)."""
+    match = _CHECKPOINT.match(path.name)
+    if match is None:
+        raise InputError(f"R-FIT-6: {path} is not a checkpoint-<step> folder")
+    return int(match.group(1))
 
 
 def save_checkpoint(
@@ -159,3 +168,37 @@ def load_checkpoint(
     torch.set_rng_state(tensors["rng.torch"])
     state: dict[str, Any] = document["state"]
     return state
+
+
+def save_model(
+    path: Path,
+    model: ColBERT,
+    info: dict[str, Any],
+    state: dict[str, Any],
+    epochs: int,
+    record: dict[str, Any] | None,
+) -> None:
+    """R-FIT-7, R-FIT-9: ``final/`` or ``best/``: the PyLate layout with its model card (from
+    ``info``: base model, loss, data, hyperparameters; the records of ``state`` and ``record``),
+    written atomically."""
+    from lateint_ref import __version__
+
+    history = list(state["history"])
+    if record is not None and record not in history:
+        history.append(record)
+    text = model_card(
+        base_model=info["base_model"],
+        loss=info["loss"],
+        data=info["data"],
+        hyperparameters=info["hyperparameters"],
+        steps=int(state["step"]),
+        epochs=epochs,
+        history=history,
+        version=__version__,
+    )
+
+    def fill(tmp: Path) -> None:
+        model.save_pretrained(tmp)
+        _files.write_text_atomic(tmp / "README.md", text)
+
+    write_folder_atomic(path, fill)

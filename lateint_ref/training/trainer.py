@@ -1,9 +1,11 @@
-"""``fit``: the training loop (spec/trainer.md R-FIT-1 to R-FIT-10).
+"""``fit``: the training loop (spec/trainer.md R-FIT-1 to R-FIT-14).
 
 AdamW, a linear warmup then linear decay, gradient clipping, the seeded batch order of
 ``data.batches``, optional bfloat16 autocast, checkpoints every N steps from which a killed run
-resumes bit for bit, nDCG@10 on a dev set after each epoch (logged as JSON lines, the best model
-kept) and a model card in every model folder written."""
+resumes bit for bit, nDCG@10 on a dev set after each epoch (logged as JSON lines and to
+TensorBoard, the best model kept) and a model card in every model folder written. Launched in
+several processes with torch.distributed initialised, each process takes its shard of every
+batch and the gradients are summed over the processes (``parallel``)."""
 
 from __future__ import annotations
 
@@ -13,8 +15,9 @@ import math
 import numbers
 import os
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -24,17 +27,20 @@ import torch
 from lateint_ref import _checks
 from lateint_ref.errors import InputError
 from lateint_ref.progress import Progress
+from lateint_ref.training import board as tboard
 from lateint_ref.training import checkpoint as ckpt
-from lateint_ref.training.card import model_card
+from lateint_ref.training import dev as devset
 from lateint_ref.training.data import DistillationSet, PairSet, TripletSet, batches
+from lateint_ref.training.dev import Dev
 from lateint_ref.training.losses import CachedContrastive, Contrastive, Distillation
 from lateint_ref.training.model import ColBERT
+from lateint_ref.training.parallel import Group
 
 PRECISIONS = ("float32", "bfloat16")
-DEV_K = 10
+NDCG = f"ndcg@{devset.K}"
 LOG_NAME = "log.jsonl"
 
-Dev = tuple[Any, Mapping[str, str], Mapping[str, Mapping[str, int]]]
+__all__ = ["Dev", "FitResult", "fit"]
 
 
 @dataclass(frozen=True)
@@ -42,7 +48,8 @@ class FitResult:
     """What ``fit`` did: ``steps`` optimizer steps in all (those of a resumed run included),
     ``losses`` the loss of every step, ``history`` the per-epoch log records (R-FIT-8), ``best``
     the record of the best epoch by dev nDCG@10 (None without dev), the folders written (None
-    without ``output_dir``) and the checkpoint resumed from (None for a fresh run)."""
+    without ``output_dir``) and the checkpoint resumed from (None for a fresh run). The same on
+    every process of a run in several (R-FIT-13)."""
 
     steps: int
     epochs: int
@@ -52,15 +59,6 @@ class FitResult:
     final_dir: Path | None
     best_dir: Path | None
     resumed_from: Path | None
-
-
-@dataclass(frozen=True)
-class _DevSet:
-    doc_ids: list[str]
-    doc_texts: list[str]
-    query_ids: list[str]
-    query_texts: list[str]
-    qrels: dict[str, dict[str, int]]
 
 
 def fit(
@@ -83,6 +81,7 @@ def fit(
     dev: Dev | str | os.PathLike[str] | None = None,
     dev_split: str = "test",
     log_file: str | os.PathLike[str] | None = None,
+    tensorboard: bool | None = None,
     progress: bool | None = None,
     on_checkpoint: Callable[[Path], None] | None = None,
 ) -> FitResult:
@@ -93,7 +92,8 @@ def fit(
         loss: ``Contrastive`` or ``CachedContrastive`` with a ``TripletSet`` (or a ``PairSet``:
             in-batch negatives only), ``Distillation`` with a ``DistillationSet`` (R-FIT-1).
         epochs, batch_size: passes over ``data`` and queries per step (integers >= 1); the
-            order is ``data.batches(len(data), batch_size, seed, epoch, drop_last=...)``.
+            order is ``data.batches(len(data), batch_size, seed, epoch, drop_last=...)``. In
+            several processes ``batch_size`` is the global batch, split among them (R-FIT-12).
         lr: AdamW's peak learning rate; ``weight_decay`` its decoupled weight decay (>= 0).
         warmup: an ``int`` is a number of steps, a ``float`` in ``[0, 1]`` a fraction of all
             steps (rounded up); the rate rises linearly from 0 over the warmup, then falls
@@ -102,14 +102,17 @@ def fit(
         seed: seeds the batch order and torch's generator before every step (R-FIT-3).
         precision: ``"float32"`` or ``"bfloat16"`` (R-FIT-10: autocast of the forward and backward;
             the weights and optimizer stay float32).
-        output_dir: where checkpoints, ``log.jsonl``, ``final/`` and ``best/`` go.
+        output_dir: where checkpoints, ``log.jsonl``, ``final/``, ``best/`` and ``runs/`` go
+            (one folder shared by every process of a run in several, R-FIT-13).
         checkpoint_every: a checkpoint every that many steps (needs ``output_dir``).
         resume: continue from the newest complete checkpoint of ``output_dir`` (R-FIT-6).
         dev: ``(corpus, queries, qrels)`` (corpus: ``{id: text}`` or ``(id, text)`` pairs) or a
             BEIR folder read with ``dev_split``: nDCG@10 by exact MaxSim after each epoch.
         log_file: JSON lines, one per epoch (default ``output_dir/log.jsonl``).
+        tensorboard: scalars in ``output_dir/runs/`` (R-FIT-14); None: when the ``tensorboard``
+            package is installed and there is an ``output_dir``; True requires both.
         progress: the progress line on stderr (R-FIT-11); None shows it when stderr is a terminal.
-        on_checkpoint: called with each checkpoint folder once it is complete.
+        on_checkpoint: called with each checkpoint folder once it is complete (on process 0).
 
     Every argument, the data and the dev set are checked before the first step (R-FIT-1)."""
     if not isinstance(model, ColBERT):
@@ -131,6 +134,7 @@ def fit(
     if every is not None and out is None:
         raise InputError("R-FIT-1: checkpoint_every needs an output_dir")
     log_path = Path(log_file) if log_file is not None else (out / LOG_NAME if out else None)
+    writer_class = tboard.wanted(tensorboard, out)
     per_epoch = len(batches(len(examples), batch_size, seed, 0, drop_last=drop_last))
     if per_epoch == 0:
         raise InputError(
@@ -139,10 +143,12 @@ def fit(
         )
     total = per_epoch * epochs
     warmup_steps = _warmup(warmup, total)
-    dev_set = _dev(dev, dev_split)
+    dev_set = devset.read(dev, dev_split)
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
         raise InputError("R-FIT-1: the model has no parameter with requires_grad")
+    group = Group.current(model.device)
+    group.check_batches(len(examples), batch_size, drop_last)  # R-FIT-12
 
     optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
@@ -162,21 +168,32 @@ def fit(
         "drop_last": drop_last,
         "precision": precision,
         "trainable_tensors": len(params),
+        "world_size": group.world,
     }
+    group.check_same(settings, examples)  # R-FIT-12: the first collective
     state: dict[str, Any] = {
         "step": 0, "losses": [], "history": [], "best": None, "seconds": 0.0,
         "settings": settings,
     }  # fmt: skip
     resumed_from = None
-    if out is not None:
-        ckpt.remove_temporaries(out)
+    if out is not None:  # R-FIT-6, R-FIT-13: process 0 cleans up, then every one looks
+        group.on_first(partial(ckpt.remove_temporaries, out))
         found = ckpt.latest_checkpoint(out) if resume else None
+        seen = group.gather_integer(-1 if found is None else ckpt.step_of(found))
+        if len(set(seen)) != 1:
+            raise InputError(
+                f"R-FIT-13: the processes find other checkpoints in {out} (steps {seen}, -1: "
+                "none): output_dir must be one folder that every process sees"
+            )
         if found is not None:
             state = _resumed(ckpt.load_checkpoint(found, model, optimizer, scheduler), settings)
             resumed_from = found
+    group.broadcast_model(model)  # R-FIT-12: every process starts from process 0's weights
     if log_path is not None:  # R-FIT-8: the log holds the records of the state resumed from
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        _write_log(log_path, state["history"])
+        group.on_first(partial(_write_log, log_path, state["history"]))
+    board = None
+    if writer_class is not None and out is not None and group.first:  # R-FIT-14
+        board = tboard.Board(writer_class, out, int(state["step"]) + 1 if resumed_from else 0)
 
     card_info = {
         "base_model": str(model.folder.path),
@@ -193,38 +210,54 @@ def fit(
         if precision == "bfloat16"
         else contextlib.nullcontext
     )
+    gathers = bool(getattr(loss, "gather_across_devices", False))
     best_dir = out / "best" if out is not None and dev_set is not None else None
     start = time.perf_counter() - float(state["seconds"])
-    if dev_set is not None and state["step"] == 0 and not state["history"]:
-        record = {"epoch": 0, "step": 0, "loss": None, "lr": scheduler.get_last_lr()[0]}
-        record["seconds"] = time.perf_counter() - start
-        record[f"ndcg@{DEV_K}"] = _evaluate(model, dev_set, batch_size)
-        _log(log_path, state, record)
 
-    bar = Progress("training", progress)
-    order: list[list[int]] = []
-    order_epoch = -1
+    def measure() -> list[float]:
+        """Process 0's time since the start and, with a dev set, its nDCG@10 (R-FIT-4)."""
+        seconds = time.perf_counter() - start
+        if dev_set is None:
+            return [seconds]
+        return [seconds, devset.evaluate(model, dev_set, batch_size)]
+
+    bar = Progress("training", progress if group.first else False)  # R-FIT-13
     try:
+        if dev_set is not None and state["step"] == 0 and not state["history"]:
+            seconds, score = group.on_first(measure, 2)
+            record = {"epoch": 0, "step": 0, "loss": None, "lr": scheduler.get_last_lr()[0]}
+            record.update({"seconds": seconds, NDCG: score})
+            _record(group, log_path, board, state, record)
+        order: list[list[int]] = []
+        order_epoch = -1
         while state["step"] < total:
             step = int(state["step"])
             epoch, position = divmod(step, per_epoch)
             if epoch != order_epoch:
                 order = batches(len(examples), batch_size, seed, epoch, drop_last=drop_last)
                 order_epoch = epoch
-            torch.manual_seed(_step_seed(seed, step))  # R-FIT-3
+            batch = order[position]
+            mine = group.shard(batch)  # R-FIT-12
+            torch.manual_seed(_step_seed(seed, step, group.rank))  # R-FIT-3
             model.train()
             optimizer.zero_grad(set_to_none=True)
+            rate = float(scheduler.get_last_lr()[0])
             with autocast():
-                value = _call(loss, [examples[i] for i in order[position]], model)
+                value = _call(loss, [examples[i] for i in mine], model)
+                if group.world > 1:  # R-FIT-12: this process's share of the step's loss
+                    value = value * group.weight(gathers, len(mine), len(batch))
                 torch.autograd.backward(value)
+            step_loss = group.reduce(params, value.detach())  # R-FIT-12: summed over processes
             if clip is not None:
                 torch.nn.utils.clip_grad_norm_(params, clip)
             optimizer.step()
             scheduler.step()
-            state["losses"].append(float(value.detach()))
+            state["losses"].append(step_loss)
             state["step"] = step = step + 1
             elapsed = time.perf_counter() - start
             state["seconds"] = elapsed
+            if board is not None:
+                board.step(step, step_loss, rate)
             recent = state["losses"][-50:]
             bar(
                 f"epoch {epoch + 1}/{epochs} loss {sum(recent) / len(recent):.4f} "
@@ -233,35 +266,46 @@ def fit(
                 total,
             )
             if position == per_epoch - 1:  # R-FIT-8: the end of an epoch
-                mine = state["losses"][-per_epoch:]
+                got = group.on_first(measure, 1 if dev_set is None else 2)
+                losses = state["losses"][-per_epoch:]
                 record = {
                     "epoch": epoch + 1,
                     "step": step,
-                    "loss": math.fsum(mine) / len(mine),
+                    "loss": math.fsum(losses) / len(losses),
                     "lr": scheduler.get_last_lr()[0],
-                    "seconds": elapsed,
+                    "seconds": got[0],
                 }
                 if dev_set is not None:
-                    score = _evaluate(model, dev_set, batch_size)
-                    record[f"ndcg@{DEV_K}"] = score
+                    record[NDCG] = score = got[1]
                     best = state["best"]
-                    if best is None or score > best[f"ndcg@{DEV_K}"]:  # R-FIT-7
+                    if best is None or score > best[NDCG]:  # R-FIT-7
                         state["best"] = record
                         if best_dir is not None:
-                            _save_model(best_dir, model, card_info, state, epoch + 1, record)
-                _log(log_path, state, record)
+                            group.on_first(
+                                partial(
+                                    ckpt.save_model, best_dir, model, card_info, state, epoch + 1,
+                                    record,
+                                )
+                            )  # fmt: skip
+                _record(group, log_path, board, state, record)
             if every is not None and out is not None and step % every == 0:
                 path = out / f"checkpoint-{step}"
-                ckpt.save_checkpoint(path, model, optimizer, scheduler, state)  # R-FIT-5
-                if on_checkpoint is not None:
+                group.on_first(  # R-FIT-5
+                    partial(ckpt.save_checkpoint, path, model, optimizer, scheduler, state)
+                )
+                if on_checkpoint is not None and group.first:
                     on_checkpoint(path)
+        model.eval()
+        final_dir = None
+        if out is not None:  # every process returns once process 0 wrote final/ (R-FIT-13)
+            final_dir = out / "final"
+            group.on_first(
+                partial(ckpt.save_model, final_dir, model, card_info, state, epochs, None)
+            )
     finally:
         bar.close()
-    model.eval()
-    final_dir = None
-    if out is not None:
-        final_dir = out / "final"
-        _save_model(final_dir, model, card_info, state, epochs, None)
+        if board is not None:
+            board.close()
     return FitResult(
         steps=int(state["step"]),
         epochs=epochs,
@@ -269,7 +313,7 @@ def fit(
         history=tuple(state["history"]),
         best=state["best"],
         final_dir=final_dir,
-        best_dir=best_dir if best_dir is not None and best_dir.is_dir() else None,
+        best_dir=best_dir if best_dir is not None and state["best"] is not None else None,
         resumed_from=resumed_from,
     )
 
@@ -334,9 +378,11 @@ def _schedule(step: int, warmup: int, total: int) -> float:
     return max(0.0, (total - step) / max(1, total - warmup))
 
 
-def _step_seed(seed: int, step: int) -> int:
-    """R-FIT-3: the torch seed of one step, a function of ``(seed, step)`` only."""
-    return int(np.random.SeedSequence([seed, step]).generate_state(1, np.uint64)[0] >> 1)
+def _step_seed(seed: int, step: int, rank: int = 0) -> int:
+    """R-FIT-3: the torch seed of one step, a function of ``(seed, step)`` only; R-FIT-12: on
+    process ``rank`` of several, of ``(seed, step, rank)``, process 0's being the former."""
+    entropy = [seed, step] if rank == 0 else [seed, step, rank]
+    return int(np.random.SeedSequence(entropy).generate_state(1, np.uint64)[0] >> 1)
 
 
 def _loss_info(loss: Any) -> dict[str, Any]:
@@ -348,8 +394,9 @@ def _loss_info(loss: Any) -> dict[str, Any]:
 
 
 def _resumed(state: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]:
-    """R-FIT-6: a checkpoint resumes only the run of the same settings."""
-    saved = state.get("settings", {})
+    """R-FIT-6: a checkpoint resumes only the run of the same settings (R-FIT-13: the number
+    of processes among them; a checkpoint that does not record it was written by one)."""
+    saved = {"world_size": 1, **state.get("settings", {})}
     differ = sorted(k for k in set(saved) | set(settings) if saved.get(k) != settings.get(k))
     if differ:
         diffs = ", ".join(f"{k} {saved.get(k)!r} != {settings.get(k)!r}" for k in differ)
@@ -380,118 +427,34 @@ def _call(loss: Any, batch: list[Any], model: ColBERT) -> torch.Tensor:
     return result
 
 
-# ----------------------------------------------------------------------------- dev
-
-
-def _dev(dev: Any, split: Any) -> _DevSet | None:
-    """R-FIT-4: the dev set, read and checked whole before the first step."""
-    if dev is None:
-        return None
-    if isinstance(dev, (str, os.PathLike)):
-        from lateint_ref.evaluation.beir import load_dataset
-
-        if not isinstance(split, str) or not split:
-            raise InputError(f"R-FIT-4: dev_split must be a split name, got {split!r}")
-        corpus, queries, qrels = load_dataset(dev, split)
-    elif isinstance(dev, tuple) and len(dev) == 3:
-        corpus, queries, qrels = dev
-    else:
-        raise InputError(
-            "R-FIT-4: dev must be (corpus, queries, qrels) or a BEIR folder, got "
-            f"{type(dev).__name__}"
-        )
-    pairs: Iterable[Any] = corpus.items() if isinstance(corpus, Mapping) else corpus
-    docs = {str(i): t for i, t in pairs}
-    if not docs or not isinstance(queries, Mapping) or not isinstance(qrels, Mapping):
-        raise InputError("R-FIT-4: dev needs a non-empty corpus and mappings queries and qrels")
-    judged = {str(q): {str(d): int(r) for d, r in j.items()} for q, j in qrels.items()}
-    ids = [str(q) for q in queries if str(q) in judged]
-    if not ids:
-        raise InputError("R-FIT-4: no dev query is judged in the dev qrels")
-    texts = {str(q): t for q, t in queries.items()}
-    bad = [x for x in [*docs.values(), *(texts[q] for q in ids)] if not isinstance(x, str)]
-    if bad:
-        raise InputError(f"R-FIT-4: dev texts must be strings, got {type(bad[0]).__name__}")
-    return _DevSet(list(docs), list(docs.values()), ids, [texts[q] for q in ids], judged)
-
-
-def _embed(model: ColBERT, texts: list[str], is_query: bool, batch_size: int) -> list[Any]:
-    out = []
-    for i in range(0, len(texts), batch_size):
-        x, kept = model.embed(texts[i : i + batch_size], is_query=is_query)
-        out += [x[j][kept[j]].float().cpu().numpy() for j in range(len(x))]
-    return out
-
-
-def _evaluate(model: ColBERT, dev: _DevSet, batch_size: int) -> float:
-    """R-FIT-4: nDCG@10 of the dev queries by exact MaxSim over the model's embeddings (eval
-    mode, float32, no gradient); the model's mode is restored."""
-    from lateint_ref.evaluation import ndcg
-    from lateint_ref.scoring import search_exact
-
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            queries = _embed(model, dev.query_texts, True, batch_size)
-            documents = _embed(model, dev.doc_texts, False, batch_size)
-    finally:
-        model.train(was_training)
-    scores, indices = search_exact(queries, documents, DEV_K)
-    run = {
-        q: {dev.doc_ids[int(j)]: float(s) for s, j in zip(scores[n], indices[n], strict=True)}
-        for n, q in enumerate(dev.query_ids)
-    }
-    return ndcg(run, {q: dev.qrels[q] for q in dev.query_ids}, DEV_K)
-
-
 # ----------------------------------------------------------------------------- files
 
 
 def _write_log(path: Path, records: list[dict[str, Any]]) -> None:
     from lateint_ref import _files
 
+    path.parent.mkdir(parents=True, exist_ok=True)
     _files.write_text_atomic(path, "".join(json.dumps(r) + "\n" for r in records))
 
 
-def _log(path: Path | None, state: dict[str, Any], record: dict[str, Any]) -> None:
-    """R-FIT-8: one JSON object per line, appended with one write and fsynced."""
-    state["history"].append(record)
-    if path is None:
-        return
-    with path.open("a", encoding="utf-8") as f:
-        f.write(json.dumps(record) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
-
-
-def _save_model(
-    path: Path,
-    model: ColBERT,
-    info: dict[str, Any],
+def _record(
+    group: Group,
+    path: Path | None,
+    board: tboard.Board | None,
     state: dict[str, Any],
-    epochs: int,
-    record: dict[str, Any] | None,
+    record: dict[str, Any],
 ) -> None:
-    """R-FIT-7, R-FIT-9: the PyLate layout with its model card, written atomically."""
-    from lateint_ref import __version__, _files
+    """R-FIT-8: an epoch record in the history of every process; process 0 appends it to the
+    log (one JSON object per line, one write, fsynced) and to TensorBoard (R-FIT-14)."""
+    state["history"].append(record)
 
-    history = list(state["history"])
-    if record is not None and record not in history:
-        history.append(record)
-    text = model_card(
-        base_model=info["base_model"],
-        loss=info["loss"],
-        data=info["data"],
-        hyperparameters=info["hyperparameters"],
-        steps=int(state["step"]),
-        epochs=epochs,
-        history=history,
-        version=__version__,
-    )
+    def write() -> None:
+        if path is not None:
+            with path.open("a", encoding="utf-8") as f:
+                f.write(json.dumps(record) + "\n")
+                f.flush()
+                os.fsync(f.fileno())
+        if board is not None:
+            board.epoch(record)
 
-    def fill(tmp: Path) -> None:
-        model.save_pretrained(tmp)
-        _files.write_text_atomic(tmp / "README.md", text)
-
-    ckpt.write_folder_atomic(path, fill)
+    group.on_first(write)
