@@ -50,8 +50,10 @@ def triplets(tmp_path: Path) -> Path:
     return path
 
 
-def _model() -> training.ColBERT:
-    return training.ColBERT.from_pretrained(MODEL)
+def _model(dropout: float | None = None) -> training.ColBERT:
+    """The tiny BERT; by default at its config's dropout rates (0.1, spec/training.md
+    R-TRAIN-11), so these runs train with dropout."""
+    return training.ColBERT.from_pretrained(MODEL, dropout=dropout)
 
 
 def _weights(model: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -216,10 +218,12 @@ def test_resume_after_sigkill_is_exact(triplets: Path, tmp_path: Path) -> None:
 def test_resume_refuses_other_settings_and_resume_false_starts_over(
     triplets: Path, tmp_path: Path
 ) -> None:
-    """R-FIT-6: a checkpoint of other settings is refused before any step; resume=False
-    starts from the model given."""
+    """R-FIT-6: a checkpoint of other settings, or of a model with other dropout rates
+    (R-TRAIN-11), is refused before any step; resume=False starts from the model given."""
     data = read_triplets(triplets)
     fit(_model(), training.Contrastive(), data, checkpoint_every=2, output_dir=tmp_path, **SETTINGS)
+    with pytest.raises(InputError, match=r"R-FIT-6: .*dropout .*0\.1.* != .*0\.0"):
+        fit(_model(dropout=0.0), training.Contrastive(), data, output_dir=tmp_path, **SETTINGS)
     with pytest.raises(InputError, match=r"R-FIT-6: .*batch_size 4 != 8"):
         fit(
             _model(),
@@ -322,6 +326,10 @@ def test_dev_log_best_folder_and_model_card(triplets: Path, tmp_path: Path) -> N
         assert "| examples | 16 |" in card
         assert "| batch_size | 4 |" in card
         assert "| warmup_steps | 2 |" in card
+        assert (
+            "| dropout | {'hidden_dropout_prob': 0.1, 'attention_probs_dropout_prob': 0.1} |"
+            in card
+        )
         assert "Encoder.from_pretrained" in card
         assert "models.ColBERT(" in card
         assert "ndcg@10" in card

@@ -162,6 +162,7 @@ def fit(
         "drop_last": drop_last,
         "precision": precision,
         "trainable_tensors": len(params),
+        "dropout": dict(model.dropout_rates),  # R-TRAIN-11: the model's, a resume must match
     }
     state: dict[str, Any] = {
         "step": 0, "losses": [], "history": [], "best": None, "seconds": 0.0,
