@@ -214,9 +214,8 @@ def report(runs: dict[str, dict], args: argparse.Namespace, elapsed: float) -> s
         f"{CACHED_BATCH}); "
         "`cpu wait` is the share of the timed wall time in which some task waited for a CPU "
         "(Linux PSI, as `measure.Clock`): other load on the machine when well above 0",
-        "- PyLate's MiniLM trains with its config's dropout "
-        f"({base['dropout'] if base else 0.1:g}); lateint-ref's backbone has no dropout "
-        "(spec/training.md R-TRAIN-2)",
+        "- both train MiniLM with its config's dropout "
+        f"({base['dropout'] if base else 0.1:g}; lateint-ref: spec/training.md R-TRAIN-11)",
         "",
         "| run | precision | batch | steps | seconds | steps/s | x PyLate | peak RSS MiB "
         "| cpu wait |",

@@ -81,6 +81,24 @@ def positive_real(x: Any, name: str, rule: str) -> float:
     return float(x)
 
 
+def is_rate(x: Any) -> bool:
+    """A real number (Python or NumPy, integers included, never ``bool``) in ``[0, 1)``: a
+    dropout rate."""
+    return (
+        not isinstance(x, bool)
+        and isinstance(x, numbers.Real)
+        and math.isfinite(float(x))
+        and 0 <= float(x) < 1
+    )
+
+
+def rate(x: Any, name: str, rule: str) -> float:
+    """A dropout rate (``is_rate``) as a ``float``."""
+    if not is_rate(x):
+        raise InputError(f"{rule}: {name} must be a number in [0, 1), got {x!r}")
+    return float(x)
+
+
 def choice(x: Any, name: str, rule: str, allowed: tuple[str, ...]) -> str:
     """One of the strings ``allowed``."""
     if not isinstance(x, str) or x not in allowed:

@@ -51,8 +51,10 @@ def triplets(tmp_path: Path) -> Path:
     return path
 
 
-def _model() -> training.ColBERT:
-    return training.ColBERT.from_pretrained(MODEL)
+def _model(dropout: float | None = None) -> training.ColBERT:
+    """The tiny BERT; by default at its config's dropout rates (0.1, spec/training.md
+    R-TRAIN-11), so these runs train with dropout."""
+    return training.ColBERT.from_pretrained(MODEL, dropout=dropout)
 
 
 def _weights(model: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -217,10 +219,12 @@ def test_resume_after_sigkill_is_exact(triplets: Path, tmp_path: Path) -> None:
 def test_resume_refuses_other_settings_and_resume_false_starts_over(
     triplets: Path, tmp_path: Path
 ) -> None:
-    """R-FIT-6: a checkpoint of other settings is refused before any step; resume=False
-    starts from the model given."""
+    """R-FIT-6: a checkpoint of other settings, or of a model with other dropout rates
+    (R-TRAIN-11), is refused before any step; resume=False starts from the model given."""
     data = read_triplets(triplets)
     fit(_model(), training.Contrastive(), data, checkpoint_every=2, output_dir=tmp_path, **SETTINGS)
+    with pytest.raises(InputError, match=r"R-FIT-6: .*dropout .*0\.1.* != .*0\.0"):
+        fit(_model(dropout=0.0), training.Contrastive(), data, output_dir=tmp_path, **SETTINGS)
     with pytest.raises(InputError, match=r"R-FIT-6: .*batch_size 4 != 8"):
         fit(
             _model(),
@@ -325,6 +329,10 @@ def test_dev_log_best_folder_and_model_card(triplets: Path, tmp_path: Path) -> N
         assert "| examples | 16 |" in card
         assert "| batch_size | 4 |" in card
         assert "| warmup_steps | 2 |" in card
+        assert (
+            "| dropout | {'hidden_dropout_prob': 0.1, 'attention_probs_dropout_prob': 0.1} |"
+            in card
+        )
         assert "Encoder.from_pretrained" in card
         assert "models.ColBERT(" in card
         assert "ndcg@10" in card
@@ -432,14 +440,17 @@ def test_cli_train_with_config_and_flags(
     triplets: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """R-CLI-14: options from a TOML file, flags winning over it; the run gives the weights of
-    ``fit`` with the same arguments, prints its JSON summary, and a rerun resumes."""
+    ``fit`` with the same arguments (``dropout`` the model's, R-TRAIN-11), prints its JSON
+    summary, and a rerun resumes."""
     config = tmp_path / "train.toml"
     config.write_text(
         f'model = "{MODEL}"\nbatch-size = 4\nlr = 0.001\nwarmup = 2\nseed = 3\nepochs = 9\n'
         'checkpoint_every = 2\nloss = "cached-contrastive"\nmini-batch-size = 2\n'
+        "dropout = 0.5\n"
     )
     out = tmp_path / "out"
     argv = ["train", "--config", str(config), "--triplets", str(triplets), "--output", str(out)]
+    argv += ["--dropout", "0.25"]
     code, stdout, _ = _main([*argv, "--epochs", "1", "--json"], capsys)
     assert code == 0
     summary = json.loads(stdout)
@@ -447,9 +458,10 @@ def test_cli_train_with_config_and_flags(
     assert summary["epochs"] == 1
     assert summary["final"] == str(out / "final")
     assert summary["resumed_from"] is None
-    model = _model()
+    model = _model(dropout=0.25)
     fit(model, training.CachedContrastive(mini_batch_size=2), read_triplets(triplets), **SETTINGS)
     trained = training.ColBERT.from_pretrained(out / "final")
+    assert set(trained.dropout_rates.values()) == {0.25}  # saved with the model
     ours = trained.state_dict()
     assert all(torch.equal(v, ours[k]) for k, v in model.state_dict().items())
     code, stdout, _ = _main([*argv, "--epochs", "1"], capsys)
@@ -467,6 +479,9 @@ def test_cli_train_with_config_and_flags(
         (["--output", "o"], "colour = 1\n", 2, "R-CLI-14: .*unknown key 'colour'"),
         (["--output", "o"], "epochs = [\n", 2, "R-CLI-14: .*not TOML"),
         (["--output", "o", "--lr", "-1"], "", 1, "R-FIT-1: lr must be a finite number > 0"),
+        (["--output", "o", "--dropout", "1"], "", 1, r"R-TRAIN-11: dropout must be .*got 1\.0"),
+        (["--output", "o"], "dropout = -0.5\n", 1, "R-TRAIN-11: dropout must be"),
+        (["--output", "o"], "dropout = '0.1'\n", 2, "R-CLI-14: .*bad value for 'dropout'"),
         (["--output", "o", "--bad-data"], "", 1, "R-TDATA-3: .* line 2: .*'query'"),
     ],
 )

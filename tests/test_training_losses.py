@@ -1,6 +1,7 @@
 """Training against the real PyLate 1.6.0 (spec/training.md), golden values committed under
 spec/vectors/training/ by spec/training/generate_golden.py: loss values, gradients and 20 SGD
-steps; GradCache equal to the plain loss; the two maskings; saving; arguments."""
+steps; train mode with dropout; GradCache equal to the plain loss; the two maskings; saving;
+arguments."""
 
 from __future__ import annotations
 
@@ -206,14 +207,192 @@ def test_empty_document_has_no_exact_score() -> None:
     assert torch.isfinite(value)
 
 
-def test_train_mode_computes_eval_mode() -> None:
-    """R-TRAIN-2: no dropout: train mode gives eval mode's embeddings, bit for bit."""
-    model = training.ColBERT.from_pretrained(ENCODER / "tiny-bert")
-    assert model.training
+def _embed(model: training.ColBERT, seed: int | None = None) -> torch.Tensor:
+    texts = ["a cat sat on the mat", "dogs bark at night, loudly and often"]
+    if seed is not None:
+        torch.manual_seed(seed)
     with torch.no_grad():
-        a, _ = model.embed(["a cat sat on the mat"], is_query=False)
-        b, _ = model.eval().embed(["a cat sat on the mat"], is_query=False)
+        x, _ = model.embed(texts, is_query=False)
+    return x
+
+
+@pytest.mark.parametrize("name", MODELS[:2])
+def test_dropout_in_train_mode_only(name: str) -> None:
+    """R-TRAIN-2, R-TRAIN-11: in train mode with a rate > 0 the embeddings differ from eval
+    mode's and are a function of torch's seed; with dropout=0 (and tiny ModernBERT's config
+    rates, all 0) train mode gives eval mode's embeddings bit for bit; eval mode is the same
+    whatever the rates."""
+    model = training.ColBERT.from_pretrained(ENCODER / name, dropout=0.3)
+    assert model.training
+    assert set(model.dropout_rates.values()) == {0.3}
+    a, b, c = _embed(model, 1), _embed(model, 1), _embed(model, 2)
     assert torch.equal(a, b)
+    assert not torch.equal(a, c)
+    plain = _embed(model.eval())
+    assert float((a - plain).abs().max()) > 1e-2
+    off = training.ColBERT.from_pretrained(ENCODER / name, dropout=0.0)
+    assert off.training
+    assert torch.equal(_embed(off, 1), plain)
+    assert torch.equal(_embed(off.eval()), plain)
+    default = training.ColBERT.from_pretrained(ENCODER / name)
+    assert torch.equal(_embed(default.eval()), plain)
+    if name == "tiny-modernbert":  # its config's rates are 0
+        assert set(default.dropout_rates.values()) == {0.0}
+        assert torch.equal(_embed(default.train(), 1), plain)
+
+
+def test_dropout_layer_rate_and_identity() -> None:
+    """R-TRAIN-11: the backbones' dropout zeroes a fraction p of a large tensor (within 7
+    standard deviations) and scales the rest by 1 / (1 - p); in eval mode, or at rate 0, it
+    returns its input itself (no operation added to eval mode)."""
+    from lateint_ref.encoding.backbones.torch_ops import Dropout, attention_dropout
+
+    n, p = 1_000_000, 0.25
+    x = torch.ones(n)
+    for drop in (Dropout(p).train(), lambda t: attention_dropout(t, p, True)):
+        torch.manual_seed(0)
+        y = drop(x)
+        zeros = float((y == 0).float().mean())
+        assert abs(zeros - p) <= 7 * (p * (1 - p) / n) ** 0.5, zeros
+        assert torch.equal(y[y != 0], torch.full_like(y[y != 0], 1 / (1 - p)))
+    assert Dropout(p).eval()(x) is x
+    assert Dropout(0.0).train()(x) is x
+    assert attention_dropout(x, p, False) is x
+    assert attention_dropout(x, 0.0, True) is x
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_train_mode_matches_pylate(name: str, folders: dict[str, Path]) -> None:
+    """R-TRAIN-9, R-TRAIN-11: in train mode, from the same torch seed, Distillation's value and
+    gradients are PyLate's, so its dropout masks are: tiny BERT and MiniLM at their config's
+    rates (0.1), tiny ModernBERT with dropout=0.2. The dropout modules are PyLate's, by name
+    and rate; PyLate's train-mode value differs from its eval-mode one."""
+    data, vectors = _golden(name)
+    info = data["train_mode"]
+    model = training.ColBERT.from_pretrained(folders[name], dropout=info["dropout_argument"])
+    assert model.training
+    rates = {n: m.p for n, m in model.named_modules() if isinstance(m, torch.nn.Dropout)}
+    assert rates == info["dropout_modules"]
+    assert model.dropout_rates == {k: info["config"][k] for k in model.dropout_rates}
+    for module in model.modules():  # ModernBERT's rate on the attention probabilities
+        if hasattr(module, "attention_dropout"):
+            assert module.attention_dropout == info["config"]["attention_dropout"]
+    torch.manual_seed(info["seed"])
+    value, grads = _run(training.Distillation(), model, data["batch"], True)
+    want = data["values"]["train_distillation"]
+    assert abs(value - want) <= VALUE_REL * abs(want), (value, want)
+    _check_gradients(grads, data, vectors, "train_distillation")
+    assert abs(want - data["values"]["distillation"]) > 1e-3 * abs(want)
+
+
+def test_cached_contrastive_under_dropout() -> None:
+    """R-TRAIN-6, R-TRAIN-11: with dropout, each mini-batch is embedded again under the random
+    state of its first pass: one mini-batch for everything draws Contrastive's masks (the same
+    value and gradients from the same seed), and with mini-batches of 2 the gradient is that of
+    the value returned (a central difference along it, the masks fixed by the seed)."""
+    queries, documents = _batch()
+    batch = {"queries": queries, "documents": documents}
+    model = training.ColBERT.from_pretrained(ENCODER / "tiny-bert", dropout=0.3)
+    torch.manual_seed(9)
+    want, want_grads = _run(training.Contrastive(), model, batch, False)
+    torch.manual_seed(9)
+    got, grads = _run(training.CachedContrastive(mini_batch_size=99), model, batch, False)
+    assert got == pytest.approx(want, rel=1e-6)
+    for n, g in grads.items():
+        assert _rel(g.numpy(), want_grads[n].numpy(), 1e-7) <= 1e-5, n
+    loss = training.CachedContrastive(mini_batch_size=2)
+    torch.manual_seed(9)
+    _, grads = _run(loss, model, batch, False)
+    params = dict(model.named_parameters())
+    norm = float(np.sqrt(sum(float((g.double() ** 2).sum()) for g in grads.values())))
+    step = 1e-3
+
+    def value_at(t: float) -> float:
+        with torch.no_grad():
+            for n, g in grads.items():
+                params[n].add_(t * g / norm)
+            torch.manual_seed(9)
+            v = float(loss(model, **batch))
+            for n, g in grads.items():
+                params[n].sub_(t * g / norm)
+        return v
+
+    slope = (value_at(step) - value_at(-step)) / (2 * step)
+    assert slope == pytest.approx(norm, rel=2e-3), (slope, norm)
+
+
+def test_bad_dropout_raises() -> None:
+    """R-TRAIN-11: dropout must be None or a number in [0, 1) (InputError, before the folder is
+    read); a config rate of another kind is a WeightsError naming the file, unless dropout
+    replaces it; the encoder, which never reads those keys, loads the folder."""
+    for bad in (1.0, 1.5, -0.1, float("nan"), float("inf"), True, "0.1", [0.1]):
+        with pytest.raises(
+            li.InputError, match=r"R-TRAIN-11: dropout must be a number in \[0, 1\)"
+        ):
+            training.ColBERT.from_pretrained(ENCODER / "missing", dropout=bad)
+        with pytest.raises(li.InputError, match="R-TRAIN-11"):
+            training.ColBERT.from_backbone(MINILM, dropout=bad)
+    assert training.ColBERT.from_pretrained(ENCODER / "tiny-bert", dropout=0).dropout_rates == {
+        "hidden_dropout_prob": 0.0,
+        "attention_probs_dropout_prob": 0.0,
+    }
+
+
+def _edited(tmp_path: Path, name: str, edit: dict) -> Path:
+    """A copy of a committed model folder whose config.json has ``edit`` applied (a value of
+    None deletes the key)."""
+    import shutil
+
+    folder = tmp_path / name
+    shutil.copytree(ENCODER / name, folder)
+    config = json.loads((folder / "config.json").read_text())
+    for k, v in edit.items():
+        if v is None:
+            config.pop(k, None)
+        else:
+            config[k] = v
+    (folder / "config.json").write_text(json.dumps(config))
+    return folder
+
+
+def test_config_rates_and_their_defaults(tmp_path: Path) -> None:
+    """R-TRAIN-11: the rates are the config's, transformers' defaults for a missing key (BERT
+    0.1, ModernBERT 0.0); a bad config rate is a WeightsError naming config.json."""
+    bert = _edited(tmp_path, "tiny-bert", {"hidden_dropout_prob": 0.05})
+    assert training.ColBERT.from_pretrained(bert).dropout_rates == {
+        "hidden_dropout_prob": 0.05,
+        "attention_probs_dropout_prob": 0.1,
+    }
+    keys = ("hidden_dropout_prob", "attention_probs_dropout_prob")
+    bare = _edited(tmp_path / "a", "tiny-bert", dict.fromkeys(keys))
+    assert training.ColBERT.from_pretrained(bare).dropout_rates == dict.fromkeys(keys, 0.1)
+    keys = ("embedding_dropout", "attention_dropout", "mlp_dropout")
+    bare = _edited(tmp_path / "b", "tiny-modernbert", dict.fromkeys(keys))
+    assert training.ColBERT.from_pretrained(bare).dropout_rates == dict.fromkeys(keys, 0.0)
+    for i, bad in enumerate((1.0, "0.1", -0.5, True)):
+        folder = _edited(tmp_path / f"bad{i}", "tiny-modernbert", {"mlp_dropout": bad})
+        with pytest.raises(li.WeightsError, match=r"R-TRAIN-11: .*config.json: mlp_dropout"):
+            training.ColBERT.from_pretrained(folder)
+        assert (
+            training.ColBERT.from_pretrained(folder, dropout=0.0).dropout_rates["mlp_dropout"] == 0
+        )
+        li.Encoder.from_pretrained(folder)
+
+
+@pytest.mark.parametrize("name", MODELS[:2])
+def test_saved_config_holds_the_rates_in_use(name: str, tmp_path: Path) -> None:
+    """R-TRAIN-3, R-TRAIN-11: save_pretrained writes the config as read with dropout=None, and
+    with dropout=p every rate key of the architecture set to p (as PyLate saves a config loaded
+    with config_kwargs): the saved folder trains again at the same rates."""
+    source = json.loads((ENCODER / name / "config.json").read_text())
+    training.ColBERT.from_pretrained(ENCODER / name).save_pretrained(tmp_path / "as-read")
+    assert json.loads((tmp_path / "as-read" / "config.json").read_text()) == source
+    model = training.ColBERT.from_pretrained(ENCODER / name, dropout=0.3)
+    model.save_pretrained(tmp_path / "given")
+    saved = json.loads((tmp_path / "given" / "config.json").read_text())
+    assert saved == {**source, **dict.fromkeys(model.dropout_rates, 0.3)}
+    again = training.ColBERT.from_pretrained(tmp_path / "given")
+    assert again.dropout_rates == model.dropout_rates
 
 
 @pytest.mark.parametrize("name", MODELS[:2])
@@ -243,6 +422,9 @@ def test_from_backbone_starts_where_the_encoder_starts(tmp_path: Path) -> None:
     """R-TRAIN-1: ColBERT.from_backbone has Encoder.from_backbone's seeded projection and prefix
     rows: both save byte-identical folders."""
     model = training.ColBERT.from_backbone(MINILM, embedding_size=64, seed=3)
+    assert set(model.dropout_rates.values()) == {0.1}  # R-TRAIN-11: MiniLM's config
+    off = training.ColBERT.from_backbone(MINILM, embedding_size=64, seed=3, dropout=0.0)
+    assert set(off.dropout_rates.values()) == {0.0}
     encoder = li.Encoder.from_backbone(MINILM, embedding_size=64, seed=3)
     assert np.array_equal(
         model.projections[0].linear.weight.detach().numpy(), encoder.projections[0].weight

@@ -263,6 +263,12 @@ def build() -> _Parser:
     p.add_argument("--output", metavar="DIR", help="checkpoints, log.jsonl, final/, best/")
     p.add_argument("--loss", choices=("contrastive", "cached-contrastive", "distillation"))
     p.add_argument("--mini-batch-size", type=_positive_int, metavar="N", help="cached-contrastive")
+    p.add_argument(
+        "--dropout",
+        type=_number,
+        metavar="P",
+        help="the backbone's dropout rate in training, every position (default: its config's)",
+    )
     p.add_argument("--temperature", type=_number, metavar="T", help="contrastive losses")
     p.add_argument("--epochs", type=_positive_int, metavar="N")
     p.add_argument("--batch-size", type=_positive_int, metavar="N")

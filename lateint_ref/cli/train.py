@@ -19,7 +19,7 @@ CHOICES = {
 }
 NUMBERS: tuple[str, ...] = ("embedding_size", "mini_batch_size", "temperature", "epochs")
 NUMBERS += ("batch_size", "lr", "warmup", "weight_decay", "max_grad_norm", "seed")
-NUMBERS += ("checkpoint_every",)
+NUMBERS += ("checkpoint_every", "dropout")
 FIT_KEYS: tuple[str, ...] = ("epochs", "batch_size", "lr", "warmup", "weight_decay")
 FIT_KEYS += ("max_grad_norm", "seed", "precision", "checkpoint_every", "dev_split")
 
@@ -90,12 +90,13 @@ def run(args: argparse.Namespace) -> int:
         loss = training.Contrastive(
             temperature=o.get("temperature", 1.0), gather_across_devices=True
         )
+    dropout = o.get("dropout")  # None: the backbone config's rates (R-TRAIN-11)
     if "embedding_size" in o:
         model = training.ColBERT.from_backbone(
-            o["model"], embedding_size=o["embedding_size"], seed=o.get("seed", 0)
+            o["model"], embedding_size=o["embedding_size"], seed=o.get("seed", 0), dropout=dropout
         )
     else:
-        model = training.ColBERT.from_pretrained(o["model"])
+        model = training.ColBERT.from_pretrained(o["model"], dropout=dropout)
     with launched(model.device) as group:  # R-CLI-14: torchrun's processes
         result = fit(
             model,

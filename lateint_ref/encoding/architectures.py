@@ -1,7 +1,8 @@
 """The backbones the encoder knows: for each, the ``config.json`` fields it reads (checked when a
 folder is read), the tensors a checkpoint must hold (names and shapes, from that config), the
-tensors it may hold and the encoder ignores, and where its PyTorch module and NumPy forward pass
-live (R-ENC-2, R-ENC-3)."""
+tensors it may hold and the encoder ignores, where its PyTorch module and NumPy forward pass live
+(R-ENC-2, R-ENC-3), and the dropout rates its PyTorch module applies in train mode
+(spec/training.md R-TRAIN-11)."""
 
 from __future__ import annotations
 
@@ -135,6 +136,9 @@ class Architecture:
     torch_module: str  # "module:Class"
     numpy_forward: str  # "module:function"
     embeddings: str  # the token embedding matrix
+    # The config.json dropout rates the torch module applies in train mode (R-TRAIN-11), each
+    # with transformers' default for a config without it.
+    dropout: tuple[tuple[str, float], ...]
 
     def torch_class(self) -> Any:
         module, cls = self.torch_module.split(":")
@@ -185,6 +189,20 @@ class Architecture:
             )
         self.rules(config, source)
 
+    def dropout_rates(self, config: Config, source: Path) -> dict[str, float]:
+        """R-TRAIN-11: each dropout rate of ``config`` by name, transformers' default when it
+        is absent. Read only for training (the encoder never applies dropout), so a bad value
+        fails there, as WeightsError naming ``source``, and not when a folder is read."""
+        rates = {}
+        for name, default in self.dropout:
+            value = config.get(name, default)
+            if not _checks.is_rate(value):
+                raise WeightsError(
+                    f"R-TRAIN-11: {source}: {name} must be a number in [0, 1), got {value!r}"
+                )
+            rates[name] = float(value)
+        return rates
+
 
 _SIZES = ("vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers")
 
@@ -205,6 +223,7 @@ ARCHITECTURES = {
         "lateint_ref.encoding.backbones.bert:Bert",
         "lateint_ref.encoding.backbones.bert_numpy:forward",
         "embeddings.word_embeddings.weight",
+        dropout=(("hidden_dropout_prob", 0.1), ("attention_probs_dropout_prob", 0.1)),
     ),
     "modernbert": Architecture(
         "modernbert",
@@ -227,6 +246,7 @@ ARCHITECTURES = {
         "lateint_ref.encoding.backbones.modernbert:ModernBert",
         "lateint_ref.encoding.backbones.modernbert_numpy:forward",
         "embeddings.tok_embeddings.weight",
+        dropout=(("embedding_dropout", 0.0), ("attention_dropout", 0.0), ("mlp_dropout", 0.0)),
     ),
 }
 

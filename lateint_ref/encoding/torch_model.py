@@ -4,9 +4,13 @@ projections, ``[batch, seq] int64 -> [batch, seq, dim] f32`` before any normalis
 One module for both users: the encoder's torch backend runs it under ``inference_mode`` (and
 optionally bfloat16 autocast), and ``training.ColBERT`` is this module with gradients. Its
 parameter names are ``backbone.<the checkpoint's names>`` and ``projections.<i>.linear.weight``
-(``.bias``, ``.residual.weight``), as PyLate's ``Dense`` names them."""
+(``.bias``, ``.residual.weight``), as PyLate's ``Dense`` names them. The backbone applies dropout
+in train mode at the rates it is given (spec/training.md R-TRAIN-11; the encoder gives none, and
+eval mode never applies any); the projections have none, as PyLate's ``Dense``."""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 import numpy as np
 import torch
@@ -65,7 +69,8 @@ class Dense(nn.Module):
 
 class LateInteraction(nn.Module):
     """``backbone`` (``arch``'s torch module, loaded strictly from ``tensors``) then
-    ``projections`` in order."""
+    ``projections`` in order; ``dropout``: the backbone's train-mode rates by config name
+    (``Architecture.dropout_rates``; None: no dropout)."""
 
     def __init__(
         self,
@@ -73,9 +78,10 @@ class LateInteraction(nn.Module):
         config: Config,
         tensors: dict[str, np.ndarray],
         projections: tuple[Projection, ...],
+        dropout: Mapping[str, float] | None = None,
     ) -> None:
         super().__init__()
-        self.backbone: nn.Module = arch.torch_class()(config)
+        self.backbone: nn.Module = arch.torch_class()(config, dropout)
         # Copies: the arrays may be read-only (or shared with the caller).
         self.backbone.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in tensors.items()})
         self.projections = nn.ModuleList(Dense(p) for p in projections)

@@ -1,5 +1,5 @@
 """``ColBERT``: the late-interaction network as a trainable ``torch.nn.Module`` (spec/training.md
-R-TRAIN-1 to R-TRAIN-3).
+R-TRAIN-1 to R-TRAIN-3, R-TRAIN-11).
 
 It is ``encoding.torch_model.LateInteraction`` (the very module the encoder's torch backend runs)
 with PyLate's tokenization rules (``encoding.tokens.Tokens``) and the folder it came from, so that
@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from lateint_ref import _checks
 from lateint_ref.encoding.backbones import Config
 from lateint_ref.encoding.encoder import Parts, Seeded, model_parts
 from lateint_ref.encoding.folder import ModelFolder, read_folder
@@ -26,26 +27,51 @@ class ColBERT(LateInteraction):
     """Backbone + projections with PyLate's tokenization; ``.train()`` / ``.eval()`` as any module.
 
     Parameters are named ``backbone.<checkpoint name>`` and ``projections.<i>.linear.weight``
-    (R-TRAIN-1). The backbones have no dropout: train mode computes what eval mode computes
-    (R-TRAIN-2)."""
+    (R-TRAIN-1). In train mode the backbone applies dropout as Hugging Face's does, at the
+    rates of its ``config.json`` or the ``dropout`` given to the constructor (R-TRAIN-11); eval
+    mode applies none. ``dropout_rates``: the rates in use, by config name."""
 
-    def __init__(self, folder: ModelFolder, parts: Parts, device: str | torch.device) -> None:
+    def __init__(
+        self,
+        folder: ModelFolder,
+        parts: Parts,
+        device: str | torch.device,
+        dropout: float | None = None,
+    ) -> None:
         """Parts resolved by ``encoding.encoder.model_parts``; use ``from_pretrained`` or
-        ``from_backbone``."""
-        super().__init__(folder.architecture, parts.config, parts.tensors, parts.projections)
+        ``from_backbone``. ``dropout``: None (the config's rates) or one rate for all."""
+        arch, rate = folder.architecture, _dropout(dropout)
+        rates = (
+            arch.dropout_rates(parts.config, folder.path / "config.json")
+            if rate is None
+            else {name: rate for name, _ in arch.dropout}
+        )
+        super().__init__(arch, parts.config, parts.tensors, parts.projections, rates)
         self.folder = folder
-        self.config: Config = parts.config
+        # What save_pretrained writes: the config as read, with the rates given (R-TRAIN-11).
+        self.config: Config = parts.config if rate is None else {**parts.config, **rates}
         self.tokens: Tokens = parts.tokens
+        self.dropout_rates: dict[str, float] = rates
         self.to(device)
 
     @classmethod
     def from_pretrained(
-        cls, path: str | os.PathLike[str], *, device: str = "cpu", **overrides: Any
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        device: str = "cpu",
+        dropout: float | None = None,
+        **overrides: Any,
     ) -> ColBERT:
         """A PyLate (or Stanford ColBERT) folder, as ``Encoder.from_pretrained`` reads it, in
-        train mode (as ``torch.nn.Module`` starts); ``overrides`` as the encoder's."""
+        train mode (as ``torch.nn.Module`` starts); ``overrides`` as the encoder's.
+        ``dropout``: None trains with the backbone config's dropout rates, a number in
+        ``[0, 1)`` replaces every one of them (0 turns dropout off), in the config
+        ``save_pretrained`` writes too, as PyLate saves a ``config_kwargs`` override
+        (R-TRAIN-11)."""
+        rate = _dropout(dropout)
         folder = read_folder(path)
-        return cls(folder, model_parts(folder, overrides), device)
+        return cls(folder, model_parts(folder, overrides), device, rate)
 
     @classmethod
     def from_backbone(
@@ -55,12 +81,16 @@ class ColBERT(LateInteraction):
         embedding_size: int = 128,
         seed: int = 0,
         device: str = "cpu",
+        dropout: float | None = None,
         **overrides: Any,
     ) -> ColBERT:
         """A bare BERT or ModernBERT folder with the seeded projection and prefix rows of
-        ``Encoder.from_backbone`` (R-ENC-1): the same initial weights, bit for bit (R-TRAIN-1)."""
+        ``Encoder.from_backbone`` (R-ENC-1): the same initial weights, bit for bit (R-TRAIN-1).
+        ``dropout`` as ``from_pretrained``'s (R-TRAIN-11)."""
+        rate = _dropout(dropout)
         folder = read_folder(path)
-        return cls(folder, model_parts(folder, overrides, Seeded(embedding_size, seed)), device)
+        parts = model_parts(folder, overrides, Seeded(embedding_size, seed))
+        return cls(folder, parts, device, rate)
 
     @property
     def settings(self) -> TokenSettings:
@@ -93,7 +123,8 @@ class ColBERT(LateInteraction):
     def save_pretrained(self, path: str | os.PathLike[str]) -> None:
         """Writes the current weights in the PyLate layout (R-TRAIN-3, R-ENC-9): PyLate's
         ``models.ColBERT(path)`` and ``Encoder.from_pretrained(path)`` load them and give the
-        embeddings this module gives in eval mode."""
+        embeddings this module gives in eval mode. The backbone's ``config.json`` holds the
+        dropout rates in use (R-TRAIN-11)."""
         from lateint_ref import __version__
 
         write_folder(
@@ -108,6 +139,11 @@ class ColBERT(LateInteraction):
             projections=self.projection_values(),
             versions={"lateint_ref": __version__},
         )
+
+
+def _dropout(dropout: Any) -> float | None:
+    """R-TRAIN-11: None (the config's rates) or one rate in ``[0, 1)`` for every position."""
+    return None if dropout is None else _checks.rate(dropout, "dropout", "R-TRAIN-11")
 
 
 def _strings(texts: Any, name: str) -> list[str]:

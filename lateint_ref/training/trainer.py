@@ -169,6 +169,7 @@ def fit(
         "precision": precision,
         "trainable_tensors": len(params),
         "world_size": group.world,
+        "dropout": dict(model.dropout_rates),  # R-TRAIN-11: the model's, a resume must match
     }
     group.check_same(settings, examples)  # R-FIT-12: the first collective
     state: dict[str, Any] = {

@@ -33,6 +33,13 @@ column padded to its full length), it records under ``spec/vectors/training/``:
   positions, where the similarity 0 of a masked position wins the max (``scores_case``).
 - SGD (tiny models): ``torch.optim.SGD(lr=SGD_LR)`` (no momentum, no weight decay), ``SGD_STEPS``
   steps of ``Contrastive`` on ``BATCH``, gradients zeroed before each step.
+- Train mode (``train_mode`` in the JSON, ``train_distillation`` among the values, gradient
+  norms and stored gradients): a fresh model in train mode, so with Hugging Face's dropout
+  (tiny BERT and MiniLM at their config's rates, 0.1; tiny ModernBERT, whose config's rates are
+  0, loaded with ``config_kwargs`` setting all three to ``TRAIN_MODERNBERT_DROPOUT``), and
+  ``losses.Distillation`` on ``BATCH`` with ``torch.manual_seed(TRAIN_SEED)`` right before the
+  loss call: its two forward passes (queries, then the documents flattened row by row, padded to
+  the document length, which the long document reaches) draw the masks from that state.
 """
 
 from __future__ import annotations
@@ -74,6 +81,8 @@ SCHEMA = "lateint-ref/training-golden/v1"
 SGD_LR = 0.1
 SGD_STEPS = 20
 CACHED_MINI_BATCH = 2
+TRAIN_SEED = 5
+TRAIN_MODERNBERT_DROPOUT = 0.2
 MINILM_SUBSET = (
     "projections.0.linear.weight",
     "backbone.embeddings.LayerNorm.weight",
@@ -232,6 +241,33 @@ def store(tensors: dict, key: str, name: str, t: torch.Tensor, emb: str, rows: l
     tensors[key] = np.ascontiguousarray(a[rows] if name == emb else a)
 
 
+def train_mode(
+    folder: Path, override: float | None
+) -> tuple[float, dict[str, torch.Tensor | None], dict]:
+    """Distillation in train mode from ``TRAIN_SEED`` (see the module's docstring): its value,
+    gradients (PyLate names) and what was run."""
+    torch.manual_seed(0)
+    kwargs = {}
+    if override is not None:
+        keys = ("embedding_dropout", "attention_dropout", "mlp_dropout")
+        kwargs["config_kwargs"] = {k: override for k in keys}
+    model = models.ColBERT(model_name_or_path=str(folder), device="cpu", **kwargs)
+    model.train()
+    rates = {n: m.p for n, m in model.named_modules() if isinstance(m, torch.nn.Dropout)}
+    features = distillation_features(model)
+    teacher = torch.tensor(BATCH["teacher_scores"], dtype=torch.float32)
+    torch.manual_seed(TRAIN_SEED)
+    value = losses.Distillation(model=model)(features, teacher)
+    info = {
+        "seed": TRAIN_SEED,
+        "loss": "Distillation",
+        "dropout_argument": override,
+        "dropout_modules": {our_name(n + ".x")[: -len(".x")]: p for n, p in rates.items()},
+        "config": {k: v for k, v in model[0].auto_model.config.to_dict().items() if "dropout" in k},
+    }
+    return float(value.detach()), gradients(model, value), info
+
+
 def build(name: str, folder: Path, subset: tuple[str, ...] | None, sgd: bool) -> dict:
     torch.manual_seed(0)
     model = models.ColBERT(model_name_or_path=str(folder), device="cpu")
@@ -239,6 +275,10 @@ def build(name: str, folder: Path, subset: tuple[str, ...] | None, sgd: bool) ->
     emb = embedding_name(model)
     rows = token_ids(model)
     values, grads = run_losses(model)
+    override = TRAIN_MODERNBERT_DROPOUT if name == "tiny-modernbert" else None
+    values["train_distillation"], grads["train_distillation"], train_info = train_mode(
+        folder, override
+    )
     tensors: dict[str, np.ndarray] = {}
     norms: dict[str, dict[str, float]] = {}
     no_gradient = sorted(n for n, g in grads["contrastive"].items() if g is None)
@@ -259,6 +299,7 @@ def build(name: str, folder: Path, subset: tuple[str, ...] | None, sgd: bool) ->
         "embedding": emb,
         "embedding_rows": rows,
         "stored_gradients": "all" if subset is None else sorted({*subset, emb}),
+        "train_mode": train_info,
     }
     if sgd:
         optimizer = torch.optim.SGD(model.parameters(), lr=SGD_LR)

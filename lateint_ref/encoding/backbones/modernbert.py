@@ -1,7 +1,7 @@
 """ModernBERT (as in ModernBERT-base and GTE-ModernColBERT) in PyTorch, written from its definition.
 
 Parameter names equal the safetensors names of a ``ModernBertModel`` so that a checkpoint loads with
-``load_state_dict(strict=True)``. Inference only: dropout is left out.
+``load_state_dict(strict=True)``.
 
 The computation, for ``input_ids, attention_mask: [batch, seq] int64``:
 
@@ -15,16 +15,26 @@ The computation, for ``input_ids, attention_mask: [batch, seq] int64``:
   half-split rotation (dimension ``j`` pairs with ``j + head_dim / 2``), base ``global_rope_theta``
   on global layers and ``local_rope_theta`` on local ones; scores scaled by ``head_dim ** -0.5``;
 - ``final_norm`` at the end.
+
+Dropout (train mode only, spec/training.md R-TRAIN-11), where transformers' ``ModernBertModel``
+applies it: ``embedding_dropout`` after the embeddings' norm, ``attention_dropout`` on the
+attention probabilities and on ``Wo``'s output, ``mlp_dropout`` on ``act(a) * g`` before the MLP's
+``Wo``. The rates are given by the caller (``dropout``, keyed by those config names; a missing
+name is 0): the inference encoder builds the module without any.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 import torch
 from torch import nn
 
 from lateint_ref.encoding.backbones import Config
 from lateint_ref.encoding.backbones.modernbert_numpy import layer_types, rope_theta
-from lateint_ref.encoding.backbones.torch_ops import ACTIVATIONS
+from lateint_ref.encoding.backbones.torch_ops import ACTIVATIONS, Dropout, attention_dropout
+
+EMBEDDING, ATTENTION, MLP = "embedding_dropout", "attention_dropout", "mlp_dropout"
 
 
 def rotary(theta: float, head_dim: int, seq: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -45,13 +55,14 @@ def _rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tens
 
 
 class _Embeddings(nn.Module):
-    def __init__(self, c: Config) -> None:
+    def __init__(self, c: Config, dropout: Mapping[str, float]) -> None:
         super().__init__()
         self.tok_embeddings = nn.Embedding(c["vocab_size"], c["hidden_size"])
         self.norm = _norm(c)
+        self.drop = Dropout(dropout.get(EMBEDDING, 0.0))
 
     def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
-        result: torch.Tensor = self.norm(self.tok_embeddings(input_ids))
+        result: torch.Tensor = self.drop(self.norm(self.tok_embeddings(input_ids)))
         return result
 
 
@@ -62,7 +73,7 @@ def _norm(c: Config) -> nn.LayerNorm:
 
 
 class _Attention(nn.Module):
-    def __init__(self, c: Config) -> None:
+    def __init__(self, c: Config, dropout: Mapping[str, float]) -> None:
         super().__init__()
         h, bias = c["hidden_size"], c.get("attention_bias", False)
         self.heads = c["num_attention_heads"]
@@ -70,6 +81,8 @@ class _Attention(nn.Module):
             raise ValueError(f"ModernBERT: hidden_size {h} is not a multiple of the head count")
         self.Wqkv = nn.Linear(h, 3 * h, bias=bias)
         self.Wo = nn.Linear(h, h, bias=bias)
+        self.attention_dropout = dropout.get(ATTENTION, 0.0)  # on the attention probabilities
+        self.out_drop = Dropout(self.attention_dropout)
 
     def forward(
         self, x: torch.Tensor, allowed: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor
@@ -82,34 +95,35 @@ class _Attention(nn.Module):
         scores = (q @ k.transpose(-1, -2)) * (h // self.heads) ** -0.5
         # A finite floor (not -inf): a padding query may see no key at all; it must stay finite.
         scores = scores.masked_fill(~allowed, torch.finfo(scores.dtype).min)
-        out = (
-            scores.softmax(dim=-1, dtype=torch.float32).to(v.dtype) @ v
-        )  # [batch, heads, seq, head_dim]
-        result: torch.Tensor = self.Wo(out.transpose(1, 2).reshape(b, s, h))
+        weights = scores.softmax(dim=-1, dtype=torch.float32).to(v.dtype)
+        weights = attention_dropout(weights, self.attention_dropout, self.training)
+        out = weights @ v  # [batch, heads, seq, head_dim]
+        result: torch.Tensor = self.out_drop(self.Wo(out.transpose(1, 2).reshape(b, s, h)))
         return result
 
 
 class _Mlp(nn.Module):
-    def __init__(self, c: Config) -> None:
+    def __init__(self, c: Config, dropout: Mapping[str, float]) -> None:
         super().__init__()
         h, inter, bias = c["hidden_size"], c["intermediate_size"], c.get("mlp_bias", False)
         self.act = ACTIVATIONS[c.get("hidden_activation", "gelu")]
         self.Wi = nn.Linear(h, 2 * inter, bias=bias)
         self.Wo = nn.Linear(inter, h, bias=bias)
+        self.drop = Dropout(dropout.get(MLP, 0.0))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         inp, gate = self.Wi(x).chunk(2, dim=-1)  # the first half is activated, the second gates
-        result: torch.Tensor = self.Wo(self.act(inp) * gate)
+        result: torch.Tensor = self.Wo(self.drop(self.act(inp) * gate))
         return result
 
 
 class _Layer(nn.Module):
-    def __init__(self, c: Config, index: int) -> None:
+    def __init__(self, c: Config, index: int, dropout: Mapping[str, float]) -> None:
         super().__init__()
         self.attn_norm = nn.Identity() if index == 0 else _norm(c)
-        self.attn = _Attention(c)
+        self.attn = _Attention(c, dropout)
         self.mlp_norm = _norm(c)
-        self.mlp = _Mlp(c)
+        self.mlp = _Mlp(c, dropout)
 
     def forward(
         self, x: torch.Tensor, allowed: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor
@@ -120,10 +134,13 @@ class _Layer(nn.Module):
 
 
 class ModernBert(nn.Module):
-    """ModernBERT's encoder without a head; ``config`` is the HF ``config.json`` as a dict."""
+    """ModernBERT's encoder without a head; ``config`` is the HF ``config.json`` as a dict,
+    ``dropout`` the train-mode rates by config name (``embedding_dropout``,
+    ``attention_dropout``, ``mlp_dropout``; absent: 0)."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, dropout: Mapping[str, float] | None = None) -> None:
         super().__init__()
+        rates = dropout or {}
         act = config.get("hidden_activation", "gelu")
         if act not in ACTIVATIONS:
             raise ValueError(f"ModernBERT: unsupported hidden_activation {act!r}")
@@ -131,8 +148,10 @@ class ModernBert(nn.Module):
         self.thetas = {t: rope_theta(config, t) for t in set(self.types)}
         self.half_window = config.get("local_attention", 128) // 2
         self.head_dim = config["hidden_size"] // config["num_attention_heads"]
-        self.embeddings = _Embeddings(config)
-        self.layers = nn.ModuleList(_Layer(config, i) for i in range(config["num_hidden_layers"]))
+        self.embeddings = _Embeddings(config, rates)
+        self.layers = nn.ModuleList(
+            _Layer(config, i, rates) for i in range(config["num_hidden_layers"])
+        )
         self.final_norm = _norm(config)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
