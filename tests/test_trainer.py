@@ -470,6 +470,28 @@ def test_cli_train_with_config_and_flags(
     assert "final model in" in stdout
 
 
+def test_cli_train_projection_only(
+    triplets: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """R-CLI-14: ``--trainable projection`` trains the projection alone; the backbone saved is
+    the one loaded, bit for bit, and the projection is ``fit``'s with the backbone frozen."""
+    out = tmp_path / "out"
+    argv = ["train", "--model", str(MODEL), "--triplets", str(triplets), "--output", str(out)]
+    argv += ["--trainable", "projection", "--batch-size", "4", "--lr", "0.01", "--seed", "3"]
+    code, _, _ = _main(argv, capsys)
+    assert code == 0
+    start = training.ColBERT.from_pretrained(MODEL).state_dict()
+    trained = training.ColBERT.from_pretrained(out / "final").state_dict()
+    for name, value in start.items():
+        same = torch.equal(value, trained[name])
+        assert same != name.startswith("projections."), name
+    model = training.ColBERT.from_pretrained(MODEL)
+    model.backbone.requires_grad_(False)
+    fit(model, training.Contrastive(), read_triplets(triplets), batch_size=4, lr=0.01, seed=3)
+    want = model.state_dict()["projections.0.linear.weight"]
+    assert torch.equal(want, trained["projections.0.linear.weight"])
+
+
 @pytest.mark.parametrize(
     ("extra", "toml", "code", "message"),
     [

@@ -269,6 +269,11 @@ def build() -> _Parser:
         metavar="P",
         help="the backbone's dropout rate in training, every position (default: its config's)",
     )
+    p.add_argument(
+        "--trainable",
+        choices=("all", "projection"),
+        help="what trains: every weight (default) or the projection alone, the backbone frozen",
+    )
     p.add_argument("--temperature", type=_number, metavar="T", help="contrastive losses")
     p.add_argument("--epochs", type=_positive_int, metavar="N")
     p.add_argument("--batch-size", type=_positive_int, metavar="N")

@@ -16,6 +16,7 @@ TEXT = ("model", "triplets", "distillation", "queries", "corpus", "output", "dev
 CHOICES = {
     "loss": ("contrastive", "cached-contrastive", "distillation"),
     "precision": ("float32", "bfloat16"),
+    "trainable": ("all", "projection"),
 }
 NUMBERS: tuple[str, ...] = ("embedding_size", "mini_batch_size", "temperature", "epochs")
 NUMBERS += ("batch_size", "lr", "warmup", "weight_decay", "max_grad_norm", "seed")
@@ -97,6 +98,8 @@ def run(args: argparse.Namespace) -> int:
         )
     else:
         model = training.ColBERT.from_pretrained(o["model"], dropout=dropout)
+    if o.get("trainable") == "projection":  # R-CLI-14: the backbone frozen
+        model.backbone.requires_grad_(False)
     with launched(model.device) as group:  # R-CLI-14: torchrun's processes
         result = fit(
             model,
