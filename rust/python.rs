@@ -397,7 +397,8 @@ fn build_index(
 /// segment of the index at `path` (R-INDEX-7); `progress` as `build_index`, a stopped addition
 /// leaving the index at its last commit (R-INDEX-8).
 #[pyfunction]
-#[pyo3(signature = (path, vectors, offsets, ids, threads=None, progress=None))]
+#[pyo3(signature = (path, vectors, offsets, ids, threads=None, progress=None, upsert=false))]
+#[allow(clippy::too_many_arguments)]
 fn append_index(
     py: Python<'_>,
     path: std::path::PathBuf,
@@ -406,6 +407,7 @@ fn append_index(
     ids: IdsArg<'_>,
     threads: Option<i64>,
     progress: Option<Py<PyAny>>,
+    upsert: bool,
 ) -> PyResult<()> {
     let dim = vectors.shape()[1];
     let (data, offs) = (contiguous(&vectors)?, contiguous1(&offsets)?);
@@ -415,9 +417,45 @@ fn append_index(
         let docs = Packed::new("document", data, dim, offs)?;
         threads::install(pool, move || {
             let mut report = |stage: &str, done, total| relay.report(stage, done, total);
-            index_build::append(&path, Isa::detect(), &docs, &ids, &mut report)
+            index_build::append(&path, Isa::detect(), &docs, &ids, upsert, &mut report)
         })?
     })
+}
+
+/// `delete_index(path, ids)`: tombstones the live documents of `ids` in one commit (R-INDEX-10);
+/// returns how many. An id no live document has raises before any change.
+#[pyfunction]
+fn delete_index(py: Python<'_>, path: std::path::PathBuf, ids: IdsArg<'_>) -> PyResult<usize> {
+    let ids = ids.into_ids()?;
+    py.detach(|| crate::index::delete::delete(&path, &ids))
+        .map_err(|e| to_py(py, e))
+}
+
+/// `compact_index(path, threads, progress)`: merges the live documents into one segment in one
+/// commit (R-INDEX-12); returns the number of deleted documents dropped. `progress` as
+/// `build_index`.
+#[pyfunction]
+#[pyo3(signature = (path, threads=None, progress=None))]
+fn compact_index(
+    py: Python<'_>,
+    path: std::path::PathBuf,
+    threads: Option<i64>,
+    progress: Option<Py<PyAny>>,
+) -> PyResult<usize> {
+    let pool = threads::check(threads).map_err(|e| to_py(py, e))?;
+    with_progress(py, progress.as_ref(), |relay| {
+        threads::install(pool, move || {
+            let mut report = |stage: &str, done, total| relay.report(stage, done, total);
+            crate::index::compact::compact(&path, &mut report)
+        })?
+    })
+}
+
+/// `is_uncommitted_dir(path)`: whether `path` is a folder without a committed manifest holding
+/// only what an index writer leaves there (R-INDEX-13): an index can be created into it.
+#[pyfunction]
+fn is_uncommitted_dir(path: std::path::PathBuf) -> bool {
+    crate::index::commit::uncommitted(&path)
 }
 
 /// An opened index (spec/index.md): `Index(path)`.
@@ -475,6 +513,18 @@ impl PyIndex {
         self.inner.n_docs()
     }
 
+    /// Documents not deleted (R-INDEX-9).
+    #[getter]
+    fn n_live(&self) -> usize {
+        self.inner.n_live()
+    }
+
+    /// The deleted global positions, increasing (R-INDEX-9).
+    fn tombstones<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<i64>> {
+        let t: Vec<i64> = self.inner.tombstones().iter().map(|&x| x as i64).collect();
+        t.into_pyarray(py)
+    }
+
     fn centroids<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<f32>>> {
         let c = &self.inner.codec;
         matrix(py, c.centroids.clone(), c.k, c.dim)
@@ -530,7 +580,7 @@ impl PyIndex {
 
     /// `search(q_vectors, q_offsets, k, nprobe, rescore, exhaustive, threads)` -> (positions i64,
     /// scores f32, offsets i64): query `i`'s hits are `offsets[i]..offsets[i + 1]`, best first.
-    #[pyo3(signature = (q_vectors, q_offsets, k, nprobe=None, candidates=None, rescore=None, exhaustive=false, threads=None))]
+    #[pyo3(signature = (q_vectors, q_offsets, k, nprobe=None, candidates=None, rescore=None, exhaustive=false, threads=None, allow=None))]
     #[allow(clippy::too_many_arguments, clippy::type_complexity)]
     fn search<'py>(
         &self,
@@ -543,6 +593,7 @@ impl PyIndex {
         rescore: Option<i64>,
         exhaustive: bool,
         threads: Option<i64>,
+        allow: Option<PyReadonlyArray1<'py, i64>>,
     ) -> PyResult<(
         Bound<'py, PyArray1<i64>>,
         Bound<'py, PyArray1<f32>>,
@@ -550,6 +601,20 @@ impl PyIndex {
     )> {
         let q_dim = q_vectors.shape()[1];
         let (q_data, q_offs) = (contiguous(&q_vectors)?, contiguous1(&q_offsets)?);
+        // R-ISEARCH-7: the allowed live positions, increasing and distinct.
+        let allow: Option<Vec<usize>> = match &allow {
+            None => None,
+            Some(a) => {
+                let mut v: Vec<usize> = contiguous1(a)?
+                    .iter()
+                    .filter_map(|&p| usize::try_from(p).ok())
+                    .filter(|&p| p < self.inner.n_docs() && !self.inner.is_deleted(p))
+                    .collect();
+                v.sort_unstable();
+                v.dedup();
+                Some(v)
+            }
+        };
         let pool = threads::check(threads).map_err(|e| to_py(py, e))?;
         let index = &self.inner;
         let hits = py
@@ -564,7 +629,9 @@ impl PyIndex {
                     index.n_docs(),
                 )?;
                 let queries = Packed::new("query", q_data, q_dim, q_offs)?;
-                threads::install(pool, || index.search(Isa::detect(), &queries, &p))?
+                threads::install(pool, || {
+                    index.search(Isa::detect(), &queries, &p, allow.as_deref())
+                })?
             })
             .map_err(|e| to_py(py, e))?;
         let mut offsets = vec![0i64];
@@ -642,6 +709,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyIndex>()?;
     m.add_function(wrap_pyfunction!(build_index, m)?)?;
     m.add_function(wrap_pyfunction!(append_index, m)?)?;
+    m.add_function(wrap_pyfunction!(delete_index, m)?)?;
+    m.add_function(wrap_pyfunction!(compact_index, m)?)?;
+    m.add_function(wrap_pyfunction!(is_uncommitted_dir, m)?)?;
     m.add_function(wrap_pyfunction!(maxsim, m)?)?;
     m.add_function(wrap_pyfunction!(maxsim_pairwise, m)?)?;
     m.add_function(wrap_pyfunction!(search_exact, m)?)?;

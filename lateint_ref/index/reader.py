@@ -3,7 +3,8 @@
 Built once with ``Index.create`` (k-means centroids, residual codes, inverted lists, committed
 atomically), opened with ``Index.open`` (every file checked, then memory-mapped) and searched with
 ``index.search``: candidates from the query tokens' nearest centroids, approximate scores from the
-codes, exact MaxSim over the decoded short list.
+codes, exact MaxSim over the decoded short list. A live index changes by commits: ``add`` (with
+``upsert``), ``delete`` (tombstones) and ``compact``.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+from collections.abc import Iterable
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -37,6 +39,8 @@ class Index:
         self.path = path
         ids = native.ids()
         self._ids: list[Any] = ids.tolist() if isinstance(ids, np.ndarray) else list(ids)
+        self._deleted: frozenset[int] = frozenset(native.tombstones().tolist())
+        self._live: dict[Any, int] | None = None  # live id -> position, made when first needed
         codec = os.path.join(path, native.files()[1][0])
         try:
             meta = json.loads(native.metadata)
@@ -100,14 +104,41 @@ class Index:
         documents: Any,
         ids: Any = None,
         *,
+        upsert: bool = False,
         threads: int | None = None,
         progress: bool | None = None,
     ) -> Index:
         """Adds ``documents`` as a new segment coded with this index's centroids and buckets,
-        commits it atomically (R-INDEX-7) and returns the index reopened. ``ids`` must be new and
-        of the index's kind; by default integers following the largest integer id. Ctrl-C stops
+        commits it atomically (R-INDEX-7) and returns the index reopened. ``ids`` must be of the
+        index's kind and not ids of live documents (``InputError`` naming one, nothing changed),
+        unless ``upsert=True``: the live documents of those ids are then deleted in the same
+        commit (R-INDEX-11). By default, integers following the largest integer id. Ctrl-C stops
         it promptly with ``KeyboardInterrupt``, the index left at its last commit (R-INDEX-8)."""
-        writer.append(self.path, documents, ids, self._ids, threads=threads, progress=progress)
+        writer.append(
+            self.path,
+            documents,
+            ids,
+            self._ids,
+            upsert=upsert,
+            threads=threads,
+            progress=progress,
+        )
+        return type(self).open(self.path)
+
+    def delete(self, ids: Any) -> Index:
+        """Deletes the live documents of ``ids`` (R-INDEX-10) in one atomic commit and returns
+        the index reopened: no later search returns them; positions and the other ids are
+        unchanged. An id that no live document has raises ``InputError`` naming it, before any
+        change; an empty ``ids`` commits nothing."""
+        writer.delete(self.path, ids)
+        return type(self).open(self.path)
+
+    def compact(self, *, threads: int | None = None, progress: bool | None = None) -> Index:
+        """Merges the live documents of every segment into one segment, dropping the deleted
+        ones, in one atomic commit (R-INDEX-12), and returns the index reopened. Codes, codec and
+        ids are unchanged, so exhaustive results over the live documents are too; positions are
+        renumbered. An index opened before keeps searching what it opened."""
+        writer.compact(self.path, threads=threads, progress=progress)
         return type(self).open(self.path)
 
     @classmethod
@@ -151,6 +182,50 @@ class Index:
         return list(self._ids)
 
     @property
+    def n_live(self) -> int:
+        """Documents not deleted (R-INDEX-9)."""
+        return self._native.n_live
+
+    @property
+    def deleted(self) -> list[int]:
+        """The positions of the deleted documents, increasing (R-INDEX-9)."""
+        return sorted(self._deleted)
+
+    @property
+    def live_ids(self) -> list[Any]:
+        """External ids of the live documents, in position order."""
+        return [x for p, x in enumerate(self._ids) if p not in self._deleted]
+
+    def _positions(self) -> dict[Any, int]:
+        if self._live is None:
+            self._live = {x: p for p, x in enumerate(self._ids) if p not in self._deleted}
+        return self._live
+
+    def _allowed(self, allow: Any) -> np.ndarray:
+        """R-ISEARCH-7: the live positions of the ids of ``allow``; ids no live document has
+        are ignored, ids of the other kind raise ``InputError``."""
+        if isinstance(allow, (str, bytes)) or not isinstance(allow, (Iterable, np.ndarray)):
+            raise InputError(f"R-ISEARCH-7: allow must be a collection of ids, got {allow!r}")
+        items = list(allow)
+        want_str = bool(self._ids) and isinstance(self._ids[0], str)
+        bad = next(
+            (
+                x
+                for x in items
+                if isinstance(x, str) != want_str or (not want_str and not _checks.is_int(x))
+            ),
+            None,
+        )
+        if bad is not None:
+            kind = "strings" if want_str else "integers"
+            raise InputError(f"R-ISEARCH-7: this index's ids are {kind}, allow holds {bad!r}")
+        live = self._positions()
+        found = [
+            live[x if want_str else int(x)] for x in items if (x if want_str else int(x)) in live
+        ]
+        return np.asarray(sorted(set(found)), dtype=np.int64)
+
+    @property
     def metadata(self) -> dict[str, Any]:
         copy: dict[str, Any] = json.loads(json.dumps(self._metadata))  # the caller may change it
         return copy
@@ -180,11 +255,14 @@ class Index:
         return self._native.files()
 
     def stats(self) -> dict[str, Any]:
-        """Sizes: documents, tokens, centroids, dim, nbits and bytes on disk (all files)."""
+        """Sizes: documents (``n_docs`` stored, ``n_live`` and ``n_deleted``), tokens, centroids,
+        dim, nbits and bytes on disk (all files)."""
         on_disk = sum(size for _, size in self.files())
         seed, sample, iters = self._native.training
         return {
             "n_docs": len(self),
+            "n_live": self.n_live,
+            "n_deleted": len(self) - self.n_live,
             "n_tokens": self.n_tokens,
             "n_centroids": self.n_centroids,
             "dim": self.dim,
@@ -212,6 +290,7 @@ class Index:
         rescore: int | None = None,
         exhaustive: bool = False,
         threads: int | None = None,
+        allow: Any = None,
     ) -> list[Hits]:
         """The ``k`` best documents of each query, best first (R-ISEARCH-1).
 
@@ -227,6 +306,11 @@ class Index:
                 ``max(128, 8 * k)``).
             exhaustive: score every document exactly over its decoded vectors (R-ISEARCH-2).
             threads: worker threads for a batch; results do not depend on it.
+            allow: external ids: only these documents may be returned (R-ISEARCH-7). A list of
+                at most ``rescore`` live documents is scored exactly (no probing); ids no live
+                document has are ignored.
+
+        Deleted documents are never returned (R-ISEARCH-6).
 
         Returns:
             one ``Hits(ids, scores)`` per query.
@@ -238,9 +322,12 @@ class Index:
         )
         exhaustive = _checks.flag(exhaustive, "exhaustive", "R-ISEARCH-2")
         n_threads = _checks.threads(threads)
+        allowed = None if allow is None else self._allowed(allow)
         q_vectors, q_offsets = pack_queries(queries)
         if len(q_offsets) == 1:
             return []
+        if allowed is not None and allowed.size == 0:
+            return [Hits([], np.zeros(0, np.float32)) for _ in range(len(q_offsets) - 1)]
         pos, scores, offs = self._native.search(
             q_vectors,
             q_offsets,
@@ -250,6 +337,7 @@ class Index:
             rescore,
             exhaustive,
             n_threads,
+            allowed,
         )
         ids = self._ids
         return [

@@ -1,6 +1,7 @@
 """Writing an index (spec/index.md): ``create`` builds and commits the first generation,
-``append`` commits a new segment coded with the existing codec (R-INDEX-6, R-INDEX-7). Both check
-their arguments here, once, then hand the packed arrays to the native builder, which reports to
+``append`` commits a new segment coded with the existing codec (R-INDEX-6, R-INDEX-7),
+``delete`` tombstones documents and ``compact`` merges the live ones (R-INDEX-10, R-INDEX-12).
+They check their arguments here, once, then hand them to the native writer, which reports to
 a ``Progress`` callback on this thread and stops, committing nothing, when it or a signal handler
 raises (R-INDEX-8); the reader (``reader.Index``) reopens what they committed."""
 
@@ -112,11 +113,14 @@ def append(
     ids: Any,
     existing: list[Any],
     *,
+    upsert: bool = False,
     threads: int | None = None,
     progress: bool | None = None,
 ) -> None:
     """Commits ``documents`` as a new segment of the index at ``path`` (see ``Index.add``);
-    ``existing``: the ids the index holds, for the default ids."""
+    ``existing``: the ids the index holds, for the default ids; ``upsert``: replace the live
+    documents of the same ids in the same commit (R-INDEX-11)."""
+    upsert = _checks.flag(upsert, "upsert", "R-INDEX-11")
     vectors, offsets = pack_documents(documents)
     n_docs = len(offsets) - 1
     if n_docs == 0:
@@ -130,6 +134,34 @@ def append(
     n_threads = _checks.threads(threads)
     report = Progress("adding to index", progress)
     try:
-        _native.append_index(os.fspath(path), vectors, offsets, ext_ids, n_threads, report)
+        _native.append_index(os.fspath(path), vectors, offsets, ext_ids, n_threads, report, upsert)
     finally:
         report.close()
+
+
+def delete(path: str | os.PathLike[str], ids: Any) -> int:
+    """Tombstones the live documents of ``ids`` in one commit (see ``Index.delete``)."""
+    if isinstance(ids, (str, bytes)) or not isinstance(ids, (Sequence, np.ndarray, range)):
+        raise InputError(f"R-INDEX-10: ids must be a sequence of ints or of strings, got {ids!r}")
+    items = list(ids)
+    if not items:
+        return 0
+    return _native.delete_index(os.fspath(path), external_ids(items, len(items)))
+
+
+def compact(
+    path: str | os.PathLike[str], *, threads: int | None = None, progress: bool | None = None
+) -> int:
+    """Merges the live documents into one segment in one commit (see ``Index.compact``)."""
+    n_threads = _checks.threads(threads)
+    report = Progress("compacting index", progress)
+    try:
+        return _native.compact_index(os.fspath(path), n_threads, report)
+    finally:
+        report.close()
+
+
+def is_uncommitted(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is a folder an index can be created into: empty, or holding only what a
+    first commit that did not happen left (R-INDEX-13)."""
+    return _native.is_uncommitted_dir(os.fspath(path))

@@ -22,7 +22,7 @@ from lateint_ref import _checks
 from lateint_ref.encoding.encoder import Encoder, Seeded, build_encoder
 from lateint_ref.encoding.folder import ModelFolder, read_folder
 from lateint_ref.errors import InputError
-from lateint_ref.index import Hits, Index
+from lateint_ref.index import Hits, Index, writer
 from lateint_ref.index.writer import external_ids
 from lateint_ref.progress import Progress
 from lateint_ref.retrieval import texts as texts_store
@@ -243,7 +243,9 @@ class Retriever:
         """The index already at ``path`` when it was built with ``settings`` (R-RET-3), its
         texts checked (R-RET-1); None for an empty or missing folder. Under the writer lock."""
         if not (path / "MANIFEST").exists():
-            if any(path.iterdir()):
+            # R-INDEX-13: what a first commit that did not happen left is no index yet;
+            # Index.create removes it.
+            if not writer.is_uncommitted(path):
                 raise InputError(f"R-RET-3: {path} exists and is not an index")
             texts_store.unstage(path)  # a first chunk that was never committed
             texts_store.clear_staging_temporaries(path)

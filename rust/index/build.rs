@@ -6,7 +6,8 @@ use std::path::Path;
 use rayon::prelude::*;
 
 use super::Index;
-use super::commit::{Uncommitted, lock, prepare_dir};
+use super::commit::{Uncommitted, clear_leftovers, lock, prepare_dir};
+use super::delete::{self, Added};
 use super::format::{Codec, Entry, Ids, MANIFEST, SegmentParts, manifest};
 use super::kmeans;
 use super::layout::{Layout, residual_bounds};
@@ -50,6 +51,7 @@ pub fn build(
     let (k, s) = kmeans::sizes(n, params.n_centroids, params.sample)?;
     let created = prepare_dir(dir)?;
     let mut files = Uncommitted::new(dir, lock(dir)?);
+    clear_leftovers(dir)?;
     files.remove_lock = true;
     files.remove_dir = created;
     let points = docs.data;
@@ -123,13 +125,16 @@ pub fn build(
 }
 
 /// Adds `docs` with `ids` to the index at `dir` as a new segment coded with its codec, then
-/// commits a manifest naming the old files and the new one (R-INDEX-7). `progress` as `build`;
-/// a stopped or failed addition leaves the index at its last commit (R-INDEX-8).
+/// commits a manifest naming the old files and the new one (R-INDEX-7). An id a live document
+/// already has is an error, unless `upsert`: that document is then tombstoned in the same commit
+/// (R-INDEX-11). `progress` as `build`; a stopped or failed addition leaves the index at its last
+/// commit (R-INDEX-8).
 pub fn append(
     dir: &Path,
     isa: Isa,
     docs: &Packed,
     ids: &Ids,
+    upsert: bool,
     progress: &mut Progress,
 ) -> Result<()> {
     check_ids(docs, ids)?;
@@ -138,14 +143,17 @@ pub fn append(
     let index = Index::open_with(dir, &mut |done, total| progress("open", done, total))?;
     let codec = &index.codec;
     queries::check_same_dim(docs.dim, codec.dim)?;
-    for seg in &index.segments {
-        if let Some(clash) = seg.ids.clash(ids) {
-            return Err(Error::Param {
-                rule: "R-INDEX-5",
-                what: clash,
-            });
-        }
+    let found = index.find(ids)?;
+    if !upsert && let Some(i) = found.iter().position(Option::is_some) {
+        return Err(Error::Param {
+            rule: "R-INDEX-5",
+            what: format!(
+                "id {} is already in the index (R-INDEX-11: upsert replaces it)",
+                ids.show(i)
+            ),
+        });
     }
+    let replaced: Vec<u64> = found.iter().flatten().map(|&p| p as u64).collect();
     let generation = index.generation + 1;
     let name = format!("segment-{generation}.lti");
     // R-INDEX-7: a committed file is never rewritten (nor removed when this addition fails).
@@ -168,17 +176,12 @@ pub fn append(
         progress,
     )?;
     // The commit: no progress call from here on (R-INDEX-8).
-    let mut entries = index.entries.clone();
-    entries.push(entry);
-    let fields = [
-        generation,
-        entries.len() as u64,
-        codec.dim as u64,
-        codec.buckets.nbits as u64,
-        (index.n_docs() + docs.len()) as u64,
-        (index.n_tokens() + assigned.len()) as u64,
-    ];
-    manifest::write(dir, fields, &entries, &mut || files.committed())
+    let added = Added {
+        entry,
+        n_docs: docs.len(),
+        n_tokens: assigned.len(),
+    };
+    delete::commit(dir, &index, Some(added), &replaced, &mut files)
 }
 
 /// R-INDEX-5: one id per document, all distinct, at least one document.

@@ -9,27 +9,79 @@ use crate::{Error, Result};
 /// The writers' lock file (R-INDEX-6).
 pub const LOCK: &str = "LOCK";
 
-/// R-INDEX-6: the target must not exist, or be an empty directory. Returns whether it was
-/// created here.
+/// What a first commit that did not happen can leave in its folder (R-INDEX-13): the lock, and
+/// the first generation's files and temporaries.
+fn is_leftover(name: &str) -> bool {
+    let base = name.strip_suffix(".tmp").unwrap_or(name);
+    name == LOCK
+        || name == format!("{MANIFEST}.tmp")
+        || base == super::build::CODEC_NAME
+        || base == super::build::SEGMENT_NAME
+}
+
+/// R-INDEX-13: whether `dir` is a folder with no committed manifest that holds nothing but what
+/// an index writer leaves there (an empty folder included): an index may be created into it.
+pub fn uncommitted(dir: &Path) -> bool {
+    if !dir.is_dir() || dir.join(MANIFEST).exists() {
+        return false;
+    }
+    match std::fs::read_dir(dir) {
+        Ok(entries) => entries.into_iter().all(|e| {
+            e.ok().is_some_and(|e| {
+                e.file_type().is_ok_and(|t| t.is_file())
+                    && e.file_name().to_str().is_some_and(is_leftover)
+            })
+        }),
+        Err(_) => false,
+    }
+}
+
+/// R-INDEX-6, R-INDEX-13: the target must not exist, or be a folder without a committed
+/// manifest holding only a writer's leftovers (an empty folder). Returns whether it was created
+/// here.
 pub fn prepare_dir(dir: &Path) -> Result<bool> {
     let exists = dir.exists();
-    if exists {
-        let empty = dir.is_dir()
-            && std::fs::read_dir(dir)
-                .map(|mut it| it.next().is_none())
-                .unwrap_or(false);
-        if !empty {
-            return Err(Error::Param {
-                rule: "R-INDEX-6",
-                what: format!("{} exists and is not an empty directory", dir.display()),
-            });
-        }
+    if exists && !uncommitted(dir) {
+        return Err(Error::Param {
+            rule: "R-INDEX-6",
+            what: format!(
+                "{} exists and is not an empty directory (nor one a first commit that did not \
+                 happen left, R-INDEX-13)",
+                dir.display()
+            ),
+        });
     }
     std::fs::create_dir_all(dir).map_err(|e| Error::Io {
         path: dir.display().to_string(),
         reason: e.to_string(),
     })?;
     Ok(!exists)
+}
+
+/// R-INDEX-13: under the writer's lock, removes what an uncommitted first commit left in `dir`
+/// (all but `LOCK`); fails when a manifest was committed meanwhile.
+pub fn clear_leftovers(dir: &Path) -> Result<()> {
+    if !uncommitted(dir) {
+        return Err(Error::Param {
+            rule: "R-INDEX-6",
+            what: format!("{} exists and is not an empty directory", dir.display()),
+        });
+    }
+    let io = |e: std::io::Error| Error::Io {
+        path: dir.display().to_string(),
+        reason: e.to_string(),
+    };
+    for e in std::fs::read_dir(dir).map_err(io)? {
+        let e = e.map_err(io)?;
+        if e.file_name() != LOCK {
+            std::fs::remove_file(e.path()).map_err(io)?;
+        }
+    }
+    container_sync(dir)
+}
+
+fn container_sync(dir: &Path) -> Result<()> {
+    super::format::container::sync_dir(dir)
 }
 
 /// The files a build or an addition writes before its commit (R-INDEX-8): unless `committed` is

@@ -3,6 +3,8 @@
 
 pub mod build;
 pub mod commit;
+pub mod compact;
+pub mod delete;
 pub mod format;
 pub mod kmeans;
 pub mod layout;
@@ -20,7 +22,8 @@ use crate::packed::Packed;
 use crate::queries::{self, Precision, Prepared};
 use crate::search::{Hit, best_k};
 use crate::{Error, Result};
-use format::{Codec, Entry, Segment, manifest};
+use format::manifest::{ROLE_SEGMENT, ROLE_TOMBSTONES};
+use format::{Codec, Entry, Ids, Segment, manifest};
 
 /// Bytes checked between two calls of `open_with`'s hook (milliseconds of hashing).
 const OPEN_STEP: u64 = 64 << 20;
@@ -36,6 +39,10 @@ pub struct Index {
     pub manifest_len: u64,
     /// First global position of each segment, and the total.
     starts: Vec<usize>,
+    /// Per global position: whether the document is deleted (R-INDEX-9).
+    deleted: Vec<bool>,
+    /// The deleted global positions, increasing (R-INDEX-9).
+    tombstones: Vec<u64>,
 }
 
 impl Index {
@@ -47,13 +54,33 @@ impl Index {
     /// As `open`; `checked(done, total)` in bytes of the segments checked so far, between steps
     /// of the check (its error stops the opening and is returned, R-INDEX-8).
     pub fn open_with(dir: &Path, checked: &mut dyn FnMut(u64, u64) -> Result<()>) -> Result<Index> {
+        // R-INDEX-12: a writer that commits a new manifest may then remove files of the previous
+        // one; a reader that finds a file missing while the manifest changed reads the new one.
+        let mut tries = 0;
+        loop {
+            let before = manifest::read(dir).map(|m| m.0[0]);
+            let opened = Index::open_once(dir, checked);
+            if let Err(Error::Format { .. }) = &opened {
+                let now = manifest::read(dir).map(|m| m.0[0]);
+                if tries < 3 && before.is_ok() && now.is_ok() && now != before {
+                    tries += 1;
+                    continue;
+                }
+            }
+            return opened;
+        }
+    }
+
+    fn open_once(dir: &Path, checked: &mut dyn FnMut(u64, u64) -> Result<()>) -> Result<Index> {
         let (fields, entries, manifest_len) = manifest::read(dir)?;
         let codec = Codec::read(dir, &entries[0])?;
-        let total = entries[1..]
+        let segment_entries: Vec<&Entry> =
+            entries.iter().filter(|e| e.role == ROLE_SEGMENT).collect();
+        let total = segment_entries
             .iter()
             .fold(0u64, |t, e| t.saturating_add(e.len));
         let (mut done, mut next) = (0u64, OPEN_STEP);
-        let segments = entries[1..]
+        let segments = segment_entries
             .iter()
             .map(|e| {
                 Segment::open(dir, e, &codec, &mut |bytes| {
@@ -84,6 +111,15 @@ impl Index {
                 check: "dim, nbits, n_docs or n_tokens differ from its files".into(),
             });
         }
+        let n_docs = starts[segments.len()];
+        let tombstones = match entries.iter().find(|e| e.role == ROLE_TOMBSTONES) {
+            Some(e) => format::tombstones::read(dir, e, n_docs)?,
+            None => Vec::new(),
+        };
+        let mut deleted = vec![false; n_docs];
+        for &t in &tombstones {
+            deleted[t as usize] = true;
+        }
         Ok(Index {
             dir: dir.to_path_buf(),
             generation: fields[0],
@@ -92,7 +128,66 @@ impl Index {
             entries,
             manifest_len,
             starts,
+            deleted,
+            tombstones,
         })
+    }
+
+    /// The deleted global positions, increasing (R-INDEX-9).
+    pub fn tombstones(&self) -> &[u64] {
+        &self.tombstones
+    }
+
+    /// Whether the document at `pos` (`< n_docs`) is deleted.
+    pub fn is_deleted(&self, pos: usize) -> bool {
+        self.deleted.get(pos).copied().unwrap_or(true)
+    }
+
+    /// Documents not deleted.
+    pub fn n_live(&self) -> usize {
+        self.n_docs() - self.tombstones.len()
+    }
+
+    /// The live global position of each of `ids`, `None` for an id no live document has
+    /// (R-INDEX-10); ids of the other kind are an error (R-INDEX-5).
+    pub fn find(&self, ids: &Ids) -> Result<Vec<Option<usize>>> {
+        let kind_error = |what: &str| Error::Param {
+            rule: "R-INDEX-5",
+            what: format!("the index has {what} ids, these are not"),
+        };
+        let mut pos = 0usize;
+        match ids {
+            Ids::Int(want) => {
+                let mut live = std::collections::HashMap::new();
+                for seg in &self.segments {
+                    let Ids::Int(v) = &seg.ids else {
+                        return Err(kind_error("string"));
+                    };
+                    for &x in v {
+                        if !self.deleted[pos] {
+                            live.insert(x, pos);
+                        }
+                        pos += 1;
+                    }
+                }
+                Ok(want.iter().map(|x| live.get(x).copied()).collect())
+            }
+            Ids::Str(want) => {
+                let mut live = std::collections::HashMap::new();
+                for seg in &self.segments {
+                    let Ids::Str(v) = &seg.ids else {
+                        return Err(kind_error("integer"));
+                    };
+                    for x in v {
+                        if !self.deleted[pos] {
+                            live.insert(x.as_str(), pos);
+                        }
+                        pos += 1;
+                    }
+                }
+                Ok(want.iter().map(|x| live.get(x.as_str()).copied()).collect())
+            }
+        }
     }
 
     /// Documents over all segments.
@@ -147,9 +242,48 @@ impl Index {
         Ok((ids, buckets))
     }
 
-    /// The best documents of each query (global positions), in parallel over queries.
-    pub fn search(&self, isa: Isa, queries: &Packed, p: &search::Params) -> Result<Vec<Vec<Hit>>> {
+    /// The best live documents of each query (global positions), in parallel over queries
+    /// (R-ISEARCH-1, R-ISEARCH-6). `allow`: when given, only these global positions (increasing,
+    /// distinct, live) may be returned (R-ISEARCH-7).
+    pub fn search(
+        &self,
+        isa: Isa,
+        queries: &Packed,
+        p: &search::Params,
+        allow: Option<&[usize]>,
+    ) -> Result<Vec<Vec<Hit>>> {
         queries::check_same_dim(queries.dim, self.codec.dim)?;
+        // R-ISEARCH-7: a short allow-list is scored exactly, document by document; a longer one
+        // excludes the other documents at probing, as the deleted ones are (R-ISEARCH-6).
+        let exact = allow.filter(|a| p.exhaustive || a.len() <= p.rescore);
+        let skip: Option<Vec<bool>> = match allow {
+            Some(_) if exact.is_some() => None,
+            Some(a) => {
+                let mut m = vec![true; self.n_docs()];
+                for &x in a {
+                    if let Some(v) = m.get_mut(x) {
+                        *v = self.deleted[x];
+                    }
+                }
+                Some(m)
+            }
+            None if self.tombstones.is_empty() => None,
+            None => Some(self.deleted.clone()),
+        };
+        let filters: Vec<search::Filter> = (0..self.segments.len())
+            .map(|s| {
+                let (a, b) = (self.starts[s], self.starts[s + 1]);
+                match (exact, &skip) {
+                    (Some(list), _) => {
+                        let lo = list.partition_point(|&x| x < a);
+                        let hi = list.partition_point(|&x| x < b);
+                        search::Filter::Only(list[lo..hi].iter().map(|&x| x - a).collect())
+                    }
+                    (None, Some(m)) => search::Filter::Skip(&m[a..b]),
+                    (None, None) => search::Filter::All,
+                }
+            })
+            .collect();
         let prepared: Vec<Prepared> = (0..queries.len())
             .into_par_iter()
             .map(|i| Prepared::new(queries.item(i), queries.dim, Precision::F32))
@@ -159,7 +293,7 @@ impl Index {
             .map_init(search::Scratch::default, |sc, q| {
                 let mut all = Vec::new();
                 for (s, seg) in self.segments.iter().enumerate() {
-                    let hits = search::search(isa, &self.codec, seg, q, p, sc);
+                    let hits = search::search(isa, &self.codec, seg, q, p, &filters[s], sc);
                     all.extend(hits.into_iter().map(|(x, d)| (x, d + self.starts[s])));
                 }
                 best_k(all, p.k)

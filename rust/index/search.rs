@@ -1,4 +1,4 @@
-//! Search of one segment (R-ISEARCH-1..3): centroid scores, probing of the inverted lists,
+//! Search of one segment (R-ISEARCH-1..3, R-ISEARCH-6..7): centroid scores, probing of the inverted lists,
 //! approximate scores from the codes alone, exact MaxSim over the decoded short list.
 
 use super::format::{Codec, Segment};
@@ -78,6 +78,25 @@ impl Params {
             rescore: at_least_one("rescore", rescore, default_rescore(k))?,
             exhaustive,
         })
+    }
+}
+
+/// Which documents of a segment a search may return (R-ISEARCH-6, R-ISEARCH-7).
+pub enum Filter<'a> {
+    /// Every document.
+    All,
+    /// Those whose entry is false (deleted, or outside an allow-list, are true).
+    Skip(&'a [bool]),
+    /// Exactly these documents, scored exactly over their decoded vectors (R-ISEARCH-7).
+    Only(Vec<usize>),
+}
+
+impl Filter<'_> {
+    fn skips(&self, d: usize) -> bool {
+        match self {
+            Filter::Skip(m) => m.get(d).copied().unwrap_or(true),
+            _ => false,
+        }
     }
 }
 
@@ -199,7 +218,9 @@ fn best_centroids(
 }
 
 /// Step 2: the documents of the probed inverted lists, with per-token maxima of the probed
-/// centroids' scores; a token's other centroids count as its lowest probed score.
+/// centroids' scores; a token's other centroids count as its lowest probed score. Documents the
+/// filter skips are not candidates (R-ISEARCH-6, R-ISEARCH-7).
+#[allow(clippy::too_many_arguments)]
 fn probe(
     seg: &Segment,
     s: &[f32],
@@ -207,6 +228,7 @@ fn probe(
     len: usize,
     k: usize,
     nprobe: usize,
+    filter: &Filter,
     sc: &mut Scratch,
 ) {
     let mut probes = std::mem::take(&mut sc.probes);
@@ -219,6 +241,9 @@ fn probe(
         for &(x, c) in &probes[i * w..i * w + nprobe] {
             let c = c as usize;
             for &d in &ivf_docs[ivf_offsets[c] as usize..ivf_offsets[c + 1] as usize] {
+                if filter.skips(d as usize) {
+                    continue; // R-ISEARCH-6, R-ISEARCH-7
+                }
                 let r = sc.row(d, &floor);
                 let v = &mut sc.rows[r * len + i];
                 *v = if x > *v { x } else { *v };
@@ -244,18 +269,21 @@ pub fn search(
     seg: &Segment,
     q: &Prepared,
     p: &Params,
+    filter: &Filter,
     sc: &mut Scratch,
 ) -> Vec<Hit> {
     let (dim, k, pad, len) = (codec.dim, codec.k, q.pad, q.len);
     sc.next_query(seg.n_docs);
     sc.maxima.resize(pad, 0.0);
-    let short: Vec<usize> = if p.exhaustive {
-        (0..seg.n_docs).collect()
+    let short: Vec<usize> = if let Filter::Only(docs) = filter {
+        docs.clone()
+    } else if p.exhaustive {
+        (0..seg.n_docs).filter(|&d| !filter.skips(d)).collect()
     } else {
         let mut s = std::mem::take(&mut sc.scores);
         s.resize(k * pad, 0.0);
         kernel::row_scores(isa, &q.qt, pad, dim, &codec.centroids, &mut s);
-        probe(seg, &s, pad, len, k, p.nprobe, sc);
+        probe(seg, &s, pad, len, k, p.nprobe, filter, sc);
         let mut probed: Vec<Hit> = sc
             .candidates
             .iter()

@@ -176,7 +176,7 @@ fn stopped_builds_and_additions_leave_the_directory_as_it_was() {
     .unwrap();
     let built = files_of(&reference);
     let mut n_append = 0;
-    append(&reference, isa, &more, &more_ids, &mut |_, _, _| {
+    append(&reference, isa, &more, &more_ids, false, &mut |_, _, _| {
         n_append += 1;
         Ok(())
     })
@@ -197,7 +197,7 @@ fn stopped_builds_and_additions_leave_the_directory_as_it_was() {
     build(&dir, isa, &docs, &ids, &params, &mut |_, _, _| Ok(())).unwrap();
     assert_eq!(files_of(&dir), built);
     for stop in 0..n_append {
-        let got = append(&dir, isa, &more, &more_ids, &mut stopping(stop));
+        let got = append(&dir, isa, &more, &more_ids, false, &mut stopping(stop));
         assert_eq!(
             got,
             Err(Error::Interrupted),
@@ -205,7 +205,7 @@ fn stopped_builds_and_additions_leave_the_directory_as_it_was() {
         );
         assert_eq!(files_of(&dir), built, "addition stopped at report {stop}");
     }
-    append(&dir, isa, &more, &more_ids, &mut |_, _, _| Ok(())).unwrap();
+    append(&dir, isa, &more, &more_ids, false, &mut |_, _, _| Ok(())).unwrap();
     assert_eq!(files_of(&dir), added);
     std::fs::remove_dir_all(&root).unwrap();
 }

@@ -22,6 +22,7 @@ pub enum Kind {
     Manifest = 1,
     Codec = 2,
     Segment = 3,
+    Tombstones = 4,
 }
 
 fn align(x: u64) -> u64 {

@@ -25,6 +25,14 @@ impl Ids {
         self.len() == 0
     }
 
+    /// The id at `i` as a message shows it (strings quoted); `?` past the end.
+    pub fn show(&self, i: usize) -> String {
+        match self {
+            Ids::Int(v) => v.get(i).map_or("?".into(), |x| x.to_string()),
+            Ids::Str(v) => v.get(i).map_or("?".into(), |x| format!("{x:?}")),
+        }
+    }
+
     /// A message naming an id of `other` that is also here, or a kind mismatch (R-INDEX-5).
     pub fn clash(&self, other: &Ids) -> Option<String> {
         match (self, other) {

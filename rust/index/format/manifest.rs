@@ -15,6 +15,7 @@ pub const MANIFEST: &str = "MANIFEST";
 /// Manifest entry roles.
 pub const ROLE_CODEC: u32 = 1;
 pub const ROLE_SEGMENT: u32 = 2;
+pub const ROLE_TOMBSTONES: u32 = 3;
 /// Bytes of a manifest entry and of its name.
 const ENTRY: usize = 64;
 const NAME: usize = 40;
@@ -121,7 +122,15 @@ pub fn read(dir: &Path) -> Result<([u64; 6], Vec<Entry>, u64)> {
                 format!("entry {i}: reserved word is not zero"),
             ));
         }
-        let want = if i == 0 { ROLE_CODEC } else { ROLE_SEGMENT };
+        // R-INDEX-3, R-INDEX-9: the codec first, then segments, then at most one tombstones
+        // file, last.
+        let want = if i == 0 {
+            ROLE_CODEC
+        } else if i + 1 == n_files && role == ROLE_TOMBSTONES && i >= 2 {
+            ROLE_TOMBSTONES
+        } else {
+            ROLE_SEGMENT
+        };
         if role != want {
             return Err(fail(
                 MANIFEST,
@@ -137,7 +146,8 @@ pub fn read(dir: &Path) -> Result<([u64; 6], Vec<Entry>, u64)> {
             name,
         });
     }
-    if entries.len() < 2 {
+    let segments = entries.iter().filter(|e| e.role == ROLE_SEGMENT).count();
+    if entries.len() < 2 || segments == 0 {
         return Err(fail(
             MANIFEST,
             "needs a codec and at least one segment".into(),

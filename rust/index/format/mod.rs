@@ -1,12 +1,14 @@
-//! The index files (R-INDEX-1..5): the container every file shares, and the three kinds of file
-//! written in it: the manifest, the codec and the segments (with their external ids). Each kind
-//! states its fields and sections, how it is written, and the checks run on open (R-INDEX-2).
+//! The index files (R-INDEX-1..5, R-INDEX-9): the container every file shares, and the kinds of
+//! file written in it: the manifest, the codec, the segments (with their external ids) and the
+//! tombstones. Each kind states its fields and sections, how it is written, and the checks run on
+//! open (R-INDEX-2).
 
 pub mod codec;
 pub mod container;
 pub mod ids;
 pub mod manifest;
 pub mod segment;
+pub mod tombstones;
 
 pub use codec::Codec;
 pub use ids::Ids;
