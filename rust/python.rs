@@ -568,6 +568,15 @@ impl PyIndex {
         }
     }
 
+    /// `[(file name, documents)]` of the segments, in position order (R-INDEX-7).
+    fn segments(&self) -> Vec<(String, usize)> {
+        let segments = &self.inner.segments;
+        segments
+            .iter()
+            .map(|s| (s.name.clone(), s.n_docs))
+            .collect()
+    }
+
     /// `[(file name, bytes)]` of the committed files as opened, manifest first.
     fn files(&self) -> Vec<(String, u64)> {
         let mut out = vec![(

@@ -8,7 +8,7 @@ from typing import NoReturn
 
 from lateint_ref.cli.shared import METRICS, PROG, metric_name
 
-COMMANDS = ("index", "search", "eval", "encode", "info", "mine", "train")
+COMMANDS = ("index", "search", "eval", "encode", "info", "delete", "compact", "mine", "train")
 
 
 class UsageError(Exception):
@@ -194,6 +194,26 @@ def build() -> _Parser:
     p.set_defaults(parser=p)
 
     p = commands.add_parser("info", parents=[common], help="describe an index: sizes, model, dims")
+    p.add_argument("--index", required=True, metavar="DIR", help="the index folder")
+    p.set_defaults(parser=p)
+
+    p = commands.add_parser(
+        "delete",
+        parents=[common],
+        help="delete documents of an index by id, in one commit",
+        description="Delete the documents of the given ids (ID arguments or --ids FILE, one id "
+        "per line); an id that no live document has fails and deletes nothing.",
+    )
+    p.add_argument("--index", required=True, metavar="DIR", help="the index folder")
+    p.add_argument("ids", nargs="*", metavar="ID", help="ids of the documents to delete")
+    p.add_argument("--ids", dest="ids_file", metavar="FILE", help="a file of ids, one per line")
+    p.set_defaults(parser=p)
+
+    p = commands.add_parser(
+        "compact",
+        parents=[common],
+        help="merge an index's segments, dropping deleted documents",
+    )
     p.add_argument("--index", required=True, metavar="DIR", help="the index folder")
     p.set_defaults(parser=p)
 

@@ -254,6 +254,11 @@ class Index:
         """The committed files and their sizes in bytes, manifest first."""
         return self._native.files()
 
+    def segments(self) -> list[tuple[str, int]]:
+        """The segment files and their numbers of documents (deleted ones included), in position
+        order (R-INDEX-7)."""
+        return self._native.segments()
+
     def stats(self) -> dict[str, Any]:
         """Sizes: documents (``n_docs`` stored, ``n_live`` and ``n_deleted``), tokens, centroids,
         dim, nbits and bytes on disk (all files)."""

@@ -25,6 +25,7 @@ from lateint_ref.errors import InputError
 from lateint_ref.index import Hits, Index, writer
 from lateint_ref.index.writer import external_ids
 from lateint_ref.progress import Progress
+from lateint_ref.retrieval import changes
 from lateint_ref.retrieval import texts as texts_store
 from lateint_ref.scoring import maxsim
 
@@ -302,6 +303,17 @@ class Retriever:
         scores = maxsim(q, d)[0]
         order = sorted(range(len(pairs)), key=lambda j: (-float(scores[j]), j))[:k]
         return Hits([pairs[j][0] for j in order], scores[order])
+
+    def delete(self, ids: Any) -> None:
+        """Deletes the documents of ``ids`` and their texts in one commit (R-RET-6,
+        R-INDEX-10): an id that no live document has raises ``InputError``, nothing changed."""
+        self.index = changes.delete(self.index.path, ids)
+        self._texts = None
+
+    def compact(self, *, threads: int | None = None) -> None:
+        """Compacts the index (R-INDEX-12), its texts store with it (R-RET-6)."""
+        self.index = changes.compact(self.index.path, threads=threads)
+        self._texts = None
 
     def text(self, doc_id: Any) -> str | None:
         """The stored text of a document, or None (R-RET-1)."""

@@ -124,18 +124,33 @@ def clear_staging_temporaries(path: Path) -> None:
                 f.unlink(missing_ok=True)
 
 
+_SEGMENT = re.compile(r"segment-([0-9]+)\.lti")
+
+
+def segment_generation(name: str) -> int:
+    """The generation that committed the segment file ``name`` (``segment-<g>.lti``): its texts
+    are ``texts-<g>.jsonl``."""
+    found = _SEGMENT.fullmatch(name)
+    if found is None:
+        raise IndexFormatError(f"R-RET-1: segment {name!r} is not named segment-<generation>.lti")
+    return int(found.group(1))
+
+
 def load(path: Path, index: Index) -> dict[DocId, str]:
-    """The texts of every committed generation of ``index`` (at ``path``), by id, after checking
-    that each generation's file is present and intact and that its ids are those of the
-    generation's documents, in order: together, ``index.ids`` (R-RET-1). Any fault raises
-    ``IndexFormatError`` naming the file."""
+    """The texts of the live documents of ``index`` (at ``path``), by id, after checking that the
+    file of each segment's generation is present and intact and that its ids are those of the
+    segment's documents, in order: together, ``index.ids`` (R-RET-1). Any fault raises
+    ``IndexFormatError`` naming the file. Deleted documents' texts are not returned
+    (R-INDEX-10)."""
     want = index.ids
+    deleted = set(index.deleted)
     out: dict[DocId, str] = {}
     start = 0
     f = path
-    for generation in range(1, index.generation + 1):
+    for name, n_docs in index.segments():
+        generation = segment_generation(name)
         f, ids, texts = _read_committed(path, generation)
-        end = start + len(ids)
+        end = start + n_docs
         if ids != want[start:end]:
             n = next(
                 (j for j, (a, b) in enumerate(zip(ids, want[start:end], strict=False)) if a != b),
@@ -147,7 +162,11 @@ def load(path: Path, index: Index) -> dict[DocId, str]:
                 f"R-RET-1: {f}: the texts of generation {generation} do not hold the ids of its "
                 f"documents: text {n} has id {got}, the index has {held} at position {start + n}"
             )
-        out.update(zip(ids, texts, strict=True))
+        out.update(
+            (i, t)
+            for p, (i, t) in enumerate(zip(ids, texts, strict=True), start)
+            if p not in deleted
+        )
         start = end
     if start != len(want):
         raise IndexFormatError(

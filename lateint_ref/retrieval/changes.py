@@ -1,0 +1,52 @@
+"""Changes of a retriever's index after its build (spec/retriever.md R-RET-6): deleting documents
+and compacting, under the retriever's writer lock, with the texts store kept in step. An index
+that keeps no texts (``Index.create``'s own) is changed the same way, without texts."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from lateint_ref.index import Index
+from lateint_ref.retrieval import texts as texts_store
+
+
+def _keeps_texts(path: Path, index: Index) -> bool:
+    """Whether the index at ``path`` has a texts store (a retriever's index, R-RET-1)."""
+    first = texts_store.segment_generation(index.segments()[0][0])
+    name = texts_store.file_name(first)
+    return (path / name).exists() or (first == 1 and texts_store.staged(path).exists())
+
+
+def delete(index_dir: str | os.PathLike[str], ids: Any) -> Index:
+    """Deletes the live documents of ``ids`` in one commit (R-INDEX-10); their texts are no
+    longer returned from that commit on (the store's files are not rewritten: the texts of a
+    deleted document go at the next compaction). Returns the index reopened."""
+    path = Path(index_dir)
+    with texts_store.writer_lock(path):
+        index = Index.open(path)
+        if _keeps_texts(path, index):
+            texts_store.recover(path, index.generation)
+        return index.delete(ids)
+
+
+def compact(index_dir: str | os.PathLike[str], *, threads: int | None = None) -> Index:
+    """Compacts the index (R-INDEX-12). When it keeps texts, the texts of the live documents are
+    written first as the file of the new segment's generation (R-RET-1), and the files of the
+    segments compacted away are removed after the commit. Returns the index reopened."""
+    path = Path(index_dir)
+    with texts_store.writer_lock(path):
+        index = Index.open(path)
+        keeps = _keeps_texts(path, index)
+        if keeps and index.n_live:  # an index of no live document is refused by compact
+            texts_store.recover(path, index.generation)
+            texts = texts_store.load(path, index)
+            live = index.live_ids
+            texts_store.write(path, index.generation + 1, live, [texts[i] for i in live])
+        compacted = index.compact(threads=threads)
+        if keeps:
+            for name, _ in index.segments():
+                generation = texts_store.segment_generation(name)
+                (path / texts_store.file_name(generation)).unlink(missing_ok=True)
+        return compacted

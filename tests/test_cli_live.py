@@ -1,0 +1,77 @@
+"""``lateint delete`` and ``lateint compact`` (spec/cli.md R-CLI-15, R-CLI-16), run as a
+subprocess on an index built by ``lateint index`` with the tiny BERT model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import failed, lateint, ok
+
+from lateint_ref import Index
+
+ROOT = Path(__file__).resolve().parent.parent
+MODEL = ROOT / "spec" / "vectors" / "encoder" / "tiny-bert"
+TEXTS = ["cats purr", "dogs bark", "rust is fast", "python snakes", "green tea", "bread rises"]
+
+
+@pytest.fixture
+def index(tmp_path: Path) -> Path:
+    corpus = tmp_path / "corpus.jsonl"
+    rows = [{"_id": f"d{i}", "title": "", "text": t} for i, t in enumerate(TEXTS)]
+    corpus.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    path = tmp_path / "idx"
+    ok(lateint("index", corpus, "--model", MODEL, "--index", path, "--batch-size", 4))
+    return path
+
+
+def test_delete_then_compact(index: Path, tmp_path: Path) -> None:
+    """R-CLI-15, R-CLI-16: deleting by argument and by file, then compacting; info, search and
+    the JSON summaries agree."""
+    out = ok(lateint("delete", "--index", index, "d1", "d4"))
+    assert out == f"deleted 2 documents from {index} (4 live)\n"
+    ids = tmp_path / "ids.txt"
+    ids.write_text("d2\n\n  d5 \n")
+    summary = json.loads(ok(lateint("delete", "--index", index, "--ids", ids, "--json")))
+    assert summary == {
+        "index": str(index),
+        "deleted": 2,
+        "n_live": 2,
+        "n_deleted": 4,
+        "generation": 3,
+    }
+    data = json.loads(ok(lateint("info", "--index", index, "--json")))
+    assert (data["n_live"], data["n_deleted"]) == (2, 4)
+    hits = json.loads(
+        ok(lateint("search", "--index", index, "cats", "--k", "6", "--json", "--backend", "numpy"))
+    )
+    assert {h["id"] for h in hits[0]["hits"]} == {"d0", "d3"}
+    done = json.loads(ok(lateint("compact", "--index", index, "--json")))
+    assert (done["dropped"], done["n_live"], done["generation"]) == (4, 2, 4)
+    assert ok(lateint("compact", "--index", index)).startswith(f"compacted {index}: 2 documents")
+    assert Index.open(index).ids == ["d0", "d3"]
+
+
+def test_delete_errors(index: Path, tmp_path: Path) -> None:
+    """R-CLI-15, R-CLI-3: both or neither of IDs and --ids is a usage error (exit 2); an unknown
+    id fails (exit 1) naming it and deletes nothing; a missing file is named."""
+    assert "R-CLI-15" in failed(lateint("delete", "--index", index), 2)
+    ids = tmp_path / "ids.txt"
+    ids.write_text("d1\n")
+    assert "R-CLI-15" in failed(lateint("delete", "--index", index, "d2", "--ids", ids), 2)
+    message = failed(lateint("delete", "--index", index, "d1", "nope"), 1)
+    assert message.startswith("R-INDEX-10")
+    assert "nope" in message
+    assert Index.open(index).n_live == 6
+    missing = tmp_path / "none.txt"
+    assert failed(lateint("delete", "--index", index, "--ids", missing), 1) == (
+        f"R-CLI-4: {missing}: No such file or directory"
+    )
+    plain = tmp_path / "plain"
+    Index.create(plain, (np.ones((3, 2, 4)) + np.arange(3)[:, None, None]).astype(np.float32))
+    assert failed(lateint("delete", "--index", plain, "x"), 1).startswith("R-CLI-15")
+    assert ok(lateint("delete", "--index", plain, "1")).startswith("deleted 1 documents")
+    ok(lateint("delete", "--index", plain, "0", "2"))
+    assert failed(lateint("compact", "--index", plain), 1).startswith("R-INDEX-12")

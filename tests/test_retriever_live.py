@@ -1,0 +1,78 @@
+"""A retriever's index changed after its build: deletions and compaction keep the texts store in
+step (spec/retriever.md R-RET-6), and a build killed during its first commit reruns (R-INDEX-13)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from test_retriever_texts import build, corpus, reopen
+
+from lateint_ref import Index, InputError
+from lateint_ref.retrieval import changes
+
+
+def test_delete_removes_documents_and_texts(tmp_path: Path) -> None:
+    """R-RET-6, R-INDEX-10: a deletion through the retriever is one commit; searches and texts
+    no longer hold the documents; a reopened retriever checks its texts and agrees; unknown ids
+    raise InputError and change nothing."""
+    r = build(tmp_path / "i", corpus(25))
+    r.delete(["d3", "d17"])
+    assert r.text("d3") is None
+    assert r.text("d4") == dict(corpus(25))["d4"]
+    again = reopen(tmp_path / "i")
+    assert again.text("d17") is None
+    assert again.index.n_live == 23
+    for hits in again.search(["heart disease", "wind tunnel"], k=25):
+        assert not {"d3", "d17"} & set(hits.ids)
+    with pytest.raises(InputError, match="R-INDEX-10"):
+        again.delete(["d3"])
+    assert reopen(tmp_path / "i").index.generation == again.index.generation
+
+
+def test_compact_rewrites_the_texts_store(tmp_path: Path) -> None:
+    """R-RET-6, R-INDEX-12: compaction writes the live texts as the new segment's file, removes
+    the files of the segments compacted away, and keeps search results; the build then resumes
+    after it."""
+    path = tmp_path / "i"
+    r = build(path, corpus(25))
+    r.delete(["d0", "d11", "d24"])
+    queries = ["heart disease", "protein cell"]
+    before = r.search(queries, k=22, exhaustive=True)
+    r.compact()
+    g = r.index.generation
+    assert sorted(p.name for p in path.glob("texts-*.jsonl")) == [f"texts-{g}.jsonl"]
+    again = reopen(path)
+    assert again.text("d0") is None
+    assert again.text("d12") == dict(corpus(25))["d12"]
+    for a, b in zip(again.search(queries, k=22, exhaustive=True), before, strict=True):
+        assert a.ids == b.ids
+        np.testing.assert_array_equal(a.scores, b.scores)
+    resumed = build(path, corpus(30))
+    assert resumed.index.n_live == 30  # the ids compacted away are added again
+    assert reopen(path).text("d29") == dict(corpus(30))["d29"]
+
+
+def test_plain_index_changes_without_texts(tmp_path: Path) -> None:
+    """R-RET-6: the same functions change an index without a texts store."""
+    docs = list(np.random.default_rng(0).standard_normal((12, 3, 8)).astype(np.float32))
+    Index.create(tmp_path / "p", docs)
+    assert changes.delete(tmp_path / "p", [1, 2]).n_live == 10
+    assert changes.compact(tmp_path / "p").ids == [0, *range(3, 12)]
+
+
+def test_build_reruns_into_a_folder_left_by_a_first_commit(tmp_path: Path) -> None:
+    """R-INDEX-13, R-RET-3: a folder holding only a first commit's leftovers (LOCK, a temporary)
+    is no index: the build creates into it instead of failing with R-RET-3."""
+    path = tmp_path / "i"
+    path.mkdir()
+    (path / "LOCK").write_bytes(b"")
+    (path / "segment-1.lti.tmp").write_bytes(b"partial")
+    r = build(path, corpus(12))
+    assert r.index.n_live == 12
+    assert not (path / "segment-1.lti.tmp").exists()
+    (tmp_path / "j").mkdir()
+    (tmp_path / "j" / "other.bin").write_bytes(b"x")
+    with pytest.raises(InputError, match="R-RET-3"):
+        build(tmp_path / "j", corpus(12))
