@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -145,3 +146,33 @@ def test_killed_changes_leave_the_last_commit(tmp_path: Path, trial: int) -> Non
     for hits in index.search(q, k=5, exhaustive=True):
         assert set(hits.ids) <= set(index.live_ids)
     assert index.delete([index.live_ids[0]]).n_live == index.n_live - 1
+
+
+def test_readers_open_while_a_writer_deletes_and_compacts(tmp_path: Path) -> None:
+    """R-INDEX-12: while another process deletes, upserts and compacts (removing the files its
+    commits no longer name), every Index.open succeeds, on the commit it found or a newer one,
+    and its search works."""
+    path = tmp_path / "index"
+    docs = np.random.default_rng(7).standard_normal((60, 4, 8)).astype(np.float32)
+    Index.create(path, list(docs), seed=0)
+    child = _child(_CHANGES, str(path), "7")
+    assert child.stdout is not None
+    # Drained, so that the writer never blocks on a full pipe.
+    drain = threading.Thread(target=child.stdout.read, daemon=True)
+    try:
+        assert child.stdout.readline()  # the writer has started
+        drain.start()
+        q = docs[:2, :2]
+        opened = set()
+        deadline = time.monotonic() + 2.5  # a few hundred commits, thousands of opens
+        while time.monotonic() < deadline and child.poll() is None:
+            index = Index.open(path)
+            opened.add(index.generation)
+            assert len(index.search(q, k=3, exhaustive=True)) == 2
+    finally:
+        child.kill()
+        child.wait()
+        if drain.is_alive():
+            drain.join()
+        child.stdout.close()
+    assert len(opened) > 3

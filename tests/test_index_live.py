@@ -153,6 +153,8 @@ def test_allow_list_is_exact_over_the_allowed_documents(index: Index) -> None:
     want = _exact(index, q, 3, allow)
     _same(index.search(q, k=3, allow=allow), want)
     _same(index.search(q, k=3, allow=allow, exhaustive=True), want)
+    # Scored without probing: exact even with one probe and one candidate.
+    _same(index.search(q, k=3, allow=allow, nprobe=1, candidates=1), want)
     many = [f"d{i}" for i in range(0, 30, 2)]
     for h in index.search(q, k=10, allow=many, rescore=4, candidates=6, nprobe=1):
         assert set(h.ids) <= set(many) - {"d3"}

@@ -69,7 +69,8 @@ class Index:
         """Builds an index of ``documents`` at ``path`` and opens it.
 
         Args:
-            path: a directory that does not exist yet, or is empty (R-INDEX-6).
+            path: a directory that does not exist yet, or is empty (R-INDEX-6), or holds only
+                what a first commit that did not happen left (R-INDEX-13).
             documents: a sequence of ``[n_tokens_j, dim]`` float32 arrays, a packed pair
                 ``(vectors, offsets)`` or a ``[n_docs, n_tokens, dim]`` array (R-MAXSIM-3).
             ids: external ids, all ints or all strings, distinct; default ``0..n_docs``.

@@ -209,3 +209,107 @@ fn stopped_builds_and_additions_leave_the_directory_as_it_was() {
     assert_eq!(files_of(&dir), added);
     std::fs::remove_dir_all(&root).unwrap();
 }
+
+/// R-INDEX-9, R-INDEX-10, R-INDEX-12: tombstones round-trip and are checked on open (increasing,
+/// below n_docs); a delete tombstones by id and refuses unknown ids; a compaction stopped at
+/// any report leaves the files as they were, and once done keeps the live documents' codes.
+#[test]
+fn tombstones_delete_and_stopped_compactions() {
+    use super::build::{Params, build};
+    use super::format::{Ids, tombstones};
+    use super::{Index, compact::compact, delete::delete};
+    use crate::kernel::Isa;
+    use crate::packed::Packed;
+    let root = std::env::temp_dir().join(format!("lateint-live-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(&root).unwrap();
+    let entry = tombstones::write(&root, "t.lti", 10, &[1, 4, 9], &mut |_, _| Ok(())).unwrap();
+    assert_eq!(tombstones::read(&root, &entry, 10).unwrap(), vec![1, 4, 9]);
+    assert!(tombstones::read(&root, &entry, 11).is_err());
+    for bad in [&[4u64, 1][..], &[1, 1], &[10]] {
+        let e = tombstones::write(&root, "b.lti", 10, bad, &mut |_, _| Ok(())).unwrap();
+        assert!(matches!(
+            tombstones::read(&root, &e, 10),
+            Err(Error::Format { .. })
+        ));
+    }
+    let dim = 4;
+    let mut r = crate::unit_support::Rng(5);
+    let (data, offsets) = crate::unit_support::batch(&mut r, 30, 1, 5, dim, |r| r.uniform());
+    let docs = Packed::new("document", &data, dim, &offsets).unwrap();
+    let params = Params {
+        nbits: 2,
+        seed: 1,
+        n_centroids: None,
+        sample: None,
+        iters: 2,
+        metadata: "{}".into(),
+    };
+    let dir = root.join("index");
+    build(
+        &dir,
+        Isa::detect(),
+        &docs,
+        &Ids::Int((0..30).collect()),
+        &params,
+        &mut |_, _, _| Ok(()),
+    )
+    .unwrap();
+    assert_eq!(delete(&dir, &Ids::Int(vec![3, 7, 3])).unwrap(), 2);
+    assert!(matches!(
+        delete(&dir, &Ids::Int(vec![3, 8])),
+        Err(Error::Param {
+            rule: "R-INDEX-10",
+            ..
+        })
+    ));
+    let before = files_of(&dir);
+    let index = Index::open(&dir).unwrap();
+    assert_eq!(index.tombstones(), &[3, 7]);
+    let mut n = 0;
+    compact(&dir, &mut |_, _, _| {
+        n += 1;
+        Ok(())
+    })
+    .unwrap();
+    let compacted = Index::open(&dir).unwrap();
+    assert_eq!(compacted.n_docs(), 28);
+    for (new, old) in (0..30).filter(|p| *p != 3 && *p != 7).enumerate() {
+        assert_eq!(compacted.codes(new).unwrap(), index.codes(old).unwrap());
+    }
+    drop((index, compacted));
+    std::fs::remove_dir_all(&dir).unwrap();
+    build(
+        &dir,
+        Isa::detect(),
+        &docs,
+        &Ids::Int((0..30).collect()),
+        &params,
+        &mut |_, _, _| Ok(()),
+    )
+    .unwrap();
+    delete(&dir, &Ids::Int(vec![3, 7])).unwrap();
+    assert_eq!(files_of(&dir), before);
+    for stop in 0..n {
+        let mut seen = 0;
+        let got = compact(&dir, &mut |_, _, _| {
+            seen += 1;
+            if seen > stop {
+                Err(Error::Interrupted)
+            } else {
+                Ok(())
+            }
+        });
+        assert_eq!(
+            got,
+            Err(Error::Interrupted),
+            "compaction stopped at report {stop}"
+        );
+        assert_eq!(
+            files_of(&dir),
+            before,
+            "compaction stopped at report {stop}"
+        );
+    }
+    std::fs::remove_dir_all(&root).unwrap();
+}
