@@ -13,6 +13,7 @@ pub mod quantize;
 pub mod rng;
 pub mod search;
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
@@ -256,7 +257,7 @@ impl Index {
         // R-ISEARCH-7: a short allow-list is scored exactly, document by document; a longer one
         // excludes the other documents at probing, as the deleted ones are (R-ISEARCH-6).
         let exact = allow.filter(|a| p.exhaustive || a.len() <= p.rescore);
-        let skip: Option<Vec<bool>> = match allow {
+        let skip: Option<Cow<[bool]>> = match allow {
             Some(_) if exact.is_some() => None,
             Some(a) => {
                 let mut m = vec![true; self.n_docs()];
@@ -265,10 +266,10 @@ impl Index {
                         *v = self.deleted[x];
                     }
                 }
-                Some(m)
+                Some(Cow::Owned(m))
             }
             None if self.tombstones.is_empty() => None,
-            None => Some(self.deleted.clone()),
+            None => Some(Cow::Borrowed(&self.deleted)),
         };
         let filters: Vec<search::Filter> = (0..self.segments.len())
             .map(|s| {
