@@ -236,21 +236,43 @@ fn probe(
     let w = nprobe + 1;
     best_centroids(s, pad, len, k, w, &mut probes);
     let floor: Vec<f32> = (0..len).map(|i| probes[i * w + nprobe].0).collect();
+    // One loop per kind of filter, so that an unfiltered search pays no test per document.
+    match filter {
+        Filter::Skip(m) => probe_lists(seg, &probes, w, nprobe, len, &floor, sc, |d| {
+            m.get(d).copied().unwrap_or(true) // R-ISEARCH-6, R-ISEARCH-7
+        }),
+        _ => probe_lists(seg, &probes, w, nprobe, len, &floor, sc, |_| false),
+    }
+    sc.probes = probes;
+}
+
+/// Step 2's updates: each probed list's documents, but those `skips`, get the probe's score.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn probe_lists(
+    seg: &Segment,
+    probes: &[(f32, u32)],
+    w: usize,
+    nprobe: usize,
+    len: usize,
+    floor: &[f32],
+    sc: &mut Scratch,
+    skips: impl Fn(usize) -> bool,
+) {
     let (ivf_offsets, ivf_docs) = (seg.ivf_offsets(), seg.ivf_docs());
     for i in 0..len {
         for &(x, c) in &probes[i * w..i * w + nprobe] {
             let c = c as usize;
             for &d in &ivf_docs[ivf_offsets[c] as usize..ivf_offsets[c + 1] as usize] {
-                if filter.skips(d as usize) {
-                    continue; // R-ISEARCH-6, R-ISEARCH-7
+                if skips(d as usize) {
+                    continue;
                 }
-                let r = sc.row(d, &floor);
+                let r = sc.row(d, floor);
                 let v = &mut sc.rows[r * len + i];
                 *v = if x > *v { x } else { *v };
             }
         }
     }
-    sc.probes = probes;
 }
 
 /// Keeps the `n` best hits (any order), ties by lower document number.
