@@ -3,6 +3,10 @@ step (spec/retriever.md R-RET-6), and a build killed during its first commit rer
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -76,3 +80,40 @@ def test_build_reruns_into_a_folder_left_by_a_first_commit(tmp_path: Path) -> No
     (tmp_path / "j" / "other.bin").write_bytes(b"x")
     with pytest.raises(InputError, match="R-RET-3"):
         build(tmp_path / "j", corpus(12))
+
+
+_BUILD = """
+import sys
+sys.path.insert(0, sys.argv[2])
+from test_retriever_texts import corpus, MODEL
+from lateint_ref.retrieval.retriever import Retriever
+Retriever.build(sys.argv[1], MODEL, corpus(400), commit_every=1000, backend="numpy",
+                progress=False, on_chunk=lambda ids, v: print("encoded", flush=True))
+print("done", flush=True)
+"""
+
+
+@pytest.mark.parametrize("trial", range(3))
+def test_build_killed_in_its_first_commit_reruns(tmp_path: Path, trial: int) -> None:
+    """R-INDEX-13, R-RET-3: a build killed by SIGKILL at a random point of its first commit
+    (after the chunk is encoded, while Index.create writes) is rerun with the same corpus: it
+    creates the index (or finds it committed) and every text checks."""
+    path = tmp_path / "i"
+    tests = Path(__file__).resolve().parent
+    env = {**os.environ, "PYTHONPATH": str(tests.parent), "RAYON_NUM_THREADS": "1"}
+    child = subprocess.Popen(
+        [sys.executable, "-c", _BUILD, str(path), str(tests)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=env,
+    )
+    assert child.stdout is not None
+    assert child.stdout.readline().strip() == "encoded"
+    time.sleep(float(np.random.default_rng(trial).uniform(0.0, 0.1)))  # create takes ~0.1 s
+    child.kill()
+    child.wait()
+    child.stdout.close()
+    r = build(path, corpus(400), commit_every=1000)
+    assert r.index.n_live == 400
+    assert reopen(path).text("d7") == dict(corpus(400))["d7"]

@@ -152,7 +152,8 @@ class Index:
 
     def __repr__(self) -> str:
         return (
-            f"Index({self.path!r}, n_docs={len(self)}, n_tokens={self.n_tokens}, dim={self.dim}, "
+            f"Index({self.path!r}, n_docs={len(self)}, n_live={self.n_live}, "
+            f"n_tokens={self.n_tokens}, dim={self.dim}, "
             f"nbits={self.nbits}, n_centroids={self.n_centroids})"
         )
 
@@ -179,7 +180,8 @@ class Index:
 
     @property
     def ids(self) -> list[Any]:
-        """External ids in position order."""
+        """External ids in position order, deleted documents' included (``live_ids``: the
+        others only)."""
         return list(self._ids)
 
     @property
