@@ -313,3 +313,37 @@ fn tombstones_delete_and_stopped_compactions() {
     }
     std::fs::remove_dir_all(&root).unwrap();
 }
+
+/// R-INDEX-3, R-INDEX-9: a manifest names one tombstones file at most, after the segments; one
+/// elsewhere, or two, is refused on open.
+#[test]
+fn tombstones_entry_comes_last_once() {
+    use super::format::manifest::{self, Entry, ROLE_CODEC, ROLE_SEGMENT, ROLE_TOMBSTONES};
+    let dir = std::env::temp_dir().join(format!("lateint-manifest-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let e = |role: u32, name: &str| Entry {
+        role,
+        len: 1,
+        header_crc: 0,
+        name: name.into(),
+    };
+    let (c, s, t) = (
+        e(ROLE_CODEC, "c"),
+        e(ROLE_SEGMENT, "s"),
+        e(ROLE_TOMBSTONES, "t"),
+    );
+    let cases: [(Vec<Entry>, bool); 5] = [
+        (vec![c.clone(), s.clone(), t.clone()], true),
+        (vec![c.clone(), s.clone()], true),
+        (vec![c.clone(), t.clone(), s.clone()], false),
+        (vec![c.clone(), t.clone()], false),
+        (vec![c.clone(), s.clone(), t.clone(), t.clone()], false),
+    ];
+    for (entries, good) in cases {
+        let fields = [1, entries.len() as u64, 4, 2, 1, 1];
+        manifest::write(&dir, fields, &entries, &mut || {}).unwrap();
+        assert_eq!(manifest::read(&dir).is_ok(), good, "{entries:?}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
