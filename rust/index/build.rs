@@ -6,8 +6,7 @@ use std::path::Path;
 use rayon::prelude::*;
 
 use super::Index;
-use super::commit::{Uncommitted, clear_leftovers, lock, prepare_dir};
-use super::delete::{self, Added};
+use super::commit::{Added, Uncommitted, clear_leftovers, commit, lock, prepare_dir};
 use super::format::{Codec, Entry, Ids, MANIFEST, SegmentParts, manifest};
 use super::kmeans;
 use super::layout::{Layout, residual_bounds};
@@ -181,7 +180,7 @@ pub fn append(
         n_docs: docs.len(),
         n_tokens: assigned.len(),
     };
-    delete::commit(dir, &index, Some(added), &replaced, &mut files)
+    commit(dir, &index, Some(added), &replaced, &mut files)
 }
 
 /// R-INDEX-5: one id per document, all distinct, at least one document.

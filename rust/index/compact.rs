@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use super::Index;
-use super::commit::{Uncommitted, lock};
+use super::commit::{Uncommitted, lock, remove_unnamed};
 use super::format::manifest::{self, ROLE_CODEC};
 use super::format::{Ids, MANIFEST, SegmentParts};
 use super::layout::inverted_lists;
@@ -113,6 +113,6 @@ pub fn compact(dir: &Path, progress: &mut Progress) -> Result<usize> {
     ];
     manifest::write(dir, fields, &entries, &mut || files.committed())?;
     let kept: Vec<&str> = entries.iter().map(|e| e.name.as_str()).collect();
-    super::delete::remove_unnamed(dir, &index, &kept);
+    remove_unnamed(dir, &index, &kept);
     Ok(index.tombstones().len())
 }

@@ -1,13 +1,11 @@
-//! Deleting documents by external id (R-INDEX-10) and the commit shared by every change of a
-//! live index: the segments kept, an optional new one, and the tombstones of the commit
-//! (R-INDEX-6, R-INDEX-9).
+//! Deleting documents by external id (R-INDEX-10): the live documents of the ids found under the
+//! writer's lock, then one commit of their tombstones (R-INDEX-9).
 
 use std::path::Path;
 
 use super::Index;
-use super::commit::{Uncommitted, lock};
-use super::format::manifest::{self, ROLE_TOMBSTONES};
-use super::format::{Entry, Ids, MANIFEST, tombstones};
+use super::commit::{Uncommitted, commit, lock};
+use super::format::Ids;
 use crate::{Error, Result};
 
 /// At most this many unknown ids are named in a message.
@@ -50,76 +48,4 @@ pub fn delete(dir: &Path, ids: &Ids) -> Result<usize> {
     }
     commit(dir, &index, None, &positions, &mut files)?;
     Ok(positions.len())
-}
-
-/// A new segment of a commit: its entry, documents and tokens.
-pub struct Added {
-    pub entry: Entry,
-    pub n_docs: usize,
-    pub n_tokens: usize,
-}
-
-/// Commits generation `index.generation + 1` (R-INDEX-6): the codec and segments of `index`,
-/// `added` after them, and the tombstones of `index` with `more` (global positions) in a new
-/// tombstones file when any (R-INDEX-9). No progress is reported from here (R-INDEX-8). A
-/// superseded tombstones file is removed once the commit is visible (readers that miss it read
-/// the new manifest, R-INDEX-12).
-pub fn commit(
-    dir: &Path,
-    index: &Index,
-    added: Option<Added>,
-    more: &[u64],
-    files: &mut Uncommitted,
-) -> Result<()> {
-    let generation = index.generation + 1;
-    let mut entries: Vec<Entry> = index
-        .entries
-        .iter()
-        .filter(|e| e.role != ROLE_TOMBSTONES)
-        .cloned()
-        .collect();
-    let (mut n_docs, mut n_tokens) = (index.n_docs(), index.n_tokens());
-    if let Some(a) = added {
-        n_docs += a.n_docs;
-        n_tokens += a.n_tokens;
-        entries.push(a.entry);
-    }
-    let mut all: Vec<u64> = index.tombstones().iter().chain(more).copied().collect();
-    all.sort_unstable();
-    all.dedup();
-    if !all.is_empty() {
-        let name = format!("tombstones-{generation}.lti");
-        if index.entries.iter().any(|e| e.name == name) {
-            return Err(Error::Format {
-                file: MANIFEST.into(),
-                check: format!("generation {} already names {name}", index.generation),
-            });
-        }
-        files.add(&name);
-        entries.push(tombstones::write(dir, &name, n_docs, &all, &mut |_, _| {
-            Ok(())
-        })?);
-    }
-    let fields = [
-        generation,
-        entries.len() as u64,
-        index.codec.dim as u64,
-        index.codec.buckets.nbits as u64,
-        n_docs as u64,
-        n_tokens as u64,
-    ];
-    manifest::write(dir, fields, &entries, &mut || files.committed())?;
-    let kept: Vec<&str> = entries.iter().map(|e| e.name.as_str()).collect();
-    remove_unnamed(dir, index, &kept);
-    Ok(())
-}
-
-/// Removes the files of `index`'s commit that the new commit (`kept`) no longer names, after it
-/// is visible (best effort: a file left behind is one no manifest names, R-INDEX-6).
-pub fn remove_unnamed(dir: &Path, index: &Index, kept: &[&str]) {
-    for e in &index.entries {
-        if !kept.contains(&e.name.as_str()) {
-            let _ = std::fs::remove_file(dir.join(&e.name));
-        }
-    }
 }
