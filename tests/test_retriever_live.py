@@ -117,3 +117,23 @@ def test_build_killed_in_its_first_commit_reruns(tmp_path: Path, trial: int) -> 
     r = build(path, corpus(400), commit_every=1000)
     assert r.index.n_live == 400
     assert reopen(path).text("d7") == dict(corpus(400))["d7"]
+
+
+def test_add_and_upsert_with_texts(tmp_path: Path) -> None:
+    """R-RET-6, R-INDEX-11: Retriever.add commits new documents with their texts; an id already
+    live is refused (nothing committed) unless upsert=True, which replaces its text and vectors
+    in one commit."""
+    path = tmp_path / "i"
+    r = build(path, corpus(12))
+    generation = r.index.generation
+    with pytest.raises(InputError, match="R-INDEX-5"):
+        r.add([("d3", "wind tunnel"), ("n1", "cell")])
+    assert reopen(path).index.generation == generation
+    r.add([("d3", "wind tunnel"), ("n1", "cell")], upsert=True)
+    again = reopen(path)
+    assert again.index.generation == generation + 1
+    assert (again.text("d3"), again.text("n1")) == ("wind tunnel", "cell")
+    assert again.index.n_live == 13
+    assert again.search(["wind tunnel"], k=13, exhaustive=True)[0].ids.count("d3") == 1
+    again.compact()
+    assert reopen(path).text("d3") == "wind tunnel"

@@ -1,5 +1,6 @@
-"""Changes of a retriever's index after its build (spec/retriever.md R-RET-6): deleting documents
-and compacting, under the retriever's writer lock, with the texts store kept in step. An index
+"""Changes of a retriever's index after its build (spec/retriever.md R-RET-6): adding (or
+replacing) documents, deleting them and compacting, under the retriever's writer lock, with the
+texts store kept in step. An index
 that keeps no texts (``Index.create``'s own) is changed the same way, without texts."""
 
 from __future__ import annotations
@@ -17,6 +18,27 @@ def _keeps_texts(path: Path, index: Index) -> bool:
     first = texts_store.segment_generation(index.segments()[0][0])
     name = texts_store.file_name(first)
     return (path / name).exists() or (first == 1 and texts_store.staged(path).exists())
+
+
+def add(
+    index_dir: str | os.PathLike[str],
+    ids: list[Any],
+    texts: list[str],
+    vectors: list[Any],
+    *,
+    upsert: bool = False,
+    threads: int | None = None,
+    progress: bool | None = None,
+) -> Index:
+    """Adds the documents (their ``[n_tokens_j, dim]`` float32 ``vectors``) as one segment with
+    their texts (R-RET-1: written before the commit), replacing the live documents of the same
+    ids when ``upsert`` (R-INDEX-11). Returns the index reopened."""
+    path = Path(index_dir)
+    with texts_store.writer_lock(path):
+        index = Index.open(path)
+        texts_store.recover(path, index.generation)
+        texts_store.write(path, index.generation + 1, ids, texts)
+        return index.add(vectors, ids, upsert=upsert, threads=threads, progress=progress)
 
 
 def delete(index_dir: str | os.PathLike[str], ids: Any) -> Index:

@@ -304,6 +304,30 @@ class Retriever:
         order = sorted(range(len(pairs)), key=lambda j: (-float(scores[j]), j))[:k]
         return Hits([pairs[j][0] for j in order], scores[order])
 
+    def add(
+        self,
+        documents: Iterable[Any],
+        *,
+        upsert: bool = False,
+        batch_size: int = 32,
+        threads: int | None = None,
+        progress: bool | None = None,
+    ) -> None:
+        """Encodes ``documents``, ``(id, text)`` pairs, and adds them with their texts in one
+        commit (R-RET-6); with ``upsert=True`` the live documents of the same ids are replaced in
+        that commit, else such an id raises ``InputError`` (R-INDEX-11), nothing changed."""
+        pairs = list(_pairs(documents))
+        if not pairs:
+            return
+        ids, texts = _chunk_ids([i for i, _ in pairs]), [t for _, t in pairs]
+        vectors = self.encoder.encode(
+            texts, is_query=False, batch_size=batch_size, show_progress=progress
+        )
+        self.index = changes.add(
+            self.index.path, ids, texts, vectors, upsert=upsert, threads=threads, progress=progress
+        )
+        self._texts = None
+
     def delete(self, ids: Any) -> None:
         """Deletes the documents of ``ids`` and their texts in one commit (R-RET-6,
         R-INDEX-10): an id that no live document has raises ``InputError``, nothing changed."""
