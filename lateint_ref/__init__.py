@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from lateint_ref.errors import (
     IndexFormatError,
+    IndexLockedError,
     IndexWriteError,
     InputError,
     LateIntError,
@@ -58,6 +59,7 @@ __all__ = [
     "Hits",
     "Index",
     "IndexFormatError",
+    "IndexLockedError",
     "IndexWriteError",
     "InputError",
     "LateIntError",

@@ -111,3 +111,20 @@ def flag(x: Any, name: str, rule: str) -> bool:
     if not isinstance(x, bool):
         raise InputError(f"{rule}: {name} must be True or False, got {x!r}")
     return x
+
+
+def lock_timeout(x: Any) -> float | None:
+    """R-INDEX-14: seconds a writer waits for the lock: a finite number >= 0 (0: fail at once),
+    or None (wait as long as it takes)."""
+    if x is None:
+        return None
+    if (
+        isinstance(x, bool)
+        or not isinstance(x, numbers.Real)
+        or not math.isfinite(float(x))
+        or float(x) < 0
+    ):
+        raise InputError(
+            f"R-INDEX-14: lock_timeout must be a finite number >= 0 or None, got {x!r}"
+        )
+    return float(x)

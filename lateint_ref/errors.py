@@ -28,3 +28,9 @@ class IndexFormatError(LateIntError):
 class IndexWriteError(LateIntError, OSError):
     """The operating system failed a write while an index was committed (R-INDEX-6); the files
     committed before it are untouched."""
+
+
+class IndexLockedError(LateIntError):
+    """Another writer holds the index folder's lock (spec/index.md R-INDEX-14): raised at once by
+    default, or once ``lock_timeout`` seconds have passed. Not a ``ValueError``: the arguments
+    were fine, and the same call succeeds once the other writer is done."""

@@ -66,6 +66,12 @@ pub enum Error {
     #[error("R-INDEX-6: writing {path} failed: {reason}")]
     Io { path: String, reason: String },
 
+    /// R-INDEX-14: another process holds the writer's lock on the index folder.
+    #[error(
+        "R-INDEX-14: {dir} is being written by another process (it holds {dir}/LOCK); one writer at a time"
+    )]
+    Locked { dir: String },
+
     /// R-INDEX-8: the caller's progress hook stopped a build or an addition (a signal, or an
     /// error of the Python callback, which the binding raises in its place); nothing was committed.
     #[error("R-INDEX-8: stopped by the caller before the commit")]

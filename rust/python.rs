@@ -28,6 +28,7 @@ fn to_py(py: Python<'_>, e: Error) -> PyErr {
         Error::ThreadPool { .. } => "LateIntError",
         Error::Format { .. } => "IndexFormatError",
         Error::Io { .. } => "IndexWriteError",
+        Error::Locked { .. } => "IndexLockedError",
         Error::Memory { .. } => return PyMemoryError::new_err(message),
         // Raised in place of the Python exception that stopped the work (`with_progress`).
         Error::Interrupted => "LateIntError",

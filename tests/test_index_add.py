@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import lateint_ref as li
-from lateint_ref import Index, InputError
+from lateint_ref import Index, IndexLockedError, InputError
 
 
 def _docs(seed: int, n: int, dim: int = 8) -> list[np.ndarray]:
@@ -114,12 +114,13 @@ def test_addition_of_another_dimension_is_refused(tmp_path) -> None:
 
 
 def test_second_writer_is_refused(tmp_path) -> None:
-    """R-INDEX-6: while another process holds the index's LOCK, an addition fails at once."""
+    """R-INDEX-6, R-INDEX-14: while another writer holds the index's LOCK, an addition raises
+    IndexLockedError at once."""
     path = tmp_path / "i"
     index = Index.create(path, _docs(1, 4))
     with open(path / "LOCK", "a") as held:
         fcntl.flock(held, fcntl.LOCK_EX)
-        with pytest.raises(InputError, match="R-INDEX-6"):
+        with pytest.raises(IndexLockedError, match="R-INDEX-14"):
             index.add(_docs(2, 1))
         fcntl.flock(held, fcntl.LOCK_UN)
     assert len(index.add(_docs(2, 1))) == 5

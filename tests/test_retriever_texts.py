@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import lateint_ref as li
-from lateint_ref import IndexFormatError, InputError
+from lateint_ref import IndexFormatError, IndexLockedError
 from lateint_ref.retrieval.retriever import Retriever
 
 MODEL = Path(__file__).resolve().parent.parent / "spec" / "vectors" / "encoder" / "tiny-bert"
@@ -184,7 +184,8 @@ def test_interrupted_right_after_the_first_commit(
 
 def test_a_second_writer_is_refused_and_loses_nothing(built: Path) -> None:
     """R-RET-1: while a build holds the retriever's writer lock, another build of the same index
-    raises InputError at once; the texts already committed are never overwritten."""
+    raises IndexLockedError at once (R-INDEX-14); the texts already committed are never
+    overwritten."""
     nested: list = []
 
     def second_writer(ids, vectors) -> None:
@@ -192,7 +193,7 @@ def test_a_second_writer_is_refused_and_loses_nothing(built: Path) -> None:
             nested.append(1)
             build(built, corpus(25) + corpus(3, prefix="e"))
 
-    with pytest.raises(InputError, match=r"R-RET-1: .*another writer"):
+    with pytest.raises(IndexLockedError, match=r"R-INDEX-14: .*another writer"):
         build(built, corpus(40), on_chunk=second_writer)
     r = reopen(built)
     assert r.index.ids == [i for i, _ in corpus(25)]

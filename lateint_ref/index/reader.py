@@ -65,6 +65,7 @@ class Index:
         metadata: dict[str, Any] | None = None,
         threads: int | None = None,
         progress: bool | None = None,
+        lock_timeout: float | None = 0,
     ) -> Index:
         """Builds an index of ``documents`` at ``path`` and opens it.
 
@@ -81,6 +82,8 @@ class Index:
             metadata: a JSON-serialisable dict kept with the index (e.g. the model's name).
             threads: worker threads; None uses every core. The files do not depend on it.
             progress: a progress line on stderr; None shows it when stderr is a terminal.
+            lock_timeout: seconds to wait for another writer's lock (R-INDEX-14): 0 raises
+                ``IndexLockedError`` at once, None waits as long as it takes.
 
         Ctrl-C stops the build promptly with ``KeyboardInterrupt`` and leaves ``path`` as it was
         (R-INDEX-8).
@@ -97,6 +100,7 @@ class Index:
             metadata=metadata,
             threads=threads,
             progress=progress,
+            lock_timeout=lock_timeout,
         )
         return cls.open(path)
 
@@ -108,13 +112,15 @@ class Index:
         upsert: bool = False,
         threads: int | None = None,
         progress: bool | None = None,
+        lock_timeout: float | None = 0,
     ) -> Index:
         """Adds ``documents`` as a new segment coded with this index's centroids and buckets,
         commits it atomically (R-INDEX-7) and returns the index reopened. ``ids`` must be of the
         index's kind and not ids of live documents (``InputError`` naming one, nothing changed),
         unless ``upsert=True``: the live documents of those ids are then deleted in the same
         commit (R-INDEX-11). By default, integers following the largest integer id. Ctrl-C stops
-        it promptly with ``KeyboardInterrupt``, the index left at its last commit (R-INDEX-8)."""
+        it promptly with ``KeyboardInterrupt``, the index left at its last commit (R-INDEX-8).
+        ``lock_timeout``: as ``create`` (R-INDEX-14)."""
         writer.append(
             self.path,
             documents,
@@ -123,23 +129,31 @@ class Index:
             upsert=upsert,
             threads=threads,
             progress=progress,
+            lock_timeout=lock_timeout,
         )
         return type(self).open(self.path)
 
-    def delete(self, ids: Any) -> Index:
+    def delete(self, ids: Any, *, lock_timeout: float | None = 0) -> Index:
         """Deletes the live documents of ``ids`` (R-INDEX-10) in one atomic commit and returns
         the index reopened: no later search returns them; positions and the other ids are
         unchanged. An id that no live document has raises ``InputError`` naming it, before any
-        change; an empty ``ids`` commits nothing."""
-        writer.delete(self.path, ids)
+        change; an empty ``ids`` commits nothing. ``lock_timeout``: as ``create`` (R-INDEX-14)."""
+        writer.delete(self.path, ids, lock_timeout=lock_timeout)
         return type(self).open(self.path)
 
-    def compact(self, *, threads: int | None = None, progress: bool | None = None) -> Index:
+    def compact(
+        self,
+        *,
+        threads: int | None = None,
+        progress: bool | None = None,
+        lock_timeout: float | None = 0,
+    ) -> Index:
         """Merges the live documents of every segment into one segment, dropping the deleted
         ones, in one atomic commit (R-INDEX-12), and returns the index reopened. Codes, codec and
         ids are unchanged, so exhaustive results over the live documents are too; positions are
-        renumbered. An index opened before keeps searching what it opened."""
-        writer.compact(self.path, threads=threads, progress=progress)
+        renumbered. An index opened before keeps searching what it opened. ``lock_timeout``: as
+        ``create`` (R-INDEX-14)."""
+        writer.compact(self.path, threads=threads, progress=progress, lock_timeout=lock_timeout)
         return type(self).open(self.path)
 
     @classmethod

@@ -16,6 +16,7 @@ import numpy as np
 
 from lateint_ref import _checks, _native
 from lateint_ref.errors import InputError
+from lateint_ref.index.lock import retrying
 from lateint_ref.progress import Progress
 from lateint_ref.scoring.packing import pack_documents
 
@@ -73,8 +74,10 @@ def create(
     metadata: dict[str, Any] | None = None,
     threads: int | None = None,
     progress: bool | None = None,
+    lock_timeout: float | None = 0,
 ) -> None:
     """Builds and commits generation 1 of an index at ``path`` (see ``Index.create``)."""
+    wait = _checks.lock_timeout(lock_timeout)
     vectors, offsets = pack_documents(documents)
     n_docs = len(offsets) - 1
     if n_docs == 0:
@@ -89,19 +92,22 @@ def create(
     n_threads = _checks.threads(threads)
     report = Progress("building index", progress)
     try:
-        _native.build_index(
-            os.fspath(path),
-            vectors,
-            offsets,
-            ext_ids,
-            nbits,
-            seed,
-            n_centroids,
-            sample,
-            iters,
-            meta,
-            n_threads,
-            report,
+        retrying(
+            lambda: _native.build_index(
+                os.fspath(path),
+                vectors,
+                offsets,
+                ext_ids,
+                nbits,
+                seed,
+                n_centroids,
+                sample,
+                iters,
+                meta,
+                n_threads,
+                report,
+            ),
+            wait,
         )
     finally:
         report.close()
@@ -116,11 +122,13 @@ def append(
     upsert: bool = False,
     threads: int | None = None,
     progress: bool | None = None,
+    lock_timeout: float | None = 0,
 ) -> None:
     """Commits ``documents`` as a new segment of the index at ``path`` (see ``Index.add``);
     ``existing``: the ids the index holds, for the default ids; ``upsert``: replace the live
     documents of the same ids in the same commit (R-INDEX-11)."""
     upsert = _checks.flag(upsert, "upsert", "R-INDEX-11")
+    wait = _checks.lock_timeout(lock_timeout)
     vectors, offsets = pack_documents(documents)
     n_docs = len(offsets) - 1
     if n_docs == 0:
@@ -134,29 +142,41 @@ def append(
     n_threads = _checks.threads(threads)
     report = Progress("adding to index", progress)
     try:
-        _native.append_index(os.fspath(path), vectors, offsets, ext_ids, n_threads, report, upsert)
+        retrying(
+            lambda: _native.append_index(
+                os.fspath(path), vectors, offsets, ext_ids, n_threads, report, upsert
+            ),
+            wait,
+        )
     finally:
         report.close()
 
 
-def delete(path: str | os.PathLike[str], ids: Any) -> int:
+def delete(path: str | os.PathLike[str], ids: Any, *, lock_timeout: float | None = 0) -> int:
     """Tombstones the live documents of ``ids`` in one commit (see ``Index.delete``)."""
+    wait = _checks.lock_timeout(lock_timeout)
     if isinstance(ids, (str, bytes)) or not isinstance(ids, (Sequence, np.ndarray, range)):
         raise InputError(f"R-INDEX-10: ids must be a sequence of ints or of strings, got {ids!r}")
     items = list(ids)
     if not items:
         return 0
-    return _native.delete_index(os.fspath(path), external_ids(items, len(items)))
+    ext_ids = external_ids(items, len(items))
+    return retrying(lambda: _native.delete_index(os.fspath(path), ext_ids), wait)
 
 
 def compact(
-    path: str | os.PathLike[str], *, threads: int | None = None, progress: bool | None = None
+    path: str | os.PathLike[str],
+    *,
+    threads: int | None = None,
+    progress: bool | None = None,
+    lock_timeout: float | None = 0,
 ) -> int:
     """Merges the live documents into one segment in one commit (see ``Index.compact``)."""
+    wait = _checks.lock_timeout(lock_timeout)
     n_threads = _checks.threads(threads)
     report = Progress("compacting index", progress)
     try:
-        return _native.compact_index(os.fspath(path), n_threads, report)
+        return retrying(lambda: _native.compact_index(os.fspath(path), n_threads, report), wait)
     finally:
         report.close()
 

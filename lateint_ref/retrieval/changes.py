@@ -29,36 +29,42 @@ def add(
     upsert: bool = False,
     threads: int | None = None,
     progress: bool | None = None,
+    lock_timeout: float | None = 0,
 ) -> Index:
     """Adds the documents (their ``[n_tokens_j, dim]`` float32 ``vectors``) as one segment with
     their texts (R-RET-1: written before the commit), replacing the live documents of the same
     ids when ``upsert`` (R-INDEX-11). Returns the index reopened."""
     path = Path(index_dir)
-    with texts_store.writer_lock(path):
+    with texts_store.writer_lock(path, lock_timeout):
         index = Index.open(path)
         texts_store.recover(path, index.generation)
         texts_store.write(path, index.generation + 1, ids, texts)
         return index.add(vectors, ids, upsert=upsert, threads=threads, progress=progress)
 
 
-def delete(index_dir: str | os.PathLike[str], ids: Any) -> Index:
+def delete(index_dir: str | os.PathLike[str], ids: Any, *, lock_timeout: float | None = 0) -> Index:
     """Deletes the live documents of ``ids`` in one commit (R-INDEX-10); their texts are no
     longer returned from that commit on (the store's files are not rewritten: the texts of a
     deleted document go at the next compaction). Returns the index reopened."""
     path = Path(index_dir)
-    with texts_store.writer_lock(path):
+    with texts_store.writer_lock(path, lock_timeout):
         index = Index.open(path)
         if _keeps_texts(path, index):
             texts_store.recover(path, index.generation)
         return index.delete(ids)
 
 
-def compact(index_dir: str | os.PathLike[str], *, threads: int | None = None) -> Index:
+def compact(
+    index_dir: str | os.PathLike[str],
+    *,
+    threads: int | None = None,
+    lock_timeout: float | None = 0,
+) -> Index:
     """Compacts the index (R-INDEX-12). When it keeps texts, the texts of the live documents are
     written first as the file of the new segment's generation (R-RET-1), and the files of the
     segments compacted away are removed after the commit. Returns the index reopened."""
     path = Path(index_dir)
-    with texts_store.writer_lock(path):
+    with texts_store.writer_lock(path, lock_timeout):
         index = Index.open(path)
         keeps = _keeps_texts(path, index)
         if keeps and index.n_live:  # an index of no live document is refused by compact

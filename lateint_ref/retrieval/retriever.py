@@ -175,6 +175,7 @@ class Retriever:
         threads: int | None = None,
         progress: bool | None = None,
         on_chunk: Callable[[list[Any], list[np.ndarray]], None] | None = None,
+        lock_timeout: float | None = 0,
     ) -> Retriever:
         """Indexes ``corpus``, an iterable of ``(id, text)`` pairs, at ``index_dir`` (R-RET-1).
 
@@ -182,8 +183,9 @@ class Retriever:
         them); every further chunk is added as a segment, with its texts. Ids already in an index
         built with the same model and settings are skipped, so an interrupted run resumes; an
         index built with another model or settings raises ``InputError`` (R-RET-3), an index
-        whose texts are damaged ``IndexFormatError``, and an index another build is writing
-        ``InputError``. ``on_chunk(ids, vectors)``, when given, sees each chunk's document
+        whose texts are damaged ``IndexFormatError``, and an index another writer is writing
+        ``IndexLockedError``, at once or after waiting ``lock_timeout`` seconds (None: as long as
+        it takes; R-INDEX-14). ``on_chunk(ids, vectors)``, when given, sees each chunk's document
         embeddings before they are indexed (to keep them, e.g. for exact search). ``progress``:
         True or False, None shows it only when stderr is a terminal; it reports the documents
         committed, out of ``len(corpus)`` when the corpus has a length.
@@ -195,7 +197,8 @@ class Retriever:
         if path.exists() and not path.is_dir():
             raise InputError(f"R-RET-3: {path} exists and is not an index")
         total = len(corpus) if isinstance(corpus, Sized) else None
-        with texts_store.writer_lock(path):  # R-RET-1: one writer, for the whole build
+        # R-RET-1, R-INDEX-14: one writer, for the whole build
+        with texts_store.writer_lock(path, lock_timeout):
             index = cls._resume(path, settings)
             encoder = _encoder(settings, backend, precision, folder)
             done = set(index.ids) if index is not None else set()
@@ -312,10 +315,12 @@ class Retriever:
         batch_size: int = 32,
         threads: int | None = None,
         progress: bool | None = None,
+        lock_timeout: float | None = 0,
     ) -> None:
         """Encodes ``documents``, ``(id, text)`` pairs, and adds them with their texts in one
         commit (R-RET-6); with ``upsert=True`` the live documents of the same ids are replaced in
-        that commit, else such an id raises ``InputError`` (R-INDEX-11), nothing changed."""
+        that commit, else such an id raises ``InputError`` (R-INDEX-11), nothing changed.
+        ``lock_timeout``: as ``build`` (R-INDEX-14)."""
         pairs = list(_pairs(documents))
         if not pairs:
             return
@@ -324,19 +329,28 @@ class Retriever:
             texts, is_query=False, batch_size=batch_size, show_progress=progress
         )
         self.index = changes.add(
-            self.index.path, ids, texts, vectors, upsert=upsert, threads=threads, progress=progress
+            self.index.path,
+            ids,
+            texts,
+            vectors,
+            upsert=upsert,
+            threads=threads,
+            progress=progress,
+            lock_timeout=lock_timeout,
         )
         self._texts = None
 
-    def delete(self, ids: Any) -> None:
+    def delete(self, ids: Any, *, lock_timeout: float | None = 0) -> None:
         """Deletes the documents of ``ids`` and their texts in one commit (R-RET-6,
-        R-INDEX-10): an id that no live document has raises ``InputError``, nothing changed."""
-        self.index = changes.delete(self.index.path, ids)
+        R-INDEX-10): an id that no live document has raises ``InputError``, nothing changed.
+        ``lock_timeout``: as ``build`` (R-INDEX-14)."""
+        self.index = changes.delete(self.index.path, ids, lock_timeout=lock_timeout)
         self._texts = None
 
-    def compact(self, *, threads: int | None = None) -> None:
-        """Compacts the index (R-INDEX-12), its texts store with it (R-RET-6)."""
-        self.index = changes.compact(self.index.path, threads=threads)
+    def compact(self, *, threads: int | None = None, lock_timeout: float | None = 0) -> None:
+        """Compacts the index (R-INDEX-12), its texts store with it (R-RET-6). ``lock_timeout``:
+        as ``build`` (R-INDEX-14)."""
+        self.index = changes.compact(self.index.path, threads=threads, lock_timeout=lock_timeout)
         self._texts = None
 
     def text(self, doc_id: Any) -> str | None:

@@ -27,8 +27,9 @@ from pathlib import Path
 from typing import BinaryIO
 
 from lateint_ref import _checks, _files
-from lateint_ref.errors import IndexFormatError, InputError
+from lateint_ref.errors import IndexFormatError, IndexLockedError, InputError
 from lateint_ref.index import Index
+from lateint_ref.index.lock import retrying
 
 FORMAT = "lateint-texts/1"
 NAME = "texts-{generation}.jsonl"
@@ -260,31 +261,43 @@ def _items(
 
 
 @contextmanager
-def writer_lock(path: Path) -> Iterator[None]:
-    """Holds the retriever's writer lock on the index folder ``path`` (R-RET-1): an advisory
-    ``flock`` on the folder itself, so that it can be taken before ``Index.create`` (which wants
-    an empty folder) and never conflicts with the index writer's own ``LOCK`` file. Creates the
-    folder when missing, and removes it again when it is still empty on leaving. A second writer
-    gets ``InputError`` at once instead of waiting."""
+def writer_lock(path: Path, lock_timeout: float | None = 0) -> Iterator[None]:
+    """Holds the retriever's writer lock on the index folder ``path`` (R-RET-1, R-INDEX-14): an
+    advisory ``flock`` on the folder itself, so that it can be taken before ``Index.create``
+    (which wants an empty folder) and never conflicts with the index writer's own ``LOCK`` file;
+    the operating system releases it when its process ends. Creates the folder when missing, and
+    removes it again when it is still empty on leaving. A second writer gets ``IndexLockedError``
+    at once, or after waiting up to ``lock_timeout`` seconds (None: as long as it takes)."""
     created = not path.exists()
+    fd = retrying(lambda: _lock_folder(path), lock_timeout)
+    try:
+        yield
+    finally:
+        try:
+            if created and not any(path.iterdir()):
+                path.rmdir()  # still holding the lock: nobody else is writing here
+        finally:
+            os.close(fd)
+
+
+def _lock_folder(path: Path) -> int:
+    """The descriptor of ``path`` (created when missing), locked; ``IndexLockedError`` when
+    another writer holds it (R-INDEX-14)."""
     path.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            mine, now = os.fstat(fd), os.stat(path)
-            held = (mine.st_dev, mine.st_ino) == (now.st_dev, now.st_ino)
-        except (BlockingIOError, FileNotFoundError):
-            held = False  # locked by another writer, or the folder was removed meanwhile
-        if not held:
-            raise InputError(
-                f"R-RET-1: {path} is being written by another writer (it holds the retriever's "
-                "lock on the folder); try again when it is done"
-            )
-        try:
-            yield
-        finally:
-            if created and not any(path.iterdir()):
-                path.rmdir()  # still holding the lock: nobody else is writing here
-    finally:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        mine, now = os.fstat(fd), os.stat(path)
+        held = (mine.st_dev, mine.st_ino) == (now.st_dev, now.st_ino)
+    except (BlockingIOError, FileNotFoundError):
+        held = False  # locked by another writer, or the folder was removed meanwhile
+    except BaseException:
         os.close(fd)
+        raise
+    if not held:
+        os.close(fd)
+        raise IndexLockedError(
+            f"R-INDEX-14: {path} is being written by another writer (it holds the retriever's "
+            "lock on the folder); one writer at a time"
+        )
+    return fd

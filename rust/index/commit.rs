@@ -143,7 +143,9 @@ impl Drop for Uncommitted<'_> {
     }
 }
 
-/// R-INDEX-6: one writer at a time, by an advisory lock on `dir/LOCK` held until dropped.
+/// R-INDEX-6, R-INDEX-14: one writer at a time, by an advisory lock (`flock`) on `dir/LOCK`, held
+/// until dropped and released by the operating system when its process ends. Never waits: a lock
+/// held elsewhere is `Error::Locked` at once (callers that wait poll this).
 pub fn lock(dir: &Path) -> Result<std::fs::File> {
     let path = dir.join(LOCK);
     let io = |e: std::io::Error| Error::Io {
@@ -158,9 +160,8 @@ pub fn lock(dir: &Path) -> Result<std::fs::File> {
         .map_err(io)?;
     match file.try_lock() {
         Ok(()) => Ok(file),
-        Err(std::fs::TryLockError::WouldBlock) => Err(Error::Param {
-            rule: "R-INDEX-6",
-            what: format!("{} is being written by another process", dir.display()),
+        Err(std::fs::TryLockError::WouldBlock) => Err(Error::Locked {
+            dir: dir.display().to_string(),
         }),
         Err(std::fs::TryLockError::Error(e)) => Err(io(e)),
     }
