@@ -459,6 +459,14 @@ fn is_uncommitted_dir(path: std::path::PathBuf) -> bool {
     crate::index::commit::uncommitted(&path)
 }
 
+/// `committed_generation(path)`: the generation of the manifest committed at `path`, the
+/// manifest alone read and checked (R-INDEX-15: `Index.refresh` reopens when it changed).
+#[pyfunction]
+fn committed_generation(py: Python<'_>, path: std::path::PathBuf) -> PyResult<u64> {
+    py.detach(|| crate::index::format::manifest::read(&path).map(|(fields, _, _)| fields[0]))
+        .map_err(|e| to_py(py, e))
+}
+
 /// An opened index (spec/index.md): `Index(path)`.
 #[pyclass(frozen, name = "Index", module = "lateint_ref._native")]
 struct PyIndex {
@@ -722,6 +730,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(delete_index, m)?)?;
     m.add_function(wrap_pyfunction!(compact_index, m)?)?;
     m.add_function(wrap_pyfunction!(is_uncommitted_dir, m)?)?;
+    m.add_function(wrap_pyfunction!(committed_generation, m)?)?;
     m.add_function(wrap_pyfunction!(maxsim, m)?)?;
     m.add_function(wrap_pyfunction!(maxsim_pairwise, m)?)?;
     m.add_function(wrap_pyfunction!(search_exact, m)?)?;

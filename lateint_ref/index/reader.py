@@ -35,12 +35,12 @@ class Index:
     """An opened index. Use ``Index.create`` or ``Index.open``; both return one."""
 
     def __init__(self, native: _native.Index, path: str) -> None:
-        self._native = native
-        self.path = path
+        self._load(native, path)
+
+    def _load(self, native: _native.Index, path: str) -> None:
+        """Makes this object the opened commit ``native`` of the index at ``path``; checked
+        first, so that an error changes nothing."""
         ids = native.ids()
-        self._ids: list[Any] = ids.tolist() if isinstance(ids, np.ndarray) else list(ids)
-        self._deleted: frozenset[int] = frozenset(native.tombstones().tolist())
-        self._live: dict[Any, int] | None = None  # live id -> position, made when first needed
         codec = os.path.join(path, native.files()[1][0])
         try:
             meta = json.loads(native.metadata)
@@ -48,6 +48,11 @@ class Index:
             raise IndexFormatError(f"R-INDEX-4: {codec}: metadata is not JSON: {exc}") from exc
         if not isinstance(meta, dict):
             raise IndexFormatError(f"R-INDEX-4: {codec}: metadata is not a JSON object")
+        self._native = native
+        self.path = path
+        self._ids: list[Any] = ids.tolist() if isinstance(ids, np.ndarray) else list(ids)
+        self._deleted: frozenset[int] = frozenset(native.tombstones().tolist())
+        self._live: dict[Any, int] | None = None  # live id -> position, made when first needed
         self._metadata: dict[str, Any] = meta
 
     @classmethod
@@ -160,6 +165,17 @@ class Index:
     def open(cls, path: str | os.PathLike[str]) -> Index:
         """Opens the index at ``path``, checking every file (R-INDEX-2)."""
         return cls(_native.Index(os.fspath(path)), os.fspath(path))
+
+    def refresh(self) -> bool:
+        """Opens the index's latest commit in place if it is newer than the one this object
+        searches (R-INDEX-15); returns whether it was. Until then, searches keep seeing the
+        commit opened, whatever writers commit meanwhile. The check reads the manifest alone; a
+        newer commit is opened and checked as ``Index.open`` does (``IndexFormatError`` leaves
+        this object on its commit). Not to be called while another thread searches this object."""
+        if _native.committed_generation(self.path) == self.generation:
+            return False
+        self._load(_native.Index(self.path), self.path)
+        return True
 
     def __len__(self) -> int:
         return len(self._native)
