@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 export VIRTUAL_ENV := $(CURDIR)/$(VENV)
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: venv build demo test test-rust test-python lint vectors bench bench-deps finetune clean
+.PHONY: venv build demo test test-slow test-rust test-python lint vectors bench bench-deps finetune clean
 
 # The virtual environment with the build and test tools (re-made when pyproject.toml changes).
 $(VENV)/.installed: pyproject.toml
@@ -48,6 +48,10 @@ test-python: build
 	$(PY) -m pytest -q
 
 test: lint test-rust vectors test-python
+
+# The kill-at-a-random-point tests with 200 trials each instead of 20 (about 10 minutes on 2 cores).
+test-slow: build
+	LATEINT_CRASH_TRIALS=200 $(PY) -m pytest -q tests/test_index_crash.py tests/test_retriever_live.py
 
 # Benchmarks also compare with maxsim-cpu (torch is already in .venv); installed on demand.
 bench-deps: venv

@@ -25,6 +25,10 @@ settings.register_profile(
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
+# Trials of each kill-at-a-random-point test (tests/test_index_crash.py, test_retriever_live.py):
+# 20 in `make test`, more with `make test-slow` (LATEINT_CRASH_TRIALS=200).
+CRASH_TRIALS = int(os.environ.get("LATEINT_CRASH_TRIALS", "20"))
+
 
 def load_vectors() -> dict:
     """spec/vectors/maxsim.json."""

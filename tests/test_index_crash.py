@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import CRASH_TRIALS
 
 from lateint_ref import Index, InputError
 
@@ -69,7 +70,7 @@ def _child(script: str, *args: str) -> subprocess.Popen[str]:
     )
 
 
-@pytest.mark.parametrize("trial", range(3))
+@pytest.mark.parametrize("trial", range(CRASH_TRIALS))
 def test_killed_first_commit_leaves_a_folder_to_create_into(tmp_path: Path, trial: int) -> None:
     """R-INDEX-13: a child killed at a random point of Index.create leaves a folder that is
     either a committed index or one a rerun of create builds into (the leftovers removed)."""
@@ -112,7 +113,7 @@ def test_folder_with_foreign_files_is_still_refused(tmp_path: Path) -> None:
     assert sorted(p.name for p in (tmp_path / "b").iterdir()) == ["LOCK", "notes.txt"]
 
 
-@pytest.mark.parametrize("trial", range(3))
+@pytest.mark.parametrize("trial", range(CRASH_TRIALS))
 def test_killed_changes_leave_the_last_commit(tmp_path: Path, trial: int) -> None:
     """R-INDEX-6, R-INDEX-10, R-INDEX-11, R-INDEX-12: a child deleting, upserting, adding and
     compacting is killed at a random point; the index opens (every file checked), holds the live

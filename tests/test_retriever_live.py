@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import CRASH_TRIALS
 from test_retriever_texts import build, corpus, reopen
 
 from lateint_ref import Index, InputError
@@ -93,7 +94,7 @@ print("done", flush=True)
 """
 
 
-@pytest.mark.parametrize("trial", range(3))
+@pytest.mark.parametrize("trial", range(CRASH_TRIALS))
 def test_build_killed_in_its_first_commit_reruns(tmp_path: Path, trial: int) -> None:
     """R-INDEX-13, R-RET-3: a build killed by SIGKILL at a random point of its first commit
     (after the chunk is encoded, while Index.create writes) is rerun with the same corpus: it
