@@ -21,7 +21,7 @@ use rayon::prelude::*;
 use crate::kernel::Isa;
 use crate::packed::Packed;
 use crate::queries::{self, Precision, Prepared};
-use crate::search::{Hit, best_k};
+use crate::search::Hit;
 use crate::{Error, Result};
 use format::manifest::{ROLE_SEGMENT, ROLE_TOMBSTONES};
 use format::{Codec, Entry, Ids, Segment, manifest};
@@ -271,10 +271,20 @@ impl Index {
             None if self.tombstones.is_empty() => None,
             None => Some(Cow::Borrowed(&self.deleted)),
         };
-        let filters: Vec<search::Filter> = (0..self.segments.len())
+        // R-ISEARCH-8: candidate rows are numbered in u32 over the whole index.
+        if u32::try_from(self.n_docs()).is_err() {
+            return Err(Error::Param {
+                rule: "R-ISEARCH-8",
+                what: format!(
+                    "{} documents: search handles at most 2^32 - 1",
+                    self.n_docs()
+                ),
+            });
+        }
+        let parts: Vec<search::Part> = (0..self.segments.len())
             .map(|s| {
                 let (a, b) = (self.starts[s], self.starts[s + 1]);
-                match (exact, &skip) {
+                let filter = match (exact, &skip) {
                     (Some(list), _) => {
                         let lo = list.partition_point(|&x| x < a);
                         let hi = list.partition_point(|&x| x < b);
@@ -282,6 +292,11 @@ impl Index {
                     }
                     (None, Some(m)) => search::Filter::Skip(&m[a..b]),
                     (None, None) => search::Filter::All,
+                };
+                search::Part {
+                    seg: &self.segments[s],
+                    start: a,
+                    filter,
                 }
             })
             .collect();
@@ -289,15 +304,11 @@ impl Index {
             .into_par_iter()
             .map(|i| Prepared::new(queries.item(i), queries.dim, Precision::F32))
             .collect::<Result<_>>()?;
+        let n_docs = self.n_docs();
         Ok(prepared
             .par_iter()
             .map_init(search::Scratch::default, |sc, q| {
-                let mut all = Vec::new();
-                for (s, seg) in self.segments.iter().enumerate() {
-                    let hits = search::search(isa, &self.codec, seg, q, p, &filters[s], sc);
-                    all.extend(hits.into_iter().map(|(x, d)| (x, d + self.starts[s])));
-                }
-                best_k(all, p.k)
+                search::search(isa, &self.codec, &parts, n_docs, q, p, sc)
             })
             .collect())
     }

@@ -1,5 +1,6 @@
-//! Search of one segment (R-ISEARCH-1..3, R-ISEARCH-6..7): centroid scores, probing of the inverted lists,
-//! approximate scores from the codes alone, exact MaxSim over the decoded short list.
+//! Search of an index's segments (R-ISEARCH-1..3, R-ISEARCH-6..8): centroid scores once per query,
+//! probing of every segment's inverted lists, approximate scores from the codes alone, exact MaxSim
+//! over the decoded short list; the candidate and rescore budgets are global (R-ISEARCH-8).
 
 use super::format::{Codec, Segment};
 use crate::kernel::{self, DocRows, Isa, prefetch};
@@ -106,7 +107,8 @@ pub struct Scratch {
     /// Per document: the query's epoch when it became a candidate, and its row in `rows`.
     stamp: Vec<(u32, u32)>,
     epoch: u32,
-    candidates: Vec<u32>,
+    /// Global positions of the candidates, in the order first seen.
+    candidates: Vec<usize>,
     /// `[candidate][len]` per-token maxima over the probed centroids.
     rows: Vec<f32>,
     scores: Vec<f32>,
@@ -117,13 +119,14 @@ pub struct Scratch {
 
 impl Scratch {
     /// The row of candidate `d`, made (from `floor`) when `d` is first seen in this query.
-    fn row(&mut self, d: u32, floor: &[f32]) -> usize {
-        let (epoch, row) = self.stamp[d as usize];
+    fn row(&mut self, d: usize, floor: &[f32]) -> usize {
+        let (epoch, row) = self.stamp[d];
         if epoch == self.epoch {
             return row as usize;
         }
         let row = self.candidates.len();
-        self.stamp[d as usize] = (self.epoch, row as u32);
+        // Rows number at most n_docs, which `Index::search` bounds by u32::MAX.
+        self.stamp[d] = (self.epoch, row as u32);
         self.candidates.push(d);
         self.rows.extend_from_slice(floor);
         row
@@ -217,33 +220,43 @@ fn best_centroids(
     }
 }
 
-/// Step 2: the documents of the probed inverted lists, with per-token maxima of the probed
-/// centroids' scores; a token's other centroids count as its lowest probed score. Documents the
-/// filter skips are not candidates (R-ISEARCH-6, R-ISEARCH-7).
-#[allow(clippy::too_many_arguments)]
-fn probe(
-    seg: &Segment,
+/// Step 2, once per query: each token's `nprobe` probes (`probes[i * (nprobe + 1) + j]`) and its
+/// floor, the best unprobed centroid's score (-inf when none).
+fn probe_setup(
     s: &[f32],
     pad: usize,
     len: usize,
     k: usize,
     nprobe: usize,
+    probes: &mut Vec<(f32, u32)>,
+) -> Vec<f32> {
+    let w = nprobe + 1;
+    best_centroids(s, pad, len, k, w, probes);
+    (0..len).map(|i| probes[i * w + nprobe].0).collect()
+}
+
+/// Step 2 over one segment whose first global position is `start`: the documents of its probed
+/// inverted lists become candidates (by global position), with per-token maxima of the probed
+/// centroids' scores. Documents the filter skips are not candidates (R-ISEARCH-6, R-ISEARCH-7).
+#[allow(clippy::too_many_arguments)]
+fn probe(
+    seg: &Segment,
+    start: usize,
+    probes: &[(f32, u32)],
+    nprobe: usize,
+    len: usize,
+    floor: &[f32],
     filter: &Filter,
     sc: &mut Scratch,
 ) {
-    let mut probes = std::mem::take(&mut sc.probes);
-    // One more than probed: the best unprobed centroid's score is the floor (-inf when none).
     let w = nprobe + 1;
-    best_centroids(s, pad, len, k, w, &mut probes);
-    let floor: Vec<f32> = (0..len).map(|i| probes[i * w + nprobe].0).collect();
     // One loop per kind of filter, so that an unfiltered search pays no test per document.
     match filter {
-        Filter::Skip(m) => probe_lists(seg, &probes, w, nprobe, len, &floor, sc, |d| {
+        Filter::Skip(m) => probe_lists(seg, start, probes, w, nprobe, len, floor, sc, |d| {
             m.get(d).copied().unwrap_or(true) // R-ISEARCH-6, R-ISEARCH-7
         }),
-        _ => probe_lists(seg, &probes, w, nprobe, len, &floor, sc, |_| false),
+        _ => probe_lists(seg, start, probes, w, nprobe, len, floor, sc, |_| false),
     }
-    sc.probes = probes;
 }
 
 /// Step 2's updates: each probed list's documents, but those `skips`, get the probe's score.
@@ -251,6 +264,7 @@ fn probe(
 #[inline(always)]
 fn probe_lists(
     seg: &Segment,
+    start: usize,
     probes: &[(f32, u32)],
     w: usize,
     nprobe: usize,
@@ -267,7 +281,7 @@ fn probe_lists(
                 if skips(d as usize) {
                     continue;
                 }
-                let r = sc.row(d, floor);
+                let r = sc.row(start + d as usize, floor);
                 let v = &mut sc.rows[r * len + i];
                 *v = if x > *v { x } else { *v };
             }
@@ -283,53 +297,84 @@ fn keep_best(hits: &mut Vec<Hit>, n: usize) {
     }
 }
 
-/// The `k` best documents of `seg` for the prepared query `q` (R-ISEARCH-1, R-ISEARCH-2):
-/// (exact score over decoded vectors, document number in the segment), best first.
+/// One segment of a search: its first global position and which of its documents may be returned.
+pub struct Part<'a> {
+    pub seg: &'a Segment,
+    pub start: usize,
+    pub filter: Filter<'a>,
+}
+
+/// The `k` best documents of `parts` (an index's segments in position order) for the prepared
+/// query `q` (R-ISEARCH-1, R-ISEARCH-2, R-ISEARCH-8): (exact score over decoded vectors, global
+/// position), best first. The centroid scores are computed once, and the `candidates` and
+/// `rescore` budgets are kept over all segments together, so the results do not depend on how
+/// the documents are split into segments.
 pub fn search(
     isa: Isa,
     codec: &Codec,
-    seg: &Segment,
+    parts: &[Part],
+    n_docs: usize,
     q: &Prepared,
     p: &Params,
-    filter: &Filter,
     sc: &mut Scratch,
 ) -> Vec<Hit> {
     let (dim, k, pad, len) = (codec.dim, codec.k, q.pad, q.len);
-    sc.next_query(seg.n_docs);
+    sc.next_query(n_docs);
     sc.maxima.resize(pad, 0.0);
-    let short: Vec<usize> = if let Filter::Only(docs) = filter {
-        docs.clone()
-    } else if p.exhaustive {
-        (0..seg.n_docs).filter(|&d| !filter.skips(d)).collect()
-    } else {
-        let mut s = std::mem::take(&mut sc.scores);
-        s.resize(k * pad, 0.0);
-        kernel::row_scores(isa, &q.qt, pad, dim, &codec.centroids, &mut s);
-        probe(seg, &s, pad, len, k, p.nprobe, filter, sc);
-        let mut probed: Vec<Hit> = sc
-            .candidates
-            .iter()
-            .enumerate()
-            .map(|(r, &d)| {
-                let row = &sc.rows[r * len..(r + 1) * len];
-                (
-                    row.iter().fold(0.0f64, |a, &x| a + f64::from(x)) as f32,
-                    d as usize,
-                )
-            })
-            .collect();
-        keep_best(&mut probed, p.candidates);
-        let mut approx: Vec<Hit> = probed
-            .iter()
-            .map(|&(_, d)| (approximate(isa, seg, d, &s, pad, len, &mut sc.maxima), d))
-            .collect();
-        sc.scores = s;
-        keep_best(&mut approx, p.rescore);
-        approx.into_iter().map(|h| h.1).collect()
-    };
+    // The part of a global position `< n_docs`.
+    let part_of = |pos: usize| parts.partition_point(|x| x.start <= pos).saturating_sub(1);
+    let short: Vec<usize> =
+        if p.exhaustive || parts.iter().any(|x| matches!(x.filter, Filter::Only(_))) {
+            let mut all = Vec::new();
+            for x in parts {
+                match &x.filter {
+                    Filter::Only(docs) => all.extend(docs.iter().map(|&d| x.start + d)),
+                    f => all.extend(
+                        (0..x.seg.n_docs)
+                            .filter(|&d| !f.skips(d))
+                            .map(|d| x.start + d),
+                    ),
+                }
+            }
+            all
+        } else {
+            let mut s = std::mem::take(&mut sc.scores);
+            s.resize(k * pad, 0.0);
+            kernel::row_scores(isa, &q.qt, pad, dim, &codec.centroids, &mut s);
+            let mut probes = std::mem::take(&mut sc.probes);
+            let floor = probe_setup(&s, pad, len, k, p.nprobe, &mut probes);
+            for x in parts {
+                probe(
+                    x.seg, x.start, &probes, p.nprobe, len, &floor, &x.filter, sc,
+                );
+            }
+            sc.probes = probes;
+            let mut probed: Vec<Hit> = sc
+                .candidates
+                .iter()
+                .enumerate()
+                .map(|(r, &d)| {
+                    let row = &sc.rows[r * len..(r + 1) * len];
+                    (row.iter().fold(0.0f64, |a, &x| a + f64::from(x)) as f32, d)
+                })
+                .collect();
+            keep_best(&mut probed, p.candidates);
+            let mut approx: Vec<Hit> = probed
+                .iter()
+                .map(|&(_, d)| {
+                    let x = &parts[part_of(d)];
+                    let m = &mut sc.maxima;
+                    (approximate(isa, x.seg, d - x.start, &s, pad, len, m), d)
+                })
+                .collect();
+            sc.scores = s;
+            keep_best(&mut approx, p.rescore);
+            approx.into_iter().map(|h| h.1).collect()
+        };
     let mut hits = Vec::with_capacity(short.len());
     for d in short {
-        let n = decode_doc(codec, seg, d, &mut sc.decoded);
+        let x = &parts[part_of(d)];
+        let n = decode_doc(codec, x.seg, d - x.start, &mut sc.decoded);
         let score = score_one(isa, q, DocRows::F32(&sc.decoded), n, &mut sc.maxima);
         hits.push((score, d));
     }
