@@ -127,17 +127,21 @@ def test_killed_changes_leave_the_last_commit(tmp_path: Path, trial: int) -> Non
     states = [list(range(60))]  # the live ids of generation 1, 2, ...
     acked = 1  # generations known committed
     deadline = time.monotonic() + float(rng.uniform(0.2, 1.0))
-    while time.monotonic() < deadline:
-        line = child.stdout.readline().strip()
+    lines = []
+    while time.monotonic() < deadline:  # read as it runs, so that it never waits on the pipe
+        line = child.stdout.readline()
         if not line:
             break
-        if line == "ok":
-            acked += 1
-        else:
-            states.append(json.loads(line))
+        lines.append(line)
     child.kill()
     child.wait()
+    lines.extend(child.stdout)  # what it printed before the kill, after the last read
     child.stdout.close()
+    for line in (x.strip() for x in lines):
+        if line == "ok":
+            acked += 1
+        elif line:
+            states.append(json.loads(line))
     index = Index.open(path)  # every file's length and CRCs checked (R-INDEX-2)
     # The last acknowledged commit, or the one in flight (committed before its "ok").
     assert index.generation in (acked, acked + 1)

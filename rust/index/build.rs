@@ -5,8 +5,8 @@ use std::path::Path;
 
 use rayon::prelude::*;
 
-use super::Index;
 use super::commit::{Added, Uncommitted, clear_leftovers, commit, lock, prepare_dir};
+use super::committed::Committed;
 use super::format::{Codec, Entry, Ids, MANIFEST, SegmentParts, manifest};
 use super::kmeans;
 use super::layout::{Layout, residual_bounds};
@@ -139,7 +139,9 @@ pub fn append(
     check_ids(docs, ids)?;
     let mut files = Uncommitted::new(dir, lock(dir)?);
     progress("open", 0, 1)?;
-    let index = Index::open_with(dir, &mut |done, total| progress("open", done, total))?;
+    // R-INDEX-16: the committed ids and tombstones; no other byte of the earlier segments is read.
+    let index = Committed::open(dir)?;
+    progress("open", 1, 1)?;
     let codec = &index.codec;
     queries::check_same_dim(docs.dim, codec.dim)?;
     let found = index.find(ids)?;

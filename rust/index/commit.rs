@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use super::Index;
+use super::committed::Committed;
 use super::format::manifest::{self, ROLE_TOMBSTONES};
 use super::format::{Entry, MANIFEST, tombstones};
 use crate::{Error, Result};
@@ -181,7 +181,7 @@ pub struct Added {
 /// the new manifest, R-INDEX-12).
 pub fn commit(
     dir: &Path,
-    index: &Index,
+    index: &Committed,
     added: Option<Added>,
     more: &[u64],
     files: &mut Uncommitted,
@@ -193,13 +193,13 @@ pub fn commit(
         .filter(|e| e.role != ROLE_TOMBSTONES)
         .cloned()
         .collect();
-    let (mut n_docs, mut n_tokens) = (index.n_docs(), index.n_tokens());
+    let (mut n_docs, mut n_tokens) = (index.n_docs, index.n_tokens);
     if let Some(a) = added {
         n_docs += a.n_docs;
         n_tokens += a.n_tokens;
         entries.push(a.entry);
     }
-    let mut all: Vec<u64> = index.tombstones().iter().chain(more).copied().collect();
+    let mut all: Vec<u64> = index.tombstones.iter().chain(more).copied().collect();
     all.sort_unstable();
     all.dedup();
     if !all.is_empty() {
@@ -225,14 +225,15 @@ pub fn commit(
     ];
     manifest::write(dir, fields, &entries, &mut || files.committed())?;
     let kept: Vec<&str> = entries.iter().map(|e| e.name.as_str()).collect();
-    remove_unnamed(dir, index, &kept);
+    remove_unnamed(dir, &index.entries, &kept);
     Ok(())
 }
 
-/// Removes the files of `index`'s commit that the new commit (`kept`) no longer names, after it
-/// is visible (best effort: a file left behind is one no manifest names, R-INDEX-6).
-pub fn remove_unnamed(dir: &Path, index: &Index, kept: &[&str]) {
-    for e in &index.entries {
+/// Removes the files of the previous commit (`entries`) that the new commit (`kept`) no longer
+/// names, after it is visible (best effort: a file left behind is one no manifest names,
+/// R-INDEX-6).
+pub fn remove_unnamed(dir: &Path, entries: &[Entry], kept: &[&str]) {
+    for e in entries {
         if !kept.contains(&e.name.as_str()) {
             let _ = std::fs::remove_file(dir.join(&e.name));
         }

@@ -113,6 +113,6 @@ pub fn compact(dir: &Path, progress: &mut Progress) -> Result<usize> {
     ];
     manifest::write(dir, fields, &entries, &mut || files.committed())?;
     let kept: Vec<&str> = entries.iter().map(|e| e.name.as_str()).collect();
-    remove_unnamed(dir, &index, &kept);
+    remove_unnamed(dir, &index.entries, &kept);
     Ok(index.tombstones().len())
 }

@@ -3,8 +3,8 @@
 
 use std::path::Path;
 
-use super::Index;
 use super::commit::{Uncommitted, commit, lock};
+use super::committed::Committed;
 use super::format::Ids;
 use crate::{Error, Result};
 
@@ -34,7 +34,8 @@ pub fn unknown_ids(ids: &Ids, unknown: &[usize]) -> Error {
 /// An id no live document has is an error before any change; an empty `ids` commits nothing.
 pub fn delete(dir: &Path, ids: &Ids) -> Result<usize> {
     let mut files = Uncommitted::new(dir, lock(dir)?);
-    let index = Index::open(dir)?;
+    // R-INDEX-16: the ids and tombstones, not the segments' codes.
+    let index = Committed::open(dir)?;
     let found = index.find(ids)?;
     let unknown: Vec<usize> = (0..found.len()).filter(|&i| found[i].is_none()).collect();
     if !unknown.is_empty() {

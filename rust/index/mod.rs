@@ -3,6 +3,7 @@
 
 pub mod build;
 pub mod commit;
+pub mod committed;
 pub mod compact;
 pub mod delete;
 pub mod format;
@@ -152,43 +153,7 @@ impl Index {
     /// The live global position of each of `ids`, `None` for an id no live document has
     /// (R-INDEX-10); ids of the other kind are an error (R-INDEX-5).
     pub fn find(&self, ids: &Ids) -> Result<Vec<Option<usize>>> {
-        let kind_error = |what: &str| Error::Param {
-            rule: "R-INDEX-5",
-            what: format!("the index has {what} ids, these are not"),
-        };
-        let mut pos = 0usize;
-        match ids {
-            Ids::Int(want) => {
-                let mut live = std::collections::HashMap::new();
-                for seg in &self.segments {
-                    let Ids::Int(v) = &seg.ids else {
-                        return Err(kind_error("string"));
-                    };
-                    for &x in v {
-                        if !self.deleted[pos] {
-                            live.insert(x, pos);
-                        }
-                        pos += 1;
-                    }
-                }
-                Ok(want.iter().map(|x| live.get(x).copied()).collect())
-            }
-            Ids::Str(want) => {
-                let mut live = std::collections::HashMap::new();
-                for seg in &self.segments {
-                    let Ids::Str(v) = &seg.ids else {
-                        return Err(kind_error("integer"));
-                    };
-                    for x in v {
-                        if !self.deleted[pos] {
-                            live.insert(x.as_str(), pos);
-                        }
-                        pos += 1;
-                    }
-                }
-                Ok(want.iter().map(|x| live.get(x.as_str()).copied()).collect())
-            }
-        }
+        find_live(self.segments.iter().map(|s| &s.ids), &self.deleted, ids)
     }
 
     /// Documents over all segments.
@@ -311,6 +276,54 @@ impl Index {
                 search::search(isa, &self.codec, &parts, n_docs, q, p, sc)
             })
             .collect())
+    }
+}
+
+/// The live global position of each of `want` among the documents of `segments` (their ids in
+/// position order; `deleted` per global position), `None` for an id no live document has
+/// (R-INDEX-10); ids of the other kind are an error (R-INDEX-5).
+pub fn find_live<'a>(
+    segments: impl Iterator<Item = &'a Ids>,
+    deleted: &[bool],
+    want: &Ids,
+) -> Result<Vec<Option<usize>>> {
+    let kind_error = |what: &str| Error::Param {
+        rule: "R-INDEX-5",
+        what: format!("the index has {what} ids, these are not"),
+    };
+    let is_live = |pos: usize| !deleted.get(pos).copied().unwrap_or(true);
+    let mut pos = 0usize;
+    match want {
+        Ids::Int(want) => {
+            let mut live = std::collections::HashMap::new();
+            for ids in segments {
+                let Ids::Int(v) = ids else {
+                    return Err(kind_error("string"));
+                };
+                for &x in v {
+                    if is_live(pos) {
+                        live.insert(x, pos);
+                    }
+                    pos += 1;
+                }
+            }
+            Ok(want.iter().map(|x| live.get(x).copied()).collect())
+        }
+        Ids::Str(want) => {
+            let mut live = std::collections::HashMap::new();
+            for ids in segments {
+                let Ids::Str(v) = ids else {
+                    return Err(kind_error("integer"));
+                };
+                for x in v {
+                    if is_live(pos) {
+                        live.insert(x.as_str(), pos);
+                    }
+                    pos += 1;
+                }
+            }
+            Ok(want.iter().map(|x| live.get(x.as_str()).copied()).collect())
+        }
     }
 }
 

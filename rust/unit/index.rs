@@ -347,3 +347,59 @@ fn tombstones_entry_comes_last_once() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn writers_hash_only_the_ids_of_earlier_segments() {
+    // R-INDEX-16: the state an addition reads hashes the ids sections of the committed segments
+    // and no other of their bytes, however many segments there are.
+    use super::build::{Params, append, build};
+    use super::committed::Committed;
+    use super::format::Ids;
+    use super::format::manifest::ROLE_SEGMENT;
+    use crate::kernel::Isa;
+    use crate::packed::Packed;
+    let root = std::env::temp_dir().join(format!("lateint-writer-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let dim = 4;
+    let mut r = crate::unit_support::Rng(9);
+    let (data, offsets) = crate::unit_support::batch(&mut r, 40, 1, 5, dim, |r| r.uniform());
+    let docs = Packed::new("document", &data, dim, &offsets).unwrap();
+    let params = Params {
+        nbits: 2,
+        seed: 1,
+        n_centroids: None,
+        sample: None,
+        iters: 2,
+        metadata: "{}".into(),
+    };
+    let dir = root.join("index");
+    let ids = Ids::Int((0..40).collect());
+    build(&dir, Isa::detect(), &docs, &ids, &params, &mut |_, _, _| {
+        Ok(())
+    })
+    .unwrap();
+    for round in 1..6i64 {
+        let more = Ids::Int((0..40).map(|i| round * 100 + i).collect());
+        append(&dir, Isa::detect(), &docs, &more, false, &mut |_, _, _| {
+            Ok(())
+        })
+        .unwrap();
+        let state = Committed::open(&dir).unwrap();
+        let mut ids_bytes = 0u64;
+        let mut all_bytes = 0u64;
+        for e in state.entries.iter().filter(|e| e.role == ROLE_SEGMENT) {
+            let bytes = std::fs::read(dir.join(&e.name)).unwrap();
+            let p = container::parse(&bytes, &e.name, Kind::Segment, 8, 8).unwrap();
+            ids_bytes += (p.sections[5].len() + p.sections[6].len()) as u64;
+            all_bytes += bytes.len() as u64;
+        }
+        assert_eq!(state.segments.len(), round as usize + 1);
+        assert_eq!(state.segment_bytes_hashed, ids_bytes);
+        assert!(ids_bytes * 4 < all_bytes);
+        assert_eq!(
+            state.find(&Ids::Int(vec![round * 100 + 3])).unwrap()[0],
+            Some(40 * round as usize + 3)
+        );
+    }
+    let _ = std::fs::remove_dir_all(&root);
+}

@@ -76,6 +76,63 @@ pub struct Segment {
     pub ids: Ids,
 }
 
+/// What a writer reads of a committed segment (R-INDEX-16): its counts and external ids.
+pub struct SegmentIds {
+    pub n_docs: usize,
+    pub n_tokens: usize,
+    pub ids: Ids,
+}
+
+impl SegmentIds {
+    /// R-INDEX-16: checks the header of the segment of entry `e` (its CRC against the entry's,
+    /// its fields against `codec`), the layout of its sections and the ids sections (CRCs and
+    /// rules), and reads its ids; the other sections' bytes are not read. `hashed` counts the
+    /// bytes whose CRC was computed.
+    pub fn open(dir: &Path, e: &Entry, codec: &Codec, hashed: &mut u64) -> Result<SegmentIds> {
+        let map = e.map(dir)?;
+        let f = e.name.as_str();
+        let p = container::parse_sections(
+            &map,
+            f,
+            Kind::Segment,
+            8,
+            8,
+            &|i| i == 5 || i == 6,
+            &mut |r| {
+                *hashed = hashed.saturating_add(r.len() as u64);
+                Ok(())
+            },
+        )?;
+        e.check_crc(p.header_crc)?;
+        let fv = &p.fields;
+        let nbits = codec.buckets.nbits;
+        if fv[0] != codec.dim as u64
+            || fv[1] != nbits as u64
+            || fv[2] != codec.k as u64
+            || fv[7] != u64::from(codec.header_crc)
+        {
+            return Err(fail(
+                f,
+                "dim, nbits, K or codec CRC differ from the codec's".into(),
+            ));
+        }
+        let n_docs = usize_of(fv[3], f, "n_docs")?;
+        let n_tokens = usize_of(fv[4], f, "n_tokens")?;
+        if n_docs == 0 || n_docs > u32::MAX as usize || n_tokens < n_docs {
+            return Err(fail(
+                f,
+                format!("counts n_docs {n_docs} n_tokens {n_tokens}"),
+            ));
+        }
+        let ids = Ids::read(f, fv[6], p.sections[5], p.sections[6], n_docs)?;
+        Ok(SegmentIds {
+            n_docs,
+            n_tokens,
+            ids,
+        })
+    }
+}
+
 impl Segment {
     fn slice<T: Plain>(&self, i: usize) -> &[T] {
         let b = &self.map[self.ranges[i].clone()];
