@@ -481,6 +481,15 @@ impl PyIndex {
         Ok(PyIndex { inner })
     }
 
+    /// `reopen()`: the latest commit of the folder, reusing the segments opened here that it
+    /// still names (R-INDEX-15, R-INDEX-16).
+    fn reopen(&self, py: Python<'_>) -> PyResult<PyIndex> {
+        let inner = py
+            .detach(|| self.inner.reopen())
+            .map_err(|e| to_py(py, e))?;
+        Ok(PyIndex { inner })
+    }
+
     #[getter]
     fn dim(&self) -> usize {
         self.inner.codec.dim

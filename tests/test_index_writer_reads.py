@@ -66,3 +66,28 @@ def test_writers_check_the_ids_they_read(tmp_path: Path, section: int) -> None:
     assert sorted(p.name for p in path.iterdir()) == sorted(
         ["LOCK", "MANIFEST", *(n for n, _ in index.files()[1:])]
     )
+
+
+def test_the_index_an_addition_returns_reuses_the_segments_it_had(tmp_path: Path) -> None:
+    """R-INDEX-16, R-INDEX-15: ``add`` and ``refresh`` reopen the index reusing the segments the
+    object already checked and mapped: with an earlier segment's file replaced on disk by a
+    corrupted copy (a new file, so existing mappings keep the old one), a chain of additions and
+    a refresh still work and search, while a fresh ``Index.open`` refuses the corrupted file."""
+    path = tmp_path / "i"
+    index = Index.create(path, _docs(0, 30), seed=1)
+    reader = Index.open(path)
+    first = index.segments()[0][0]
+    copy = tmp_path / "copy"
+    copy.write_bytes((path / first).read_bytes())
+    _flip_section(copy, 2)
+    copy.replace(path / first)
+    for step in range(3):
+        index = index.add(_docs(10 + step, 4), ids=[100 + 4 * step + j for j in range(4)])
+    assert len(index.segments()) == 4
+    assert reader.refresh() is True
+    q = np.random.default_rng(1).standard_normal((2, 3, 8)).astype(np.float32)
+    for got in (index, reader):
+        assert all(len(h.ids) == 5 for h in got.search(q, 5))
+        assert all(len(h.ids) == 5 for h in got.search(q, 5, exhaustive=True))
+    with pytest.raises(IndexFormatError, match=first):
+        Index.open(path)

@@ -136,7 +136,7 @@ class Index:
             progress=progress,
             lock_timeout=lock_timeout,
         )
-        return type(self).open(self.path)
+        return self._reopened()
 
     def delete(self, ids: Any, *, lock_timeout: float | None = 0) -> Index:
         """Deletes the live documents of ``ids`` (R-INDEX-10) in one atomic commit and returns
@@ -144,7 +144,7 @@ class Index:
         unchanged. An id that no live document has raises ``InputError`` naming it, before any
         change; an empty ``ids`` commits nothing. ``lock_timeout``: as ``create`` (R-INDEX-14)."""
         writer.delete(self.path, ids, lock_timeout=lock_timeout)
-        return type(self).open(self.path)
+        return self._reopened()
 
     def compact(
         self,
@@ -159,7 +159,7 @@ class Index:
         renumbered. An index opened before keeps searching what it opened. ``lock_timeout``: as
         ``create`` (R-INDEX-14)."""
         writer.compact(self.path, threads=threads, progress=progress, lock_timeout=lock_timeout)
-        return type(self).open(self.path)
+        return self._reopened()
 
     @classmethod
     def open(cls, path: str | os.PathLike[str]) -> Index:
@@ -170,12 +170,19 @@ class Index:
         """Opens the index's latest commit in place if it is newer than the one this object
         searches (R-INDEX-15); returns whether it was. Until then, searches keep seeing the
         commit opened, whatever writers commit meanwhile. The check reads the manifest alone; a
-        newer commit is opened and checked as ``Index.open`` does (``IndexFormatError`` leaves
-        this object on its commit). Not to be called while another thread searches this object."""
+        newer commit is opened and checked as ``Index.open`` does, the segments this object has
+        already checked reused (``IndexFormatError`` leaves this object on its commit). Not to
+        be called while another thread searches this object."""
         if _native.committed_generation(self.path) == self.generation:
             return False
-        self._load(_native.Index(self.path), self.path)
+        self._load(self._native.reopen(), self.path)
         return True
+
+    def _reopened(self) -> Index:
+        """A new ``Index`` of the latest commit, opened as ``Index.open`` does but reusing the
+        segments this one has already checked and mapped (R-INDEX-16): committed files are never
+        rewritten, so only the new ones are read."""
+        return type(self)(self._native.reopen(), self.path)
 
     def __len__(self) -> int:
         return len(self._native)

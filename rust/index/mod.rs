@@ -16,6 +16,7 @@ pub mod search;
 
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use rayon::prelude::*;
 
@@ -35,7 +36,8 @@ pub struct Index {
     pub dir: PathBuf,
     pub generation: u64,
     pub codec: Codec,
-    pub segments: Vec<Segment>,
+    /// Shared with the indexes reopened from this one (`reopen`).
+    pub segments: Vec<Arc<Segment>>,
     pub entries: Vec<Entry>,
     /// Bytes of the manifest read on open.
     pub manifest_len: u64,
@@ -56,12 +58,28 @@ impl Index {
     /// As `open`; `checked(done, total)` in bytes of the segments checked so far, between steps
     /// of the check (its error stops the opening and is returned, R-INDEX-8).
     pub fn open_with(dir: &Path, checked: &mut dyn FnMut(u64, u64) -> Result<()>) -> Result<Index> {
+        Index::open_after(dir, None, checked)
+    }
+
+    /// R-INDEX-15, R-INDEX-16: the latest commit of this index's folder, opened as `open` does,
+    /// but reusing the segments already opened here that it still names (same name, length and
+    /// header CRC: committed files are never rewritten, R-INDEX-7), so that only new segments are
+    /// read and checked.
+    pub fn reopen(&self) -> Result<Index> {
+        Index::open_after(&self.dir, Some(self), &mut |_, _| Ok(()))
+    }
+
+    fn open_after(
+        dir: &Path,
+        previous: Option<&Index>,
+        checked: &mut dyn FnMut(u64, u64) -> Result<()>,
+    ) -> Result<Index> {
         // R-INDEX-12: a writer that commits a new manifest may then remove files of the previous
         // one; a reader that finds a file missing while the manifest changed reads the new one.
         let mut tries = 0;
         loop {
             let before = manifest::read(dir).map(|m| m.0[0]);
-            let opened = Index::open_once(dir, checked);
+            let opened = Index::open_once(dir, previous, checked);
             if let Err(Error::Format { .. }) = &opened {
                 let now = manifest::read(dir).map(|m| m.0[0]);
                 if tries < 3 && before.is_ok() && now.is_ok() && now != before {
@@ -73,7 +91,11 @@ impl Index {
         }
     }
 
-    fn open_once(dir: &Path, checked: &mut dyn FnMut(u64, u64) -> Result<()>) -> Result<Index> {
+    fn open_once(
+        dir: &Path,
+        previous: Option<&Index>,
+        checked: &mut dyn FnMut(u64, u64) -> Result<()>,
+    ) -> Result<Index> {
         let (fields, entries, manifest_len) = manifest::read(dir)?;
         let codec = Codec::read(dir, &entries[0])?;
         let segment_entries: Vec<&Entry> =
@@ -85,6 +107,15 @@ impl Index {
         let segments = segment_entries
             .iter()
             .map(|e| {
+                let same = |p: &&Index| {
+                    p.entries.iter().any(|x| x == *e) && p.codec_entry() == &entries[0]
+                };
+                if let Some(old) = previous
+                    .filter(same)
+                    .and_then(|p| p.segments.iter().find(|s| s.name == e.name))
+                {
+                    return Ok(Arc::clone(old));
+                }
                 Segment::open(dir, e, &codec, &mut |bytes| {
                     done = done.saturating_add(bytes as u64);
                     if done < next {
@@ -93,6 +124,7 @@ impl Index {
                     next = done.saturating_add(OPEN_STEP);
                     checked(done, total)
                 })
+                .map(Arc::new)
             })
             .collect::<Result<Vec<_>>>()?;
         let mut starts = vec![0usize];
@@ -133,6 +165,11 @@ impl Index {
             deleted,
             tombstones,
         })
+    }
+
+    /// The manifest entry of the codec (always the first).
+    fn codec_entry(&self) -> &Entry {
+        &self.entries[0]
     }
 
     /// The deleted global positions, increasing (R-INDEX-9).
