@@ -75,3 +75,23 @@ def test_delete_errors(index: Path, tmp_path: Path) -> None:
     assert ok(lateint("delete", "--index", plain, "1")).startswith("deleted 1 documents")
     ok(lateint("delete", "--index", plain, "0", "2"))
     assert failed(lateint("compact", "--index", plain), 1).startswith("R-INDEX-12")
+
+
+def test_search_within_an_allow_list(index: Path, tmp_path: Path) -> None:
+    """R-CLI-17, R-ISEARCH-7: --allow FILE restricts the results of query texts and of a query
+    file to the listed ids; unknown ids are ignored; a missing file fails naming it."""
+    allow = tmp_path / "allow.txt"
+    allow.write_text(" d2\n\nd5\nnot-there\n")
+    args = ("search", "--index", index, "--allow", allow, "--k", "6", "--backend", "numpy")
+    hits = json.loads(ok(lateint(*args, "cats", "tea", "--json")))
+    assert [{h["id"] for h in q["hits"]} for q in hits] == [{"d2", "d5"}, {"d2", "d5"}]
+    queries = tmp_path / "queries.jsonl"
+    queries.write_text(json.dumps({"_id": "q1", "text": "cats"}) + "\n")
+    run = tmp_path / "run.tsv"
+    ok(lateint(*args, "--queries", queries, "--output", run))
+    assert sorted(line.split()[2] for line in run.read_text().splitlines()) == ["d2", "d5"]
+    allow.write_text("nobody\n")
+    assert json.loads(ok(lateint(*args, "cats", "--json")))[0]["hits"] == []
+    assert "gone.txt" in failed(
+        lateint("search", "--index", index, "--allow", tmp_path / "gone.txt", "cats"), 1
+    )

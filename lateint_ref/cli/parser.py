@@ -155,6 +155,11 @@ def build() -> _Parser:
         help="queries JSONL (BEIR queries.jsonl, or a BEIR folder)",
     )
     p.add_argument("--output", metavar="RUN.tsv", help="TREC run file (with --queries)")
+    p.add_argument(
+        "--allow",
+        metavar="FILE",
+        help="only these documents: a file of ids, one per line",
+    )
     p.add_argument("--k", type=_positive_int, default=10, metavar="N", help="results per query")
     _add_backend(p)
     p.set_defaults(parser=p)

@@ -10,9 +10,11 @@ from lateint_ref.cli.shared import (
     backend,
     index_dir,
     print_json,
+    read_ids,
     read_queries,
     search_run,
     snippet,
+    typed_ids,
     write_run,
 )
 
@@ -28,21 +30,21 @@ def run(args: argparse.Namespace) -> int:
         args.parser.error("R-CLI-8: --output needs --queries FILE")
     from lateint_ref.retrieval.retriever import Retriever
 
-    if args.queries:
-        queries = read_queries(Path(args.queries))
-        r = Retriever.open(index_dir(args.index), backend=backend(args))
-        ranking = search_run(r, queries, args.k, args.threads)
+    queries = read_queries(Path(args.queries)) if args.queries else None
+    r = Retriever.open(index_dir(args.index), backend=backend(args))
+    # R-CLI-17: only the documents of the --allow file may be returned (R-ISEARCH-7).
+    allow = None if args.allow is None else typed_ids(read_ids(args.allow), r.index, "R-CLI-17")
+    if queries is not None:
+        ranking = search_run(r, queries, args.k, args.threads, allow)
         write_run(args.output, ranking)
         if args.json:
             print_json({"queries": len(queries), "output": args.output})
         else:
             print(f"searched {len(queries):,} queries; run written to {args.output}")
         return EXIT_OK
-    r = Retriever.open(index_dir(args.index), backend=backend(args))
     results = []
-    for text, hits in zip(
-        args.queries_text, r.search(args.queries_text, k=args.k, threads=args.threads), strict=True
-    ):
+    found = r.search(args.queries_text, k=args.k, threads=args.threads, allow=allow)
+    for text, hits in zip(args.queries_text, found, strict=True):
         rows = [
             {"rank": rank, "id": doc_id, "score": float(score), "text": snippet(r.text(doc_id))}
             for rank, (doc_id, score) in enumerate(zip(hits.ids, hits.scores, strict=True), 1)

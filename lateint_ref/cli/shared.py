@@ -62,13 +62,39 @@ def read_queries(path: Path) -> list[tuple[str, str]]:
 Ranking = dict[str, list[tuple[str, float]]]
 
 
-def search_run(r: Any, queries: list[tuple[str, str]], k: int, threads: int | None) -> Ranking:
-    """``{qid: [(doc_id, score), ...]}`` best first, searched in chunks of queries."""
+def read_ids(path: str) -> list[str]:
+    """Document ids from a file, one per line, surrounding spaces and blank lines skipped."""
+    text = Path(path).read_text(encoding="utf-8")
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def typed_ids(ids: list[str], index: Any, rule: str) -> list[int] | list[str]:
+    """The ids as ``index`` keeps them: integers for an index of integer ids (R-INDEX-5)."""
+    if not index.ids or isinstance(index.ids[0], str):
+        return ids
+    out = []
+    for x in ids:
+        try:
+            out.append(int(x))
+        except ValueError:
+            raise InputError(f"{rule}: the index has integer ids, got {x!r}") from None
+    return out
+
+
+def search_run(
+    r: Any,
+    queries: list[tuple[str, str]],
+    k: int,
+    threads: int | None,
+    allow: list[Any] | None = None,
+) -> Ranking:
+    """``{qid: [(doc_id, score), ...]}`` best first, searched in chunks of queries; only the
+    documents of ``allow`` when given (R-ISEARCH-7)."""
     run: Ranking = {}
     for start in range(0, len(queries), _QUERY_CHUNK):
         chunk = queries[start : start + _QUERY_CHUNK]
         for (qid, _), hits in zip(
-            chunk, r.search([t for _, t in chunk], k=k, threads=threads), strict=True
+            chunk, r.search([t for _, t in chunk], k=k, threads=threads, allow=allow), strict=True
         ):
             run[str(qid)] = [(str(d), float(s)) for d, s in zip(hits.ids, hits.scores, strict=True)]
     return run
