@@ -81,7 +81,7 @@ def rebuild_minilm(dest: Path) -> Path:
 
 
 # The NumPy backend starts faster than torch (no torch import) and computes the same embeddings.
-FAST_COMMANDS = ("index", "search", "eval", "encode", "mine")
+FAST_COMMANDS = ("index", "add", "search", "eval", "encode", "mine")
 
 
 def lateint(*args: object, stdin: str | None = None) -> subprocess.CompletedProcess:

@@ -95,3 +95,23 @@ def test_search_within_an_allow_list(index: Path, tmp_path: Path) -> None:
     assert "gone.txt" in failed(
         lateint("search", "--index", index, "--allow", tmp_path / "gone.txt", "cats"), 1
     )
+
+
+def test_add_and_upsert(index: Path, tmp_path: Path) -> None:
+    """R-CLI-18, R-INDEX-11: add encodes with the index's model and commits new documents; an id
+    already live fails (exit 1) and changes nothing, unless --upsert replaces it."""
+    more = tmp_path / "more.jsonl"
+    rows = [{"_id": "d6", "text": "tea leaves"}, {"_id": "d7", "text": "fast cats"}]
+    more.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    summary = json.loads(ok(lateint("add", "--index", index, more, "--json")))
+    assert (summary["added"], summary["n_live"], summary["generation"]) == (2, 8, 2)
+    again = tmp_path / "again.jsonl"
+    again.write_text(json.dumps({"_id": "d0", "text": "cats sleep"}) + "\n")
+    assert "R-INDEX-5" in failed(lateint("add", "--index", index, again), 1)
+    assert Index.open(index).generation == 2
+    out = ok(lateint("add", "--index", index, again, "--upsert"))
+    assert out.startswith(f"added 1 documents to {index} (8 live)")
+    hits = json.loads(ok(lateint("search", "--index", index, "cats", "--k", "8", "--json")))
+    texts = {h["id"]: h["text"] for h in hits[0]["hits"]}
+    assert texts["d0"] == "cats sleep"
+    assert Index.open(index).live_ids == ["d1", "d2", "d3", "d4", "d5", "d6", "d7", "d0"]

@@ -8,7 +8,18 @@ from typing import NoReturn
 
 from lateint_ref.cli.shared import METRICS, PROG, metric_name
 
-COMMANDS = ("index", "search", "eval", "encode", "info", "delete", "compact", "mine", "train")
+COMMANDS = (
+    "index",
+    "add",
+    "search",
+    "eval",
+    "encode",
+    "info",
+    "delete",
+    "compact",
+    "mine",
+    "train",
+)
 
 
 class UsageError(Exception):
@@ -200,6 +211,24 @@ def build() -> _Parser:
 
     p = commands.add_parser("info", parents=[common], help="describe an index: sizes, model, dims")
     p.add_argument("--index", required=True, metavar="DIR", help="the index folder")
+    p.set_defaults(parser=p)
+
+    p = commands.add_parser(
+        "add",
+        parents=[common],
+        help="add documents to an index in one commit (--upsert: replace those of the same ids)",
+        description="Encode CORPUS with the index's model and add it as one segment; an id a live "
+        "document has fails and adds nothing, unless --upsert replaces that document.",
+    )
+    p.add_argument(
+        "corpus",
+        metavar="CORPUS",
+        help="a BEIR folder (with corpus.jsonl), a JSONL file, or a folder of .txt files",
+    )
+    p.add_argument("--index", required=True, metavar="DIR", help="the index folder")
+    p.add_argument("--upsert", action="store_true", help="replace documents of the same ids")
+    p.add_argument("--batch-size", type=_positive_int, default=32, metavar="N")
+    _add_backend(p)
     p.set_defaults(parser=p)
 
     p = commands.add_parser(
