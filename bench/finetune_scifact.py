@@ -340,6 +340,8 @@ def markdown(r: dict) -> str:
         for name in ("start", "final", "best")
     ]
     gain = s["best"]["exact_ndcg10"] - s["start"]["exact_ndcg10"]
+    reused = r["mine_seconds"] != r["mine_seconds"]  # NaN: mined by an earlier run (mine())
+    mining = "triplets mined by an earlier run" if reused else f"mining {r['mine_seconds']:.0f} s"
     hist = "\n".join(
         f"| {h['epoch']} | {h['step']} | {_loss(h['loss'])} | {h['ndcg@10']:.4f} "
         f"| {h['seconds']:.0f} |"
@@ -354,7 +356,7 @@ def markdown(r: dict) -> str:
         f"seed {r['seed']}, "
         f"{r['trainable']:,} trainable parameters, {r['threads']} threads.\n"
         f"Training took {r['train_seconds']:.0f} s (dev evaluations included); "
-        f"mining {r['mine_seconds']:.0f} s.\n\n"
+        f"{mining}.\n\n"
         "| epoch | step | mean loss | dev nDCG@10 | seconds |\n"
         "| ---: | ---: | ---: | ---: | ---: |\n"
         f"{hist}\n\n"
