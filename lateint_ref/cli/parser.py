@@ -189,7 +189,11 @@ def build() -> _Parser:
     )
     p.add_argument("--split", default="test", help="qrels split (default test)")
     p.add_argument(
-        "--k", type=_positive_int, default=100, metavar="N", help="results per query (default 100)"
+        "--k",
+        type=_positive_int,
+        default=100,
+        metavar="N",
+        help="results per query in the --output run (default 100); the metrics do not use it",
     )
     p.add_argument("--output", metavar="RUN.tsv", help="also write the run in TREC format")
     _add_backend(p)

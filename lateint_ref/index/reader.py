@@ -366,6 +366,11 @@ class Index:
             for v, name in ((nprobe, "nprobe"), (candidates, "candidates"), (rescore, "rescore"))
         )
         exhaustive = _checks.flag(exhaustive, "exhaustive", "R-ISEARCH-2")
+        # R-ISEARCH-3: the budgets never below k; a k reaching the live documents returns them all.
+        candidates, rescore = (
+            v if v is None or v < 1 else max(v, k_native) for v in (candidates, rescore)
+        )
+        exhaustive = exhaustive or k_native >= self.n_live
         n_threads = _checks.threads(threads)
         allowed = None if allow is None else self._allowed(allow)
         q_vectors, q_offsets = pack_queries(queries)

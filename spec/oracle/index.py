@@ -144,7 +144,15 @@ def search(
 
     ``index`` is read through ``len(index)``, ``index.centroids [K, dim] f32``,
     ``index.codes(p) -> (centroid ids [n], buckets [n, dim])`` and ``index.decode(positions) ->
-    [[n, dim] f32, ...]``; ``maxsim(q, docs) -> [1, n_docs] f32`` is exact MaxSim (R-MAXSIM-1)."""
+    [[n, dim] f32, ...]``; ``maxsim(q, docs) -> [1, n_docs] f32`` is exact MaxSim (R-MAXSIM-1).
+    R-ISEARCH-3: the budgets are never below ``k``, and a ``k`` reaching the collection (no
+    document deleted) ranks every document exactly."""
+    candidates, rescore = max(candidates, k), max(rescore, k)
+    if k >= len(index):
+        every = list(range(len(index)))
+        exact = maxsim(q, index.decode(every))[0]
+        best = ranking(exact, every, k)
+        return best, exact[best]
     c = index.centroids
     s = dots(q, c)  # step 1: [q_len, K]
     codes = [set(index.codes(p)[0].tolist()) for p in range(len(index))]
