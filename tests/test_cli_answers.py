@@ -104,3 +104,34 @@ def test_eval_against_another_collection_fails(index: Path, dataset: Path, tmp_p
     message = failed(lateint("eval", "--index", index, "--dataset", other), 1)
     assert message.startswith("R-CLI-9: no document judged in test.tsv")
     assert "another collection" in message
+
+
+def test_reindexing_an_edited_folder_replaces_the_stale_text(tmp_path: Path) -> None:
+    """R-RET-7, R-CLI-7: after `echo "new text" > docs/fox.txt`, indexing again replaces the
+    document (search shows the new text), reports the counts, and --prune removes a deleted
+    file's document; an unrelated corpus is refused without --append; empty files are skipped."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for name, text in [("fox", "the quick brown fox"), ("tea", "green tea"), ("sky", "blue sky")]:
+        (docs / f"{name}.txt").write_text(text)
+    (docs / "blank.txt").write_text("   \n")
+    index = tmp_path / "idx"
+    out = ok(lateint("index", docs, "--model", MODEL, "--index", index))
+    assert "3 added, 0 updated, 0 unchanged, 0 removed, 1 empty skipped" in out
+    (docs / "fox.txt").write_text("new text about a red panda")
+    (docs / "sky.txt").unlink()
+    out = ok(lateint("index", docs, "--model", MODEL, "--index", index))
+    assert "0 added, 1 updated, 1 unchanged, 0 removed, 1 empty skipped" in out
+    assert "1 not in corpus" in out
+    hits = json.loads(ok(lateint("search", "--json", "--index", index, "red panda", "--k", 3)))
+    texts = {h["id"]: h["text"] for h in hits[0]["hits"]}
+    assert texts["fox"] == "new text about a red panda"
+    out = ok(lateint("index", docs, "--model", MODEL, "--index", index, "--prune"))
+    assert "0 added, 0 updated, 2 unchanged, 1 removed" in out
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "moon.txt").write_text("the moon")
+    message = failed(lateint("index", other, "--model", MODEL, "--index", index), 1)
+    assert message.startswith("R-RET-7: none of the corpus's 1 documents")
+    out = ok(lateint("index", other, "--model", MODEL, "--index", index, "--append", "--json"))
+    assert json.loads(out)["counts"]["added"] == 1

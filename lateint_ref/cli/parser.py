@@ -148,6 +148,17 @@ def build() -> _Parser:
         metavar="N",
         help="projection size given to a bare BERT/ModernBERT backbone (default 128)",
     )
+    p.add_argument(
+        "--prune", action="store_true", help="remove the indexed documents the corpus lacks"
+    )
+    p.add_argument(
+        "--append",
+        action="store_true",
+        help="add a corpus none of whose documents the index holds (else refused)",
+    )
+    p.add_argument(
+        "--keep-empty", action="store_true", help="index empty documents (skipped by default)"
+    )
     _add_backend(p)
     p.set_defaults(parser=p)
 
