@@ -595,6 +595,22 @@ impl PyIndex {
             .collect()
     }
 
+    /// R-INDEX-18: the codec's far threshold, a residual norm (`None` for a version 1 codec).
+    #[getter]
+    fn far_threshold(&self) -> Option<f64> {
+        self.inner.codec.far.map(f64::sqrt)
+    }
+
+    /// R-INDEX-18: `[(file name, documents, tokens, far tokens)]` of the segments, in position
+    /// order; far tokens `None` for a version 1 segment.
+    fn segment_far(&self) -> Vec<(String, usize, usize, Option<u64>)> {
+        let segments = &self.inner.segments;
+        segments
+            .iter()
+            .map(|s| (s.name.clone(), s.n_docs, s.n_tokens, s.n_far))
+            .collect()
+    }
+
     /// `[(file name, bytes)]` of the committed files as opened, manifest first.
     fn files(&self) -> Vec<(String, u64)> {
         let mut out = vec![(

@@ -301,9 +301,26 @@ class Index:
 
     def stats(self) -> dict[str, Any]:
         """Sizes: documents (``n_docs`` stored, ``n_live`` and ``n_deleted``), tokens, centroids,
-        dim, nbits and bytes on disk (all files)."""
+        dim, nbits and bytes on disk (all files); how well the codec fits (R-INDEX-18):
+        ``far_threshold`` (the codec's residual norm threshold), ``far_tokens`` and
+        ``far_share`` over the stored tokens (deleted documents' included, as ``n_tokens``), and
+        per segment ``segments``: ``[{"name", "n_docs", "n_tokens", "far_tokens", "far_share"}]``
+        in position order. The far figures are None for an index of format version 1."""
         on_disk = sum(size for _, size in self.files())
         seed, sample, iters = self._native.training
+        per_segment = self._native.segment_far()
+        segments: list[dict[str, Any]] = [
+            {
+                "name": name,
+                "n_docs": n_docs,
+                "n_tokens": n_tokens,
+                "far_tokens": far,
+                "far_share": None if far is None else far / n_tokens,
+            }
+            for name, n_docs, n_tokens, far in per_segment
+        ]
+        counts = [far for _, _, _, far in per_segment]
+        far_tokens = None if None in counts else sum(c for c in counts if c is not None)
         return {
             "n_docs": len(self),
             "n_live": self.n_live,
@@ -317,6 +334,10 @@ class Index:
             "seed": seed,
             "kmeans_sample": sample,
             "kmeans_iters": iters,
+            "far_threshold": self._native.far_threshold,
+            "far_tokens": far_tokens,
+            "far_share": None if far_tokens is None else far_tokens / max(self.n_tokens, 1),
+            "segments": segments,
         }
 
     def search_defaults(self, k: int = 10) -> dict[str, Any]:

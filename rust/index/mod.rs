@@ -6,6 +6,7 @@ pub mod commit;
 pub mod committed;
 pub mod compact;
 pub mod delete;
+pub mod far;
 pub mod format;
 pub mod kmeans;
 pub mod layout;
