@@ -73,6 +73,18 @@ def delete_index(path: str, ids: Ids) -> int: ...
 def compact_index(
     path: str, threads: int | None = None, progress: ProgressHook | None = None
 ) -> int: ...
+def refit_index(
+    path: str,
+    vectors: F32,
+    offsets: I64,
+    nbits: int | None = None,
+    seed: int | None = None,
+    n_centroids: int | None = None,
+    sample: int | None = None,
+    iters: int | None = None,
+    threads: int | None = None,
+    progress: ProgressHook | None = None,
+) -> None: ...
 def is_uncommitted_dir(path: str) -> bool: ...
 def committed_generation(path: str) -> int: ...
 

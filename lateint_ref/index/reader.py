@@ -148,7 +148,14 @@ class Index:
 
     def compact(
         self,
+        refit: bool = False,
+        documents: Any = None,
         *,
+        nbits: int | None = None,
+        seed: int | None = None,
+        n_centroids: int | None = None,
+        sample: int | None = None,
+        kmeans_iters: int | None = None,
         threads: int | None = None,
         progress: bool | None = None,
         lock_timeout: float | None = 0,
@@ -157,8 +164,46 @@ class Index:
         ones, in one atomic commit (R-INDEX-12), and returns the index reopened. Codes, codec and
         ids are unchanged, so exhaustive results over the live documents are too; positions are
         renumbered. An index opened before keeps searching what it opened. ``lock_timeout``: as
-        ``create`` (R-INDEX-14)."""
-        writer.compact(self.path, threads=threads, progress=progress, lock_timeout=lock_timeout)
+        ``create`` (R-INDEX-14).
+
+        With ``refit=True`` (R-INDEX-19), ``documents`` are the embeddings of the live documents
+        in ``live_ids`` order (any form ``create`` accepts): a new codec is trained on them as
+        ``create`` trains one, and they are coded into one segment, committed with it alone in
+        one commit, ids unchanged. ``nbits``, ``seed`` and ``kmeans_iters`` default to the
+        current codec's, ``n_centroids`` and ``sample`` to R-KMEANS-1's rule for the new size;
+        ``create`` of the same documents, ids and parameters gives the same codec and segment.
+        A wrong number of documents or dimension raises ``InputError`` before any change."""
+        refit = _checks.flag(refit, "refit", "R-INDEX-19")
+        training = {
+            "nbits": nbits,
+            "seed": seed,
+            "n_centroids": n_centroids,
+            "sample": sample,
+            "kmeans_iters": kmeans_iters,
+        }
+        if not refit:
+            given = [name for name, v in training.items() if v is not None]
+            if documents is not None or given:
+                what = "documents" if documents is not None else given[0]
+                raise InputError(f"R-INDEX-19: {what} given without refit=True")
+            writer.compact(self.path, threads=threads, progress=progress, lock_timeout=lock_timeout)
+            return self._reopened()
+        if documents is None:
+            raise InputError(
+                "R-INDEX-19: refit=True needs documents: the embeddings of the live documents"
+            )
+        writer.refit(
+            self.path,
+            documents,
+            nbits=nbits,
+            seed=seed,
+            n_centroids=n_centroids,
+            sample=sample,
+            kmeans_iters=kmeans_iters,
+            threads=threads,
+            progress=progress,
+            lock_timeout=lock_timeout,
+        )
         return self._reopened()
 
     @classmethod

@@ -12,6 +12,7 @@ pub mod kmeans;
 pub mod layout;
 pub mod progress;
 pub mod quantize;
+pub mod refit;
 pub mod rng;
 pub mod search;
 
