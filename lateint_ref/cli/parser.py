@@ -264,6 +264,14 @@ def build() -> _Parser:
         help="merge an index's segments, dropping deleted documents",
     )
     p.add_argument("--index", required=True, metavar="DIR", help="the index folder")
+    p.add_argument(
+        "--refit",
+        action="store_true",
+        help="encode the stored texts again with the index's model and train new centroids "
+        "and buckets on them (R-INDEX-19)",
+    )
+    p.add_argument("--batch-size", type=_positive_int, default=32, metavar="N")
+    _add_backend(p)
     p.set_defaults(parser=p)
 
     p = commands.add_parser(

@@ -370,10 +370,33 @@ class Retriever:
         self.index = changes.delete(self.index.path, ids, lock_timeout=lock_timeout)
         self._texts = None
 
-    def compact(self, *, threads: int | None = None, lock_timeout: float | None = 0) -> None:
-        """Compacts the index (R-INDEX-12), its texts store with it (R-RET-6). ``lock_timeout``:
-        as ``build`` (R-INDEX-14)."""
-        self.index = changes.compact(self.index.path, threads=threads, lock_timeout=lock_timeout)
+    def compact(
+        self,
+        refit: bool = False,
+        *,
+        batch_size: int = 32,
+        threads: int | None = None,
+        progress: bool | None = None,
+        lock_timeout: float | None = 0,
+    ) -> None:
+        """Compacts the index (R-INDEX-12), its texts store with it (R-RET-6). With
+        ``refit=True`` the stored texts of the live documents are encoded again with this
+        retriever's encoder and the index is compacted with a codec refitted on them
+        (R-INDEX-19), in the same commit. ``lock_timeout``: as ``build`` (R-INDEX-14)."""
+        refit = _checks.flag(refit, "refit", "R-INDEX-19")
+
+        def encode(texts: list[str]) -> list[np.ndarray]:
+            return self.encoder.encode(
+                texts, is_query=False, batch_size=batch_size, show_progress=progress
+            )
+
+        self.index = changes.compact(
+            self.index.path,
+            threads=threads,
+            lock_timeout=lock_timeout,
+            encode=encode if refit else None,
+            progress=progress,
+        )
         self._texts = None
 
     def text(self, doc_id: Any) -> str | None:

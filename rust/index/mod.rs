@@ -6,11 +6,13 @@ pub mod commit;
 pub mod committed;
 pub mod compact;
 pub mod delete;
+pub mod far;
 pub mod format;
 pub mod kmeans;
 pub mod layout;
 pub mod progress;
 pub mod quantize;
+pub mod refit;
 pub mod rng;
 pub mod search;
 
