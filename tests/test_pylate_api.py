@@ -711,3 +711,82 @@ def test_readme_section_runs(tmp_path, monkeypatch, cranfield) -> None:
     namespace: dict = {"docs": texts[:2], "queries": queries[:3]}
     exec(compile(block.replace("path/to/pylate-model", str(MODEL)), "README.md", "exec"), namespace)
     _check_results(namespace["results"], 3, 2, allowed=["1", "2"])
+
+
+# Against the real PyLate 1.6.0 (spec/vectors/pylate_api/, spec/pylate_api/generate_golden.py).
+
+GOLDEN = ROOT / "spec" / "vectors" / "pylate_api"
+
+
+@pytest.fixture(scope="module")
+def golden() -> tuple[dict, dict[str, np.ndarray]]:
+    from safetensors.numpy import load_file
+
+    record = json.loads((GOLDEN / "golden-tiny-bert.json").read_text())
+    return record, load_file(str(GOLDEN / record["tensors_file"]))
+
+
+def test_golden_encode(model, golden) -> None:
+    """R-PYAPI-3: PyLate's return types and arrays, a forgotten ``is_query`` a query."""
+    record, tensors = golden
+    single = model.encode(record["queries"][0])
+    assert type(single).__name__ == record["encode"]["single_type"]
+    assert list(single.shape) == record["encode"]["single_shape"]
+    np.testing.assert_allclose(single, tensors["single"], atol=1e-5)
+    documents = model.encode(record["texts"], batch_size=4, is_query=False)
+    assert type(documents).__name__ == record["encode"]["documents_type"]
+    assert [list(x.shape) for x in documents] == record["encode"]["document_shapes"]
+    for i, x in enumerate(documents):
+        np.testing.assert_allclose(x, tensors[f"document/{i}"], atol=1e-5)
+    nested = model.encode([record["texts"][:2], record["texts"][2:5]], is_query=False)
+    assert [len(g) for g in nested] == record["encode"]["nested_lengths"]
+    assert type(nested[0][0]).__name__ == record["encode"]["nested_type"]
+
+
+def test_golden_rerank(golden) -> None:
+    """R-PYAPI-9: PyLate's ids, order and scores. Here every true maximum is positive, so
+    PyLate's zero padding changes nothing (test_rerank_is_exact_without_padding: where it does)."""
+    record, tensors = golden
+    queries = [tensors[f"query/{i}"] for i in range(len(record["queries"]))]
+    groups = record["rerank"]["groups"]
+    got = rank.rerank(
+        documents_ids=record["rerank"]["documents_ids"],
+        queries_embeddings=queries,
+        documents_embeddings=[[tensors[f"document/{j}"] for j in g] for g in groups],
+    )
+    want = record["rerank"]["results"]
+    assert [[r["id"] for r in q] for q in got] == [[r[0] for r in q] for q in want]
+    for q, w in zip(got, want, strict=True):
+        np.testing.assert_allclose([r["score"] for r in q], [r[1] for r in w], atol=1e-5)
+
+
+def test_golden_retrieve(tmp_path, golden) -> None:
+    """R-PYAPI-5, R-PYAPI-8: the shapes of PyLate's results, the same two best documents, a
+    document's scores within the quantisation of both indexes (fast-plaid's and ours, nbits=4);
+    near-ties further down may come in another order."""
+    record, tensors = golden
+    ids = record["ids"]
+    docs = [tensors[f"document/{i}"] for i in range(len(ids))]
+    queries = [tensors[f"query/{i}"] for i in range(len(record["queries"]))]
+    index = indexes.PLAID(index_folder=str(tmp_path), index_name="index", override=True)
+    index.add_documents(documents_ids=ids, documents_embeddings=docs)
+    retriever = retrieve.ColBERT(index=index)
+    want = record["retrieve"]
+    cases = {
+        "k5": retriever.retrieve(queries_embeddings=queries[:2], k=5),
+        "single_query_k3": retriever.retrieve(queries_embeddings=queries[2], k=3),
+        "subset_k5": retriever.retrieve(queries_embeddings=queries, k=5, subset=want["subset"]),
+    }
+    for name, got in cases.items():
+        assert [len(q) for q in got] == [len(q) for q in want[name]], name
+        for q, w in zip(got, want[name], strict=True):
+            assert [h["id"] for h in q[:2]] == [h[0] for h in w[:2]], name  # no near-tie there
+            theirs = dict(w)
+            for h in q:
+                if h["id"] in theirs:
+                    assert h["score"] == pytest.approx(theirs[h["id"]], abs=0.06), name
+    # k beyond the collection: every live document here; fast-plaid's pruning returned fewer.
+    everything = retriever.retrieve(queries_embeddings=queries, k=100)
+    assert [len(q) for q in everything] == [len(ids)] * len(queries)
+    for q, w in zip(everything, want["k100"], strict=True):
+        assert {h[0] for h in w} <= {h["id"] for h in q}
