@@ -761,9 +761,10 @@ def test_golden_rerank(golden) -> None:
 
 
 def test_golden_retrieve(tmp_path, golden) -> None:
-    """R-PYAPI-5, R-PYAPI-8: the shapes of PyLate's results, the same two best documents, a
-    document's scores within the quantisation of both indexes (fast-plaid's and ours, nbits=4);
-    near-ties further down may come in another order."""
+    """R-PYAPI-5, R-PYAPI-8: the shapes of PyLate's results; our best document among its two
+    best; a document's scores near PyLate's (fast-plaid's k-means is not reproducible: from one
+    generation to the next its scores moved by up to 0.2 and near-ties swapped) and within 0.06
+    of exact MaxSim (nbits=4)."""
     record, tensors = golden
     ids = record["ids"]
     docs = [tensors[f"document/{i}"] for i in range(len(ids))]
@@ -772,19 +773,25 @@ def test_golden_retrieve(tmp_path, golden) -> None:
     index.add_documents(documents_ids=ids, documents_embeddings=docs)
     retriever = retrieve.ColBERT(index=index)
     want = record["retrieve"]
+    reranked = rank.rerank([ids] * len(queries), queries, [docs] * len(queries))
+    exact = [{r["id"]: r["score"] for r in q} for q in reranked]
     cases = {
-        "k5": retriever.retrieve(queries_embeddings=queries[:2], k=5),
-        "single_query_k3": retriever.retrieve(queries_embeddings=queries[2], k=3),
-        "subset_k5": retriever.retrieve(queries_embeddings=queries, k=5, subset=want["subset"]),
+        "k5": (retriever.retrieve(queries_embeddings=queries[:2], k=5), exact[:2]),
+        "single_query_k3": (retriever.retrieve(queries_embeddings=queries[2], k=3), exact[2:]),
+        "subset_k5": (
+            retriever.retrieve(queries_embeddings=queries, k=5, subset=want["subset"]),
+            exact,
+        ),
     }
-    for name, got in cases.items():
+    for name, (got, true) in cases.items():
         assert [len(q) for q in got] == [len(q) for q in want[name]], name
-        for q, w in zip(got, want[name], strict=True):
-            assert [h["id"] for h in q[:2]] == [h[0] for h in w[:2]], name  # no near-tie there
+        for q, w, t in zip(got, want[name], true, strict=True):
+            assert q[0]["id"] in [h[0] for h in w[:2]], name
             theirs = dict(w)
             for h in q:
+                assert h["score"] == pytest.approx(t[h["id"]], abs=0.06), name
                 if h["id"] in theirs:
-                    assert h["score"] == pytest.approx(theirs[h["id"]], abs=0.06), name
+                    assert h["score"] == pytest.approx(theirs[h["id"]], abs=0.3), name
     # k beyond the collection: every live document here; fast-plaid's pruning returned fewer.
     everything = retriever.retrieve(queries_embeddings=queries, k=100)
     assert [len(q) for q in everything] == [len(ids)] * len(queries)

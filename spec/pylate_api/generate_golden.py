@@ -7,7 +7,11 @@ Recorded: ``models.ColBERT.encode``'s return types and arrays (a string with ``i
 out, a list of documents, a list of lists); ``rank.rerank``'s ids and scores (PyLate's, with its
 zero padding); ``indexes.PLAID`` (fast-plaid on the CPU) and ``retrieve.ColBERT``'s results for
 two queries (k=5), one 2-D query, ``k`` larger than the collection and a ``subset``.
-tests/test_pylate_api.py compares lateint_ref.pylate's answers with them. Run in the peers venv
+tests/test_pylate_api.py compares lateint_ref.pylate's answers with them. fast-plaid's k-means is
+not reproducible on the CPU even with its seed and ``use_triton=False``: from one run to the next
+its scores moved by up to 0.2, near-tied documents swapped and ``k=100`` returned 9 or 10 of the
+12 documents for the first query, so the test compares the index results within those bounds
+only; the encoder's and ``rerank``'s outputs are the same on every run. Run in the peers venv
 (/work/shared/PEERS.md) from the project root:
 
     PYTHONPATH=. ~/peers/bin/python spec/pylate_api/generate_golden.py
@@ -75,7 +79,9 @@ def main() -> None:
     )
 
     with tempfile.TemporaryDirectory() as tmp:
-        index = indexes.PLAID(index_folder=tmp, index_name="index", override=True, device="cpu")
+        index = indexes.PLAID(
+            index_folder=tmp, index_name="index", override=True, device="cpu", use_triton=False
+        )
         index.add_documents(documents_ids=ids, documents_embeddings=documents)
         retriever = retrieve.ColBERT(index=index)
         searched = retriever.retrieve(queries_embeddings=queries_embeddings[:2], k=5)
