@@ -196,8 +196,8 @@ class PLAID:
     ) -> list[list[RerankResult]]:
         """R-PYAPI-8: the ``k`` best live documents of each query, best first, as
         ``{"id": ..., "score": float}``; one list per query (one for a single ``[q_len, dim]``
-        query); fewer than ``k`` when fewer documents qualify. ``subset``: ids allowed for every
-        query, or one list of ids per query (R-ISEARCH-7)."""
+        query); a ``k`` reaching the live documents returns them all (R-ISEARCH-3).
+        ``subset``: ids allowed for every query, or one list of ids per query (R-ISEARCH-7)."""
         index = self.index
         if index is None or index.n_live == 0:
             raise InputError("R-PYAPI-8: the index is empty: add documents before searching")
