@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import random
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -135,3 +137,24 @@ def test_reindexing_an_edited_folder_replaces_the_stale_text(tmp_path: Path) -> 
     assert message.startswith("R-RET-7: none of the corpus's 1 documents")
     out = ok(lateint("index", other, "--model", MODEL, "--index", index, "--append", "--json"))
     assert json.loads(out)["counts"]["added"] == 1
+
+
+def test_a_second_writer_fails_before_encoding(dataset: Path, tmp_path: Path) -> None:
+    """R-INDEX-14, R-RET-1: `lateint index` into a folder another writer holds fails with exit 1
+    naming R-INDEX-14 and the folder, having written nothing (it takes the lock first)."""
+    folder = tmp_path / "idx"
+    folder.mkdir()
+    hold = "import fcntl, os, sys, time; fd = os.open(sys.argv[1], os.O_RDONLY); "
+    hold += "fcntl.flock(fd, fcntl.LOCK_EX); print('held', flush=True); time.sleep(120)"
+    child = subprocess.Popen([sys.executable, "-c", hold, str(folder)], stdout=subprocess.PIPE)
+    try:
+        assert child.stdout is not None
+        assert child.stdout.readline() == b"held\n"
+        message = failed(lateint("index", dataset, "--model", MODEL, "--index", folder), 1)
+        assert message.startswith(f"R-INDEX-14: {folder} is being written by another writer")
+        assert list(folder.iterdir()) == []
+    finally:
+        child.kill()
+        child.wait()
+        if child.stdout is not None:
+            child.stdout.close()
