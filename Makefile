@@ -65,6 +65,7 @@ bench: build bench-deps
 	$(PY) bench/bench_e2e.py --output bench/results/e2e.md
 	$(PY) bench/bench_imports.py --output bench/results/imports.md
 	$(PY) bench/bench_training.py --output bench/results/training.md
+	$(PY) bench/bench_live_scifact.py --output bench/results/live.md
 
 # TRAINING.md: fine-tune MiniLM on SciFact's train split (negatives mined by `lateint mine`), every
 # weight, then the projection alone (the demo's default model); about 1 h 30 on 2 cores.

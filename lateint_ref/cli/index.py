@@ -30,6 +30,7 @@ def run(args: argparse.Namespace) -> int:
         prune=args.prune,
         append=args.append,
         keep_empty=args.keep_empty,
+        projection=args.projection,
     )
     seconds = time.perf_counter() - start
     info = r.info()

@@ -32,6 +32,7 @@ def run(args: argparse.Namespace) -> int:
         backend=backend(args),
         threads=args.threads,
         progress=sys.stderr.isatty(),  # R-CLI-5
+        projection=args.projection,
     )
     lines = write_triplets(args.output, triplets)
     seconds = time.perf_counter() - start

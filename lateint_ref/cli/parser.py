@@ -22,6 +22,16 @@ COMMANDS = (
 )
 
 
+def _add_projection(p: argparse.ArgumentParser) -> None:
+    """``--projection random``: the opt-in for a bare backbone (R-RET-2)."""
+    p.add_argument(
+        "--projection",
+        choices=("random",),
+        help="--model is a bare backbone (no late-interaction projection): give it a seeded "
+        "random projection (--seed, --embedding-size); refused without",
+    )
+
+
 class UsageError(Exception):
     """A command line that cannot be run as written (exit code 2, R-CLI-3)."""
 
@@ -159,6 +169,7 @@ def build() -> _Parser:
     p.add_argument(
         "--keep-empty", action="store_true", help="index empty documents (skipped by default)"
     )
+    _add_projection(p)
     _add_backend(p)
     p.set_defaults(parser=p)
 
@@ -220,6 +231,15 @@ def build() -> _Parser:
     p.add_argument("--model", required=True, metavar="DIR", help="a local model folder")
     p.add_argument("--query", action="store_true", help="encode as queries (default documents)")
     p.add_argument("--batch-size", type=_positive_int, default=32, metavar="N")
+    _add_projection(p)
+    p.add_argument("--seed", type=_seed, default=0, help="the projection's seed (default 0)")
+    p.add_argument(
+        "--embedding-size",
+        type=_positive_int,
+        default=128,
+        metavar="N",
+        help="the random projection's size (default 128)",
+    )
     _add_backend(p)
     p.add_argument("--output", metavar="FILE.npz", help="write vectors, offsets and texts")
     p.set_defaults(parser=p)
@@ -312,6 +332,7 @@ def build() -> _Parser:
     )
     p.add_argument("--seed", type=_seed, default=0, help="k-means seed (default 0)")
     p.add_argument("--batch-size", type=_positive_int, default=32, metavar="N")
+    _add_projection(p)
     _add_backend(p)
     p.set_defaults(parser=p)
 

@@ -34,18 +34,35 @@ DEFAULT_COMMIT_EVERY = 10_000
 
 
 def _model(
-    model_dir: str | os.PathLike[str], seed: int, embedding_size: int
+    model_dir: str | os.PathLike[str],
+    seed: int,
+    embedding_size: int,
+    projection: str | None = None,
 ) -> tuple[dict[str, Any], ModelFolder]:
     """What the index records of its model (R-RET-2), and the folder read once by the one reader
     of model folders: a PyLate folder or a Stanford checkpoint is loaded with its own projection;
-    any other model folder is a bare backbone given a seeded projection. A malformed folder
-    raises the reader's WeightsError."""
+    a bare backbone only with ``projection="random"``, which gives it a seeded projection (as
+    ``Encoder.from_backbone``; ``Encoder.from_pretrained`` refuses it). A malformed folder raises
+    the reader's WeightsError."""
+    if projection not in (None, "random"):
+        raise InputError(f"R-RET-2: projection must be None or 'random', got {projection!r}")
     model = Path(model_dir).resolve()
     if not model.is_dir():
         raise InputError(f"R-RET-2: model folder not found: {model}")
     folder = read_folder(model)
     if folder.kind != "backbone":
+        if projection is not None:
+            raise InputError(
+                f"R-RET-2: drop projection='random' (--projection random): {model} is a "
+                f"{folder.kind} model folder with its own projection"
+            )
         return {"format": FORMAT, "model": str(model), "loader": "pretrained"}, folder
+    if projection is None:
+        raise InputError(
+            f"R-RET-2: give a late-interaction model, or opt in to a seeded random projection "
+            f"with projection='random' (--projection random, with --seed and --embedding-size): "
+            f"{model} is a bare backbone without one (Encoder.from_pretrained refuses it too)"
+        )
     settings = {
         "format": FORMAT,
         "model": str(model),
@@ -79,10 +96,12 @@ def load_encoder(
     embedding_size: int = 128,
     backend: str = "torch",
     precision: str = "float32",
+    projection: str | None = None,
 ) -> Encoder:
     """The encoder a retriever uses for ``model_dir`` (R-RET-2): the folder's own projection
-    when it is a late-interaction model, else a seeded ``embedding_size`` projection."""
-    settings, folder = _model(model_dir, seed, embedding_size)
+    when it is a late-interaction model; a bare backbone with ``projection="random"`` only, a
+    seeded ``embedding_size`` projection."""
+    settings, folder = _model(model_dir, seed, embedding_size, projection)
     return _encoder(settings, backend, precision, folder)
 
 
@@ -183,6 +202,7 @@ class Retriever:
         prune: bool = False,
         append: bool = False,
         keep_empty: bool = False,
+        projection: str | None = None,
     ) -> Retriever:
         """Indexes ``corpus``, an iterable of ``(id, text)`` pairs, at ``index_dir`` (R-RET-1).
 
@@ -204,9 +224,13 @@ class Retriever:
         whitespace-only texts are skipped unless ``keep_empty=True``. The returned retriever's
         ``counts`` say what became of the documents (``added``, ``updated``, ``unchanged``,
         ``removed``, ``empty``, ``not_in_corpus``).
+
+        ``projection="random"``: ``model_dir`` is a bare backbone (no late-interaction
+        projection), given a seeded ``embedding_size`` projection (``seed``); without it such a
+        folder raises ``InputError`` (R-RET-2), as ``Encoder.from_pretrained`` refuses it.
         """
         commit_every = _checks.positive(commit_every, "commit_every", "R-RET-1")
-        recorded, folder = _model(model_dir, seed, embedding_size)
+        recorded, folder = _model(model_dir, seed, embedding_size, projection)
         settings = recorded | {"nbits": nbits}
         path = Path(index_dir)
         if path.exists() and not path.is_dir():

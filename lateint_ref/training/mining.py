@@ -117,6 +117,7 @@ def mine(
     backend: str = "torch",
     threads: int | None = None,
     progress: bool | None = None,
+    projection: str | None = None,
 ) -> Triplets:
     """Mines hard negatives for the queries judged in ``dataset_dir/qrels/<split>.tsv``
     (spec/mining.md).
@@ -137,6 +138,7 @@ def mine(
         backend: the encoder backend, ``"torch"`` or ``"numpy"``.
         threads: worker threads; the result does not depend on it.
         progress: the build's progress reports (as ``Retriever.build``).
+        projection: ``"random"`` for a bare backbone (as ``Retriever.build``, R-RET-2).
 
     Returns:
         the triplets, one ``{"query", "positive", "negatives": [n_negatives texts]}`` per
@@ -188,6 +190,7 @@ def mine(
             backend=backend,
             threads=threads,
             progress=progress,
+            projection=projection,
         )
         extra = [d for d in retriever.index.ids if str(d) not in doc_ids]
         if extra:  # R-MINE-4: a reused index holds exactly this corpus
