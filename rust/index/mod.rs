@@ -13,6 +13,7 @@ pub mod progress;
 pub mod quantize;
 pub mod rng;
 pub mod search;
+pub mod stream;
 
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
