@@ -411,6 +411,26 @@ def test_callback_error_stops_a_streamed_build(tmp_path: Path) -> None:
     assert _files(path) == _files(tmp_path / "ref")
 
 
+@pytest.mark.parametrize("stage", ["sample", "k-means", "read 2/4", "encode 3/4"])
+def test_keyboard_interrupt_from_the_callback_stops_a_streamed_build(
+    tmp_path: Path, stage: str
+) -> None:
+    """R-INDEX-17, R-INDEX-8: KeyboardInterrupt raised by the progress callback during the build
+    of a stream stays KeyboardInterrupt, and the path is left absent."""
+
+    def callback(at: str, done: int, total: int) -> None:
+        if at == stage:
+            raise KeyboardInterrupt
+
+    docs = _documents(15, 120)
+    assert (
+        len(Index.create(tmp_path / "ref", _batches(docs, 13), segment_tokens=600).segments()) == 4
+    )
+    with pytest.raises(KeyboardInterrupt):
+        _native_stream(tmp_path / "i", docs, callback)
+    assert not (tmp_path / "i").exists()
+
+
 # ----------------------------------------------------------------------------- leftovers
 
 
