@@ -552,6 +552,45 @@ fn compact_index(
     })
 }
 
+/// `refit_index(path, vectors, offsets, nbits, seed, n_centroids, sample, iters, threads,
+/// progress)`: compacts the index at `path` with a codec trained on the embeddings of its live
+/// documents, in position order (R-INDEX-19); each `None` parameter takes its default.
+/// `progress` as `build_index`.
+#[pyfunction]
+#[pyo3(signature = (path, vectors, offsets, nbits=None, seed=None, n_centroids=None, sample=None, iters=None, threads=None, progress=None))]
+#[allow(clippy::too_many_arguments)]
+fn refit_index(
+    py: Python<'_>,
+    path: std::path::PathBuf,
+    vectors: PyReadonlyArray2<'_, f32>,
+    offsets: PyReadonlyArray1<'_, i64>,
+    nbits: Option<i64>,
+    seed: Option<u64>,
+    n_centroids: Option<usize>,
+    sample: Option<usize>,
+    iters: Option<usize>,
+    threads: Option<i64>,
+    progress: Option<Py<PyAny>>,
+) -> PyResult<()> {
+    let dim = vectors.shape()[1];
+    let (data, offs) = (contiguous(&vectors)?, contiguous1(&offsets)?);
+    let pool = threads::check(threads).map_err(|e| to_py(py, e))?;
+    with_progress(py, progress.as_ref(), |relay| {
+        let params = crate::index::refit::Refit {
+            nbits: nbits.map(crate::index::quantize::check_nbits).transpose()?,
+            seed,
+            n_centroids,
+            sample,
+            iters,
+        };
+        let docs = Packed::new("document", data, dim, offs)?;
+        threads::install(pool, move || {
+            let mut report = |stage: &str, done, total| relay.report(stage, done, total);
+            crate::index::refit::refit(&path, Isa::detect(), &docs, &params, &mut report)
+        })?
+    })
+}
+
 /// `is_uncommitted_dir(path)`: whether `path` is a folder without a committed manifest holding
 /// only what an index writer leaves there (R-INDEX-13): an index can be created into it.
 #[pyfunction]
@@ -692,6 +731,22 @@ impl PyIndex {
         segments
             .iter()
             .map(|s| (s.name.clone(), s.n_docs))
+            .collect()
+    }
+
+    /// R-INDEX-18: the codec's far threshold, a residual norm (`None` for a version 1 codec).
+    #[getter]
+    fn far_threshold(&self) -> Option<f64> {
+        self.inner.codec.far.map(f64::sqrt)
+    }
+
+    /// R-INDEX-18: `[(file name, documents, tokens, far tokens)]` of the segments, in position
+    /// order; far tokens `None` for a version 1 segment.
+    fn segment_far(&self) -> Vec<(String, usize, usize, Option<u64>)> {
+        let segments = &self.inner.segments;
+        segments
+            .iter()
+            .map(|s| (s.name.clone(), s.n_docs, s.n_tokens, s.n_far))
             .collect()
     }
 
@@ -839,6 +894,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(append_index, m)?)?;
     m.add_function(wrap_pyfunction!(delete_index, m)?)?;
     m.add_function(wrap_pyfunction!(compact_index, m)?)?;
+    m.add_function(wrap_pyfunction!(refit_index, m)?)?;
     m.add_function(wrap_pyfunction!(is_uncommitted_dir, m)?)?;
     m.add_function(wrap_pyfunction!(committed_generation, m)?)?;
     m.add_function(wrap_pyfunction!(maxsim, m)?)?;

@@ -54,6 +54,24 @@ def test_delete_then_compact(index: Path, tmp_path: Path) -> None:
     assert Index.open(index).ids == ["d0", "d3"]
 
 
+def test_compact_with_refit(index: Path) -> None:
+    """R-CLI-16, R-INDEX-19: --refit encodes the stored texts again and refits the codec in the
+    compaction's commit; the summary says so; info and search work on the result."""
+    ok(lateint("delete", "--index", index, "d1"))
+    done = json.loads(
+        ok(lateint("compact", "--index", index, "--refit", "--json", "--backend", "numpy"))
+    )
+    assert (done["refit"], done["n_live"], done["generation"]) == (True, 5, 3)
+    assert 0 <= done["far_share"] <= 0.2
+    assert [n for n, _ in Index.open(index).files()][1] == "codec-3.lti"
+    assert (
+        json.loads(ok(lateint("info", "--index", index, "--json")))["far_share"]
+        == (done["far_share"])
+    )
+    hits = json.loads(ok(lateint("search", "--index", index, "cats", "--k", "5", "--json")))
+    assert {h["id"] for h in hits[0]["hits"]} == {"d0", "d2", "d3", "d4", "d5"}
+
+
 def test_delete_errors(index: Path, tmp_path: Path) -> None:
     """R-CLI-15, R-CLI-3: both or neither of IDs and --ids is a usage error (exit 2); an unknown
     id fails (exit 1) naming it and deletes nothing; a missing file is named."""

@@ -184,7 +184,8 @@ def test_search_follows_the_pipeline(
 def test_default_search_parameters(documents: list[np.ndarray], seed: int) -> None:
     """R-ISEARCH-3: defaults nprobe = min(K, max(8, K // 512)), candidates = max(512, 32k,
     ceil(8 sqrt(n_docs))) and rescore = max(128, 8k); fewer than k results only when fewer
-    documents are candidates (every document is, when nprobe >= K)."""
+    documents are candidates (every document is, when nprobe >= K); a k reaching the collection
+    returns every document, exhaustively scored."""
     with built(documents, seed=seed) as (index, _):
         q = _queries(seed, index.dim, n=1)[0]
         k = 5
@@ -199,7 +200,7 @@ def test_default_search_parameters(documents: list[np.ndarray], seed: int) -> No
         positions, scores = search_oracle(index, q, k, nprobe, max(128, 8 * k), candidates)
         assert list(hit.ids) == positions
         np.testing.assert_array_equal(hit.scores, scores)
-        if index.n_centroids <= 8:
+        if index.n_centroids <= 8 or k >= len(index):
             assert len(hit.ids) == min(k, len(index))
 
 
@@ -745,6 +746,33 @@ def test_bad_search_arguments(small_index: Index, kwargs: dict, req: str) -> Non
         small_index.search(Q8, **kwargs)
 
 
+def test_budgets_never_below_k(tmp_path: Path) -> None:
+    """R-ISEARCH-3: candidates or rescore below k are raised to k, and a k at or above the live
+    documents returns each of them (deleted ones excluded, an allow-list honoured), as the
+    exhaustive search ranks them; below that, k results whenever k documents are candidates."""
+    rng = np.random.default_rng(7)
+    docs = [rng.standard_normal((int(n), 8)).astype(np.float32) for n in rng.integers(1, 6, 300)]
+    index = Index.create(tmp_path / "i", docs, n_centroids=64, seed=1)
+    q = rng.standard_normal((4, 8)).astype(np.float32)
+    (full,) = index.search(q, k=300, exhaustive=True)
+    for k in (300, 301, 5000):
+        (h,) = index.search(q, k=k)
+        assert h.ids == full.ids
+        assert np.array_equal(h.scores, full.scores)
+    (h,) = index.search(q, k=40, nprobe=64, candidates=1, rescore=1)
+    assert len(set(h.ids)) == 40  # every document a candidate: 40 kept and rescored, not 1
+    assert list(h.scores) == sorted(h.scores, reverse=True)
+    index = index.delete(list(range(0, 300, 3)))
+    (h,) = index.search(q, k=200)
+    assert sorted(h.ids) == index.live_ids
+    (e,) = index.search(q, k=200, exhaustive=True)
+    assert h.ids == e.ids
+    assert np.array_equal(h.scores, e.scores)
+    allow = index.live_ids[::7]
+    (h,) = index.search(q, k=len(allow), allow=allow)
+    assert sorted(h.ids) == sorted(allow)
+
+
 def test_search_argument_limits(small_index: Index) -> None:
     """R-ISEARCH-3: the extreme valid values work: nprobe = 1 and K, rescore = 1, huge k."""
     n = len(small_index)
@@ -753,7 +781,7 @@ def test_search_argument_limits(small_index: Index) -> None:
     (h,) = small_index.search(Q8, k=2**62, nprobe=6, rescore=2**62)
     assert len(h.ids) == n
     (h,) = small_index.search(Q8, k=3, nprobe=1, rescore=1)
-    assert len(h.ids) == 1  # only one candidate is rescored
+    assert len(h.ids) == 3  # rescore below k is raised to k
 
 
 def test_decode_and_codes_reject_bad_positions(small_index: Index) -> None:

@@ -318,8 +318,11 @@ def _check_layout(docs: list[np.ndarray], nbits: int, id_kind: str, build_seed: 
     codec = parse(files[codec_name])
     assert k == index_oracle.default_sizes(n_tokens)[0]
     s = index_oracle.default_sizes(n_tokens)[1]  # R-KMEANS-1
-    assert (codec.kind, codec.version) == (KIND_CODEC, 1)
-    assert codec.fields == [dim, nbits, k, build_seed, s, 3]
+    assert (codec.kind, codec.version) == (KIND_CODEC, 2)  # R-INDEX-18: version 2
+    assert codec.fields[:6] == [dim, nbits, k, build_seed, s, 3]
+    far2 = struct.unpack("<d", struct.pack("<Q", codec.fields[6]))[0]
+    assert far2 >= 0
+    assert np.sqrt(far2) == index.stats()["far_threshold"]
     assert len(codec.sections) == 4
     np.testing.assert_array_equal(array(codec, 0, "f4").reshape(k, dim), index.centroids)
     np.testing.assert_array_equal(array(codec, 1, "f4").reshape(dim, n_buckets - 1), index.cutoffs)
@@ -327,9 +330,9 @@ def _check_layout(docs: list[np.ndarray], nbits: int, id_kind: str, build_seed: 
     assert json.loads(codec.sections[3].decode("utf-8")) == {} == index.metadata
 
     seg = parse(files[segment_name])
-    assert (seg.kind, seg.version) == (KIND_SEGMENT, 1)
-    assert len(seg.sections) == 8
-    dim_, nbits_, k_, n_docs_, n_tokens_, n_pairs, kind_, codec_crc = seg.fields
+    assert (seg.kind, seg.version) == (KIND_SEGMENT, 2)
+    assert len(seg.sections) == 9
+    dim_, nbits_, k_, n_docs_, n_tokens_, n_pairs, kind_, codec_crc, n_far = seg.fields
     assert (dim_, nbits_, k_, n_docs_, n_tokens_) == (dim, nbits, k, n_docs, n_tokens)
     assert kind_ == (0 if id_kind == "int" else 1)
     assert codec_crc == header_crc(files[codec_name])
@@ -357,6 +360,11 @@ def _check_layout(docs: list[np.ndarray], nbits: int, id_kind: str, build_seed: 
         np.testing.assert_array_equal(array(seg, 5, "u8"), np.cumsum([0, *map(len, text)]))
         assert seg.sections[6] == b"".join(text)
     np.testing.assert_array_equal(array(seg, 7, "f4").reshape(dim, 2), index.bounds)
+    far = array(seg, 8, "u4")  # R-INDEX-18: far tokens per document
+    assert len(far) == n_docs
+    assert (far <= lens).all()
+    assert far.sum() == n_far
+    assert n_far == index.stats()["far_tokens"]
 
 
 def test_rewrite_helper_is_faithful(pristine: dict) -> None:
@@ -577,6 +585,25 @@ def _set_float(i: int, pos: int, value: float) -> Callable[[Container], None]:
     return _edit_array(i, "f4", lambda a: a.__setitem__(pos, value))
 
 
+def _version_1(c: Container) -> None:
+    """A file of format version 1: the codec's far threshold field, or the segment's ``n_far``
+    field and far counts section, dropped (R-INDEX-18)."""
+    c.version = 1
+    if c.kind == KIND_CODEC:
+        del c.fields[6:]
+    else:
+        del c.fields[8:]
+        del c.sections[8:]
+
+
+def _far_count_above_tokens(c: Container) -> None:
+    """Document 0's far count above its tokens, ``n_far`` still the sum (R-INDEX-18)."""
+    far = array(c, 8, "u4")
+    far[0] = 2**31
+    put(c, 8, far)
+    c.fields[8] = int(far.astype(np.uint64).sum())
+
+
 SEGMENT_CASES = {
     "centroid id = K": ("int", _edit_array(1, "u2", lambda a: a.__setitem__(-1, 8))),
     "centroid id = 65535": ("int", _edit_array(1, "u2", lambda a: a.__setitem__(-1, 65535))),
@@ -623,8 +650,12 @@ SEGMENT_CASES = {
     "K field huge": ("int", _set_field(2, 2**64 - 1)),
     "nbits field 3": ("int", _set_field(1, 3)),
     "dim field 0": ("int", _set_field(0, 0)),
-    "version 2": ("int", lambda c: setattr(c, "version", 2)),
+    "version 3": ("int", lambda c: setattr(c, "version", 3)),
     "version 0": ("int", lambda c: setattr(c, "version", 0)),
+    "version 1 with a version 2 codec": ("int", _version_1),
+    "version 1 with 9 fields": ("int", lambda c: setattr(c, "version", 1)),
+    "far counts sum above n_far": ("int", _set_field(8, 2**40)),
+    "a far count above its document's tokens": ("int", _far_count_above_tokens),
     "kind 2": ("int", lambda c: setattr(c, "kind", KIND_CODEC)),
     "an extra field": ("int", lambda c: c.fields.append(0)),
     "an extra section": ("int", lambda c: c.sections.append(b"")),
@@ -658,7 +689,12 @@ CODEC_CASES = {
     "K field + 1": _set_field(2, 9),
     "nbits field 3": _set_field(1, 3),
     "dim field huge": _set_field(0, 2**62),
-    "version 2": lambda c: setattr(c, "version", 2),
+    "version 3": lambda c: setattr(c, "version", 3),
+    "version 1 with 7 fields": lambda c: setattr(c, "version", 1),
+    "version 1 codec with version 2 segments": _version_1,
+    "far threshold negative": _set_field(6, struct.unpack("<Q", struct.pack("<d", -1.0))[0]),
+    "far threshold NaN": _set_field(6, 0x7FF8000000000000),
+    "far threshold infinite": _set_field(6, 0x7FF0000000000000),
     "kind 3": lambda c: setattr(c, "kind", KIND_SEGMENT),
     "an extra field": lambda c: c.fields.append(0),
     "a missing section": lambda c: c.sections.pop(),

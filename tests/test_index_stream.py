@@ -137,13 +137,17 @@ def test_one_chunk_gives_the_in_memory_files(tmp_path: Path) -> None:
 def test_hits_and_compaction_are_the_in_memory_index(tmp_path: Path) -> None:
     """R-INDEX-17, R-ISEARCH-8, R-INDEX-12: a streamed index of many segments returns the ids and
     bit-identical scores of the in-memory one, default pipeline and exhaustive, for several
-    parameter sets; compacting both gives byte-identical files, and the same hits."""
+    parameter sets, and the same far-token figures (R-INDEX-18); compacting both gives
+    byte-identical files, and the same hits."""
     docs = _documents(2, 400)
     queries = _queries(3, 12)
     ref = Index.create(tmp_path / "ref", docs, n_centroids=64)
     streamed = Index.create(tmp_path / "s", _batches(docs, 25), n_centroids=64, segment_tokens=500)
     assert len(streamed.segments()) > 10
     _same_hits(streamed, ref, queries)
+    # R-INDEX-18: the same far threshold, and the same far tokens counted over the segments.
+    for key in ("far_threshold", "far_tokens", "far_share", "n_tokens"):
+        assert streamed.stats()[key] == ref.stats()[key], key
     ref_c, streamed_c = ref.compact(), streamed.compact()
     assert streamed_c.segments() == [("segment-2.lti", len(docs))]
     assert _files(tmp_path / "s") == _files(tmp_path / "ref")

@@ -59,6 +59,36 @@ def test_compact_rewrites_the_texts_store(tmp_path: Path) -> None:
     assert reopen(path).text("d29") == dict(corpus(30))["d29"]
 
 
+def test_compact_with_refit_reencodes_the_stored_texts(tmp_path: Path) -> None:
+    """R-RET-6, R-INDEX-19: Retriever.compact(refit=True) encodes the live documents' stored
+    texts with its encoder and refits the codec in the compaction's commit: the codec and segment
+    are those of a fresh build of the live texts; texts and search follow; an index without
+    texts cannot be refitted by the retriever's functions."""
+    path = tmp_path / "i"
+    r = build(path, corpus(25))
+    r.delete(["d0", "d11", "d24"])
+    r.compact(refit=True)
+    g = r.index.generation
+    assert [n for n, _ in r.index.files()] == ["MANIFEST", f"codec-{g}.lti", f"segment-{g}.lti"]
+    assert sorted(p.name for p in path.glob("texts-*.jsonl")) == [f"texts-{g}.jsonl"]
+    live = [(i, t) for i, t in corpus(25) if i not in {"d0", "d11", "d24"}]
+    fresh = build(tmp_path / "fresh", live, commit_every=100)
+    assert (path / f"codec-{g}.lti").read_bytes() == (
+        tmp_path / "fresh" / "codec-1.lti"
+    ).read_bytes()
+    assert (path / f"segment-{g}.lti").read_bytes() == (
+        tmp_path / "fresh" / "segment-1.lti"
+    ).read_bytes()
+    again = reopen(path)
+    assert again.text("d12") == dict(corpus(25))["d12"]
+    for a, b in zip(again.search(["heart"], k=5), fresh.search(["heart"], k=5), strict=True):
+        assert a.ids == b.ids
+    docs = list(np.random.default_rng(0).standard_normal((12, 3, 8)).astype(np.float32))
+    Index.create(tmp_path / "p", docs)
+    with pytest.raises(InputError, match="R-RET-6"):
+        changes.compact(tmp_path / "p", encode=lambda texts: [])
+
+
 def test_plain_index_changes_without_texts(tmp_path: Path) -> None:
     """R-RET-6: the same functions change an index without a texts store."""
     docs = list(np.random.default_rng(0).standard_normal((12, 3, 8)).astype(np.float32))

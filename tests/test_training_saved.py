@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import golden_sgd
 import numpy as np
 import pytest
 import torch
@@ -27,15 +28,7 @@ torch.set_num_threads(1)
 
 def _trained(name: str) -> training.ColBERT:
     golden = json.loads((GOLDEN / f"golden-{name}.json").read_text())
-    model = training.ColBERT.from_pretrained(ENCODER / name).eval()
-    sgd, batch = golden["sgd"], golden["batch"]
-    optimizer = torch.optim.SGD(model.parameters(), lr=sgd["lr"])
-    loss = training.Contrastive()
-    for _ in range(sgd["steps"]):
-        optimizer.zero_grad(set_to_none=True)
-        loss(model, queries=batch["queries"], documents=batch["documents"]).backward()
-        optimizer.step()
-    return model
+    return golden_sgd.run(training.ColBERT.from_pretrained(ENCODER / name), golden)
 
 
 @pytest.mark.parametrize("backend", ["torch", "numpy"])

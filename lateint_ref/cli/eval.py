@@ -27,16 +27,28 @@ def run(args: argparse.Namespace) -> int:
     if not queries:
         raise InputError(f"R-CLI-9: {args.dataset}: no query is judged in {args.split}")
     r = Retriever.open(index_dir(args.index), backend=backend(args))
+    indexed = {str(i) for i in r.index.live_ids}
+    if not any(d in indexed for q in qrels.values() for d in q):
+        raise InputError(
+            f"R-CLI-9: no document judged in {args.split}.tsv of {args.dataset} is in the index "
+            f"{args.index}: is it the index of another collection?"
+        )
+    depth = max(int(m.partition("@")[2]) for m in METRICS)  # R-CLI-9: metrics never use --k
     start = time.perf_counter()
-    ranking = search_run(r, queries, args.k, args.threads)
+    ranking = search_run(r, queries, depth, args.threads)
     seconds = time.perf_counter() - start
     if args.output:
-        write_run(args.output, ranking)
+        if args.k <= depth:
+            write_run(args.output, {q: hits[: args.k] for q, hits in ranking.items()})
+        else:
+            write_run(args.output, search_run(r, queries, args.k, args.threads))
     scores = evaluate(ranking, qrels, metrics=METRICS)
     if args.json:
-        print_json({**scores, "n_queries": len(queries), "k": args.k, "seconds": seconds})
+        print_json(
+            {**scores, "n_queries": len(queries), "depth": depth, "k": args.k, "seconds": seconds}
+        )
         return EXIT_OK
     for metric in METRICS:
         print(f"{metric_name(metric):<11} {scores[metric]:.4f}")
-    print(f"({len(queries):,} queries of {args.split}, k={args.k}, {seconds:.2f} s)")
+    print(f"({len(queries):,} queries of {args.split}, depth {depth}, {seconds:.2f} s)")
     return EXIT_OK

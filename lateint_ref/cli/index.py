@@ -27,14 +27,23 @@ def run(args: argparse.Namespace) -> int:
         backend=backend(args),
         threads=args.threads,
         progress=sys.stderr.isatty(),  # R-CLI-5
+        prune=args.prune,
+        append=args.append,
+        keep_empty=args.keep_empty,
     )
     seconds = time.perf_counter() - start
     info = r.info()
+    counts = r.counts or {}
     if args.json:
-        print_json({"index": args.index, "seconds": seconds, **info})
+        print_json({"index": args.index, "seconds": seconds, **info, "counts": counts})
     else:
         print(
-            f"indexed {info['n_docs']:,} documents ({info['n_tokens']:,} tokens x {info['dim']})"
+            f"indexed {info['n_live']:,} documents ({info['n_tokens']:,} tokens x {info['dim']})"
             f" in {args.index} in {seconds:.1f} s"
         )
+        shown = [f"{counts.get(k, 0):,} {k}" for k in ("added", "updated", "unchanged", "removed")]
+        shown.append(f"{counts.get('empty', 0):,} empty skipped")
+        if counts.get("not_in_corpus"):
+            shown.append(f"{counts['not_in_corpus']:,} not in corpus (kept; --prune removes them)")
+        print(", ".join(shown))
     return EXIT_OK

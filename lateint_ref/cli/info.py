@@ -23,7 +23,7 @@ def run(args: argparse.Namespace) -> int:
             value = f"{value:.2f}"
         elif isinstance(value, int):
             value = f"{value:,}"
-        elif isinstance(value, dict):
+        elif isinstance(value, (dict, list)):
             value = json.dumps(value, sort_keys=True, default=str)
         print(f"{key}: {value}")
     return EXIT_OK

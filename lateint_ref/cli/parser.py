@@ -148,6 +148,17 @@ def build() -> _Parser:
         metavar="N",
         help="projection size given to a bare BERT/ModernBERT backbone (default 128)",
     )
+    p.add_argument(
+        "--prune", action="store_true", help="remove the indexed documents the corpus lacks"
+    )
+    p.add_argument(
+        "--append",
+        action="store_true",
+        help="add a corpus none of whose documents the index holds (else refused)",
+    )
+    p.add_argument(
+        "--keep-empty", action="store_true", help="index empty documents (skipped by default)"
+    )
     _add_backend(p)
     p.set_defaults(parser=p)
 
@@ -189,7 +200,11 @@ def build() -> _Parser:
     )
     p.add_argument("--split", default="test", help="qrels split (default test)")
     p.add_argument(
-        "--k", type=_positive_int, default=100, metavar="N", help="results per query (default 100)"
+        "--k",
+        type=_positive_int,
+        default=100,
+        metavar="N",
+        help="results per query in the --output run (default 100); the metrics do not use it",
     )
     p.add_argument("--output", metavar="RUN.tsv", help="also write the run in TREC format")
     _add_backend(p)
@@ -249,6 +264,14 @@ def build() -> _Parser:
         help="merge an index's segments, dropping deleted documents",
     )
     p.add_argument("--index", required=True, metavar="DIR", help="the index folder")
+    p.add_argument(
+        "--refit",
+        action="store_true",
+        help="encode the stored texts again with the index's model and train new centroids "
+        "and buckets on them (R-INDEX-19)",
+    )
+    p.add_argument("--batch-size", type=_positive_int, default=32, metavar="N")
+    _add_backend(p)
     p.set_defaults(parser=p)
 
     p = commands.add_parser(

@@ -157,7 +157,14 @@ class Index:
 
     def compact(
         self,
+        refit: bool = False,
+        documents: Any = None,
         *,
+        nbits: int | None = None,
+        seed: int | None = None,
+        n_centroids: int | None = None,
+        sample: int | None = None,
+        kmeans_iters: int | None = None,
         threads: int | None = None,
         progress: bool | None = None,
         lock_timeout: float | None = 0,
@@ -166,8 +173,46 @@ class Index:
         ones, in one atomic commit (R-INDEX-12), and returns the index reopened. Codes, codec and
         ids are unchanged, so exhaustive results over the live documents are too; positions are
         renumbered. An index opened before keeps searching what it opened. ``lock_timeout``: as
-        ``create`` (R-INDEX-14)."""
-        writer.compact(self.path, threads=threads, progress=progress, lock_timeout=lock_timeout)
+        ``create`` (R-INDEX-14).
+
+        With ``refit=True`` (R-INDEX-19), ``documents`` are the embeddings of the live documents
+        in ``live_ids`` order (any form ``create`` accepts): a new codec is trained on them as
+        ``create`` trains one, and they are coded into one segment, committed with it alone in
+        one commit, ids unchanged. ``nbits``, ``seed`` and ``kmeans_iters`` default to the
+        current codec's, ``n_centroids`` and ``sample`` to R-KMEANS-1's rule for the new size;
+        ``create`` of the same documents, ids and parameters gives the same codec and segment.
+        A wrong number of documents or dimension raises ``InputError`` before any change."""
+        refit = _checks.flag(refit, "refit", "R-INDEX-19")
+        training = {
+            "nbits": nbits,
+            "seed": seed,
+            "n_centroids": n_centroids,
+            "sample": sample,
+            "kmeans_iters": kmeans_iters,
+        }
+        if not refit:
+            given = [name for name, v in training.items() if v is not None]
+            if documents is not None or given:
+                what = "documents" if documents is not None else given[0]
+                raise InputError(f"R-INDEX-19: {what} given without refit=True")
+            writer.compact(self.path, threads=threads, progress=progress, lock_timeout=lock_timeout)
+            return self._reopened()
+        if documents is None:
+            raise InputError(
+                "R-INDEX-19: refit=True needs documents: the embeddings of the live documents"
+            )
+        writer.refit(
+            self.path,
+            documents,
+            nbits=nbits,
+            seed=seed,
+            n_centroids=n_centroids,
+            sample=sample,
+            kmeans_iters=kmeans_iters,
+            threads=threads,
+            progress=progress,
+            lock_timeout=lock_timeout,
+        )
         return self._reopened()
 
     @classmethod
@@ -310,9 +355,26 @@ class Index:
 
     def stats(self) -> dict[str, Any]:
         """Sizes: documents (``n_docs`` stored, ``n_live`` and ``n_deleted``), tokens, centroids,
-        dim, nbits and bytes on disk (all files)."""
+        dim, nbits and bytes on disk (all files); how well the codec fits (R-INDEX-18):
+        ``far_threshold`` (the codec's residual norm threshold), ``far_tokens`` and
+        ``far_share`` over the stored tokens (deleted documents' included, as ``n_tokens``), and
+        per segment ``segments``: ``[{"name", "n_docs", "n_tokens", "far_tokens", "far_share"}]``
+        in position order. The far figures are None for an index of format version 1."""
         on_disk = sum(size for _, size in self.files())
         seed, sample, iters = self._native.training
+        per_segment = self._native.segment_far()
+        segments: list[dict[str, Any]] = [
+            {
+                "name": name,
+                "n_docs": n_docs,
+                "n_tokens": n_tokens,
+                "far_tokens": far,
+                "far_share": None if far is None else far / n_tokens,
+            }
+            for name, n_docs, n_tokens, far in per_segment
+        ]
+        counts = [far for _, _, _, far in per_segment]
+        far_tokens = None if None in counts else sum(c for c in counts if c is not None)
         return {
             "n_docs": len(self),
             "n_live": self.n_live,
@@ -326,6 +388,10 @@ class Index:
             "seed": seed,
             "kmeans_sample": sample,
             "kmeans_iters": iters,
+            "far_threshold": self._native.far_threshold,
+            "far_tokens": far_tokens,
+            "far_share": None if far_tokens is None else far_tokens / max(self.n_tokens, 1),
+            "segments": segments,
         }
 
     def search_defaults(self, k: int = 10) -> dict[str, Any]:
@@ -375,6 +441,11 @@ class Index:
             for v, name in ((nprobe, "nprobe"), (candidates, "candidates"), (rescore, "rescore"))
         )
         exhaustive = _checks.flag(exhaustive, "exhaustive", "R-ISEARCH-2")
+        # R-ISEARCH-3: the budgets never below k; a k reaching the live documents returns them all.
+        candidates, rescore = (
+            v if v is None or v < 1 else max(v, k_native) for v in (candidates, rescore)
+        )
+        exhaustive = exhaustive or k_native >= self.n_live
         n_threads = _checks.threads(threads)
         allowed = None if allow is None else self._allowed(allow)
         q_vectors, q_offsets = pack_queries(queries)

@@ -1,7 +1,8 @@
 """Writing an index (spec/index.md): ``create`` builds and commits the first generation (from
 an iterator of batches too, spilled to disk as they come, R-INDEX-17),
 ``append`` commits a new segment coded with the existing codec (R-INDEX-6, R-INDEX-7),
-``delete`` tombstones documents and ``compact`` merges the live ones (R-INDEX-10, R-INDEX-12).
+``delete`` tombstones documents and ``compact`` merges the live ones (R-INDEX-10, R-INDEX-12),
+``refit`` with a new codec trained on their embeddings (R-INDEX-19).
 They check their arguments here, once, then hand them to the native writer, which reports to
 a ``Progress`` callback on this thread and stops, committing nothing, when it or a signal handler
 raises (R-INDEX-8); the reader (``reader.Index``) reopens what they committed."""
@@ -269,6 +270,56 @@ def compact(
     report = Progress("compacting index", progress)
     try:
         return retrying(lambda: _native.compact_index(os.fspath(path), n_threads, report), wait)
+    finally:
+        report.close()
+
+
+def refit(
+    path: str | os.PathLike[str],
+    documents: Any,
+    *,
+    nbits: int | None = None,
+    seed: int | None = None,
+    n_centroids: int | None = None,
+    sample: int | None = None,
+    kmeans_iters: int | None = None,
+    threads: int | None = None,
+    progress: bool | None = None,
+    lock_timeout: float | None = 0,
+) -> None:
+    """Compacts with a new codec trained on ``documents``, the embeddings of the live documents
+    in ``live_ids`` order (see ``Index.compact``, R-INDEX-19). Each training parameter left None
+    takes its default: ``nbits``, ``seed`` and ``kmeans_iters`` the current codec's,
+    ``n_centroids`` and ``sample`` by R-KMEANS-1."""
+    wait = _checks.lock_timeout(lock_timeout)
+    if isinstance(documents, (Sequence, np.ndarray)) and len(documents) == 0:
+        raise InputError("R-INDEX-19: no documents given: a refit needs the live documents")
+    vectors, offsets = pack_documents(documents)
+    nbits = _checks.optional_integer(nbits, "nbits", "R-QUANT-1", 1, 4)
+    seed = _checks.optional_integer(seed, "seed", "R-KMEANS-2", 0, 2**64 - 1)
+    n_centroids = _checks.optional_integer(n_centroids, "n_centroids", "R-KMEANS-1", 1, 2**62)
+    sample = _checks.optional_integer(sample, "sample", "R-KMEANS-1", 1, 2**62)
+    iters = _checks.optional_integer(
+        kmeans_iters, "kmeans_iters", "R-KMEANS-1", 0, MAX_KMEANS_ITERS
+    )
+    n_threads = _checks.threads(threads)
+    report = Progress("refitting index", progress)
+    try:
+        retrying(
+            lambda: _native.refit_index(
+                os.fspath(path),
+                vectors,
+                offsets,
+                nbits,
+                seed,
+                n_centroids,
+                sample,
+                iters,
+                n_threads,
+                report,
+            ),
+            wait,
+        )
     finally:
         report.close()
 

@@ -6,9 +6,11 @@ that keeps no texts (``Index.create``'s own) is changed the same way, without te
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from lateint_ref.errors import InputError
 from lateint_ref.index import Index
 from lateint_ref.retrieval import texts as texts_store
 
@@ -59,20 +61,39 @@ def compact(
     *,
     threads: int | None = None,
     lock_timeout: float | None = 0,
+    encode: Callable[[list[str]], list[Any]] | None = None,
+    progress: bool | None = None,
 ) -> Index:
     """Compacts the index (R-INDEX-12). When it keeps texts, the texts of the live documents are
     written first as the file of the new segment's generation (R-RET-1), and the files of the
-    segments compacted away are removed after the commit. Returns the index reopened."""
+    segments compacted away are removed after the commit. With ``encode`` (R-RET-6,
+    R-INDEX-19), the live documents' stored texts, in ``live_ids`` order, are encoded by it
+    (one ``[n_tokens_j, dim]`` float32 array per text) and the index is compacted with a codec
+    refitted on those embeddings; an index without texts cannot be refitted so (``InputError``).
+    Returns the index reopened."""
     path = Path(index_dir)
     with texts_store.writer_lock(path, lock_timeout):
         index = Index.open(path)
         keeps = _keeps_texts(path, index)
+        if encode is not None and not keeps:
+            raise InputError(
+                f"R-RET-6: the index at {path} keeps no texts: a refit needs the documents' "
+                "embeddings (Index.compact(refit=True, documents=...))"
+            )
+        live_texts: list[str] = []
         if keeps and index.n_live:  # an index of no live document is refused by compact
             texts_store.recover(path, index.generation)
             texts = texts_store.load(path, index)
             live = index.live_ids
-            texts_store.write(path, index.generation + 1, live, [texts[i] for i in live])
-        compacted = index.compact(threads=threads)
+            live_texts = [texts[i] for i in live]
+            texts_store.write(path, index.generation + 1, live, live_texts)
+        if encode is None:
+            compacted = index.compact(threads=threads, progress=progress)
+        elif not index.n_live:
+            raise InputError("R-INDEX-19: every document is deleted: nothing to refit on")
+        else:
+            vectors = encode(live_texts)
+            compacted = index.compact(True, vectors, threads=threads, progress=progress)
         if keeps:
             for name, _ in index.segments():
                 generation = texts_store.segment_generation(name)

@@ -25,7 +25,7 @@ from lateint_ref.errors import InputError
 from lateint_ref.index import Hits, Index, writer
 from lateint_ref.index.writer import external_ids
 from lateint_ref.progress import Progress
-from lateint_ref.retrieval import changes
+from lateint_ref.retrieval import changes, sync
 from lateint_ref.retrieval import texts as texts_store
 from lateint_ref.scoring import maxsim
 
@@ -111,9 +111,11 @@ def _commit(
     settings: dict[str, Any],
     threads: int | None,
     progress: bool | None,
+    upsert: bool = False,
 ) -> Index:
     """Commits one chunk, its texts written durably first (R-RET-1); under the writer lock.
-    ``vectors``: one ``[n_tokens_j, dim] float32`` array per document."""
+    ``vectors``: one ``[n_tokens_j, dim] float32`` array per document; ``upsert``: the chunk
+    replaces live documents of the same ids (R-RET-7, R-INDEX-11)."""
     if first:
         # Index.create wants an empty folder: the texts wait beside it, and are moved in once
         # generation 1 is committed (or by the next build when this one stops in between).
@@ -139,7 +141,7 @@ def _commit(
     # committed generation is never overwritten.
     on_disk = Index.open(path)
     texts_store.write(path, on_disk.generation + 1, ids, texts)
-    return on_disk.add(vectors, ids, threads=threads, progress=progress)
+    return on_disk.add(vectors, ids, upsert=upsert, threads=threads, progress=progress)
 
 
 class Retriever:
@@ -157,6 +159,8 @@ class Retriever:
         self.encoder = encoder
         self.settings = settings
         self._texts = texts
+        # What the build that returned this retriever did with the corpus (R-RET-7).
+        self.counts: dict[str, int] | None = None
 
     @classmethod
     def build(
@@ -176,6 +180,9 @@ class Retriever:
         progress: bool | None = None,
         on_chunk: Callable[[list[Any], list[np.ndarray]], None] | None = None,
         lock_timeout: float | None = 0,
+        prune: bool = False,
+        append: bool = False,
+        keep_empty: bool = False,
     ) -> Retriever:
         """Indexes ``corpus``, an iterable of ``(id, text)`` pairs, at ``index_dir`` (R-RET-1).
 
@@ -189,6 +196,14 @@ class Retriever:
         embeddings before they are indexed (to keep them, e.g. for exact search). ``progress``:
         True or False, None shows it only when stderr is a terminal; it reports the documents
         committed, out of ``len(corpus)`` when the corpus has a length.
+
+        Over an existing index the build brings it in line with the corpus (R-RET-7): documents
+        it lacks are added, documents whose text changed replaced, unchanged ones skipped, and
+        with ``prune=True`` the documents the corpus lacks deleted; a corpus none of whose
+        documents the index holds raises ``InputError`` unless ``append=True``. Empty or
+        whitespace-only texts are skipped unless ``keep_empty=True``. The returned retriever's
+        ``counts`` say what became of the documents (``added``, ``updated``, ``unchanged``,
+        ``removed``, ``empty``, ``not_in_corpus``).
         """
         commit_every = _checks.positive(commit_every, "commit_every", "R-RET-1")
         recorded, folder = _model(model_dir, seed, embedding_size)
@@ -201,17 +216,15 @@ class Retriever:
         with texts_store.writer_lock(path, lock_timeout):
             index = cls._resume(path, settings)
             encoder = _encoder(settings, backend, precision, folder)
-            done = set(index.ids) if index is not None else set()
-            read = 0  # corpus items consumed: each one committed, now or by an earlier run
-
-            def pending() -> Iterator[tuple[Any, str]]:
-                nonlocal read
-                for i, t in _pairs(corpus):
-                    read += 1
-                    if i not in done:
-                        yield i, t
-
-            items = pending()
+            stored = texts_store.load(path, index) if index is not None else {}
+            plan = sync.Sync(
+                stored,
+                append=_checks.flag(append, "append", "R-RET-7"),
+                keep_empty=_checks.flag(keep_empty, "keep_empty", "R-RET-7"),
+                path=path,
+            )
+            prune = _checks.flag(prune, "prune", "R-RET-7")
+            items = plan.items(_pairs(corpus))
             chunks = iter(lambda: list(itertools.islice(items, commit_every)), [])
             report = Progress("indexing", progress)
             try:
@@ -233,14 +246,24 @@ class Retriever:
                         settings=settings,
                         threads=threads,
                         progress=progress,
+                        upsert=plan.replaces(ids),
                     )
-                    report("documents committed", read, total)
+                    report("documents committed", plan.read, total)
                     report.close()  # one line per commit, between the encoder's and the index's
+                gone = plan.removals(prune)
+                if gone and index is not None:  # R-RET-7: one commit deletes them all
+                    on_disk = Index.open(path)
+                    texts_store.recover(path, on_disk.generation)
+                    index = on_disk.delete(gone)
             finally:
                 report.close()
         if index is None:
-            raise InputError(f"R-RET-1: the corpus for {path} has no document")
-        return cls(index, encoder, settings)
+            empty = plan.counts.empty
+            why = f" that is not empty ({empty} empty: keep_empty indexes them)" if empty else ""
+            raise InputError(f"R-RET-1: the corpus for {path} has no document{why}")
+        built = cls(index, encoder, settings)
+        built.counts = plan.counts.as_dict()
+        return built
 
     @staticmethod
     def _resume(path: Path, settings: dict[str, Any]) -> Index | None:
@@ -347,10 +370,33 @@ class Retriever:
         self.index = changes.delete(self.index.path, ids, lock_timeout=lock_timeout)
         self._texts = None
 
-    def compact(self, *, threads: int | None = None, lock_timeout: float | None = 0) -> None:
-        """Compacts the index (R-INDEX-12), its texts store with it (R-RET-6). ``lock_timeout``:
-        as ``build`` (R-INDEX-14)."""
-        self.index = changes.compact(self.index.path, threads=threads, lock_timeout=lock_timeout)
+    def compact(
+        self,
+        refit: bool = False,
+        *,
+        batch_size: int = 32,
+        threads: int | None = None,
+        progress: bool | None = None,
+        lock_timeout: float | None = 0,
+    ) -> None:
+        """Compacts the index (R-INDEX-12), its texts store with it (R-RET-6). With
+        ``refit=True`` the stored texts of the live documents are encoded again with this
+        retriever's encoder and the index is compacted with a codec refitted on them
+        (R-INDEX-19), in the same commit. ``lock_timeout``: as ``build`` (R-INDEX-14)."""
+        refit = _checks.flag(refit, "refit", "R-INDEX-19")
+
+        def encode(texts: list[str]) -> list[np.ndarray]:
+            return self.encoder.encode(
+                texts, is_query=False, batch_size=batch_size, show_progress=progress
+            )
+
+        self.index = changes.compact(
+            self.index.path,
+            threads=threads,
+            lock_timeout=lock_timeout,
+            encode=encode if refit else None,
+            progress=progress,
+        )
         self._texts = None
 
     def text(self, doc_id: Any) -> str | None:

@@ -7,6 +7,7 @@ use rayon::prelude::*;
 
 use super::commit::{Added, Uncommitted, clear_leftovers, commit, lock, prepare_dir};
 use super::committed::Committed;
+use super::far;
 use super::format::{Codec, Entry, Ids, MANIFEST, SegmentParts, manifest};
 use super::kmeans;
 use super::layout::{Layout, residual_bounds};
@@ -53,8 +54,47 @@ pub fn build(
     clear_leftovers(dir)?;
     files.remove_lock = true;
     files.remove_dir = created;
-    let points = docs.data;
+    let (codec, assigned) = train(isa, docs, params, k, s, progress)?;
+    files.add(CODEC_NAME);
+    let codec_entry = codec.write(dir, CODEC_NAME, &mut |done, total| {
+        progress("write", done, total)
+    })?;
+    files.add(SEGMENT_NAME);
+    let segment_entry = write_segment(
+        dir,
+        SEGMENT_NAME,
+        docs,
+        ids,
+        &assigned,
+        &codec,
+        codec_entry.header_crc,
+        progress,
+    )?;
+    // The commit: no progress call from here on, so a stopped build never commits (R-INDEX-8).
+    let fields = [
+        1,
+        2,
+        dim as u64,
+        params.nbits as u64,
+        docs.len() as u64,
+        n as u64,
+    ];
+    let entries = [codec_entry, segment_entry];
+    manifest::write(dir, fields, &entries, &mut || files.committed())
+}
 
+/// Trains the codec of `docs` (R-KMEANS-2..4, R-QUANT-2, R-INDEX-18) with `k` centroids on a
+/// sample of `s` tokens; returns it (its header CRC not yet known) with every token's centroid.
+pub fn train(
+    isa: Isa,
+    docs: &Packed,
+    params: &Params,
+    k: usize,
+    s: usize,
+    progress: &mut Progress,
+) -> Result<(Codec, Vec<u32>)> {
+    let (dim, n) = (docs.dim, docs.data.len() / docs.dim);
+    let points = docs.data;
     progress("sample", 0, 1)?;
     let picks = rng::sample(n, s, params.seed);
     let mut sample = memory::zeroed::<f32>(memory::product(s, dim, 4)?)?;
@@ -83,6 +123,8 @@ pub fn build(
         |i, d| residual(picks[i], d),
         &mut |done| progress("buckets", done as u64, dim as u64),
     )?;
+    // R-INDEX-18: the far threshold, from the sample's residual norms.
+    let far = far::threshold(points, dim, &picks, &assigned, &centroids, progress)?;
     let codec = Codec {
         dim,
         k,
@@ -92,35 +134,11 @@ pub fn build(
         centroids,
         buckets,
         metadata: params.metadata.clone(),
+        far: Some(far),
         header_crc: 0,
         table: Vec::new(),
     };
-    files.add(CODEC_NAME);
-    let codec_entry = codec.write(dir, CODEC_NAME, &mut |done, total| {
-        progress("write", done, total)
-    })?;
-    files.add(SEGMENT_NAME);
-    let segment_entry = write_segment(
-        dir,
-        SEGMENT_NAME,
-        docs,
-        ids,
-        &assigned,
-        &codec,
-        codec_entry.header_crc,
-        progress,
-    )?;
-    // The commit: no progress call from here on, so a stopped build never commits (R-INDEX-8).
-    let fields = [
-        1,
-        2,
-        dim as u64,
-        params.nbits as u64,
-        docs.len() as u64,
-        n as u64,
-    ];
-    let entries = [codec_entry, segment_entry];
-    manifest::write(dir, fields, &entries, &mut || files.committed())
+    Ok((codec, assigned))
 }
 
 /// Adds `docs` with `ids` to the index at `dir` as a new segment coded with its codec, then
@@ -237,9 +255,10 @@ pub(super) fn assign_all(
     Ok(assigned)
 }
 
-/// Codes `docs` with `codec` and writes them as the segment `name` (R-INDEX-5).
+/// Codes `docs` with `codec` and writes them as the segment `name` (R-INDEX-5), with their far
+/// counts when the codec has a far threshold (R-INDEX-18).
 #[allow(clippy::too_many_arguments)]
-pub(super) fn write_segment(
+pub fn write_segment(
     dir: &Path,
     name: &str,
     docs: &Packed,
@@ -254,6 +273,19 @@ pub(super) fn write_segment(
     let residual =
         |p: usize, d: usize| points[p * dim + d] - centroids[assigned[p] as usize * dim + d];
     let bounds = residual_bounds(n, dim, &residual, progress)?;
+    // R-INDEX-18: the far tokens of each document, for a codec with a far threshold.
+    let far = match codec.far {
+        Some(t) => Some(far::counts(
+            points,
+            dim,
+            &docs.offsets,
+            assigned,
+            centroids,
+            t,
+            progress,
+        )?),
+        None => None,
+    };
     let layout = Layout::new(docs, assigned, centroids, &codec.buckets, codec.k, progress)?;
     SegmentParts {
         dim,
@@ -267,6 +299,7 @@ pub(super) fn write_segment(
         ivf_docs: &layout.ivf_docs,
         ids,
         bounds: &bounds,
+        far: far.as_deref(),
     }
     .write(dir, name, &mut |done, total| progress("write", done, total))
 }

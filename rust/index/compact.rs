@@ -28,6 +28,8 @@ pub fn compact(dir: &Path, progress: &mut Progress) -> Result<usize> {
     let (dim, cb) = (codec.dim, index.segments[0].code_bytes);
     let mut doc_offsets = vec![0u64];
     let (mut codes, mut residuals) = (Vec::new(), Vec::new());
+    // R-INDEX-18: each live document's far count, copied (a version 2 codec's segments).
+    let mut far: Option<Vec<u32>> = codec.far.map(|_| Vec::new());
     let mut int_ids = Vec::new();
     let mut str_ids = Vec::new();
     let mut bounds: Vec<f32> = (0..dim)
@@ -49,6 +51,9 @@ pub fn compact(dir: &Path, progress: &mut Progress) -> Result<usize> {
             residuals.extend_from_slice(&seg.residuals()[range.start * cb..range.end * cb]);
             codes.extend_from_slice(&seg.codes()[range]);
             doc_offsets.push(codes.len() as u64);
+            if let (Some(out), Some(counts)) = (far.as_mut(), seg.far_counts()) {
+                out.push(counts[d]);
+            }
             match &seg.ids {
                 Ids::Int(v) => int_ids.push(v[d]),
                 Ids::Str(v) => str_ids.push(v[d].clone()),
@@ -91,6 +96,7 @@ pub fn compact(dir: &Path, progress: &mut Progress) -> Result<usize> {
         ivf_docs: &ivf_docs,
         ids: &ids,
         bounds: &bounds,
+        far: far.as_deref(),
     }
     .write(dir, &name, &mut |done, total| {
         progress("write", done, total)

@@ -13,6 +13,7 @@ use rayon::prelude::*;
 
 use super::build::{CODEC_NAME, Params, SEGMENT_NAME, assign_all, check_id_count, write_segment};
 use super::commit::{LOCK, Uncommitted, clear_leftovers, lock, prepare_dir};
+use super::far;
 use super::format::container::bytes_of;
 use super::format::{Codec, Entry, Ids, manifest};
 use super::kmeans;
@@ -263,7 +264,11 @@ impl Spill {
             |i, d| sample[i * dim + d] - centroids[sample_assigned[i] as usize * dim + d],
             &mut |done| progress("buckets", done as u64, dim as u64),
         )?;
-        drop((sample, sample_assigned));
+        // R-INDEX-18: the far threshold from the same norms, the sample rows standing for the
+        // collection's tokens they were read from.
+        let rows: Vec<usize> = (0..s).collect();
+        let far = far::threshold(&sample, dim, &rows, &sample_assigned, &centroids, progress)?;
+        drop((sample, sample_assigned, rows));
         let codec = Codec {
             dim,
             k,
@@ -273,6 +278,7 @@ impl Spill {
             centroids,
             buckets,
             metadata: params.metadata.clone(),
+            far: Some(far),
             header_crc: 0,
             table: Vec::new(),
         };

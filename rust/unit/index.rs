@@ -389,7 +389,16 @@ fn writers_hash_only_the_ids_of_earlier_segments() {
         let mut all_bytes = 0u64;
         for e in state.entries.iter().filter(|e| e.role == ROLE_SEGMENT) {
             let bytes = std::fs::read(dir.join(&e.name)).unwrap();
-            let p = container::parse(&bytes, &e.name, Kind::Segment, 8, 8).unwrap();
+            let layout = [(container::VERSION_FAR, 9, 9)];
+            let p = container::parse_versions(
+                &bytes,
+                &e.name,
+                Kind::Segment,
+                &layout,
+                &|_| true,
+                &mut |_| Ok(()),
+            )
+            .unwrap();
             ids_bytes += (p.sections[5].len() + p.sections[6].len()) as u64;
             all_bytes += bytes.len() as u64;
         }

@@ -111,6 +111,26 @@ def fit_buckets(residuals: np.ndarray, nbits: int) -> tuple[np.ndarray, np.ndarr
     return np.array(cuts, dtype=np.float32), np.array(weights, dtype=np.float32)
 
 
+FAR_QUANTILE_PERCENT = 99  # R-INDEX-18
+
+
+def squared_residual_norms(x: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """R-INDEX-18: ``[n]`` squared residual norms of tokens ``x [n, dim] f32`` with their
+    centroids ``c [n, dim] f32``: f32 residuals, squared and summed in f64 in component order
+    (``cumsum`` adds sequentially)."""
+    r = (np.asarray(x, np.float32) - np.asarray(c, np.float32)).astype(np.float64)
+    if r.shape[1] == 0:
+        return np.zeros(len(r))
+    return np.cumsum(r * r, axis=1)[:, -1]
+
+
+def far_threshold(sample_norms: np.ndarray) -> float:
+    """R-INDEX-18: ``tau^2``, the sample's squared norm of rank ``min(S - 1, floor(S * 99 /
+    100))`` in ascending order."""
+    s = len(sample_norms)
+    return float(np.sort(np.asarray(sample_norms, np.float64))[min(s - 1, s * 99 // 100)])
+
+
 def packed(documents: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     offsets = np.cumsum([0, *(len(d) for d in documents)])
     return np.vstack(documents), offsets
@@ -144,7 +164,15 @@ def search(
 
     ``index`` is read through ``len(index)``, ``index.centroids [K, dim] f32``,
     ``index.codes(p) -> (centroid ids [n], buckets [n, dim])`` and ``index.decode(positions) ->
-    [[n, dim] f32, ...]``; ``maxsim(q, docs) -> [1, n_docs] f32`` is exact MaxSim (R-MAXSIM-1)."""
+    [[n, dim] f32, ...]``; ``maxsim(q, docs) -> [1, n_docs] f32`` is exact MaxSim (R-MAXSIM-1).
+    R-ISEARCH-3: the budgets are never below ``k``, and a ``k`` reaching the collection (no
+    document deleted) ranks every document exactly."""
+    candidates, rescore = max(candidates, k), max(rescore, k)
+    if k >= len(index):
+        every = list(range(len(index)))
+        exact = maxsim(q, index.decode(every))[0]
+        best = ranking(exact, every, k)
+        return best, exact[best]
     c = index.centroids
     s = dots(q, c)  # step 1: [q_len, K]
     codes = [set(index.codes(p)[0].tolist()) for p in range(len(index))]

@@ -46,26 +46,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import sys
 import tempfile
 from pathlib import Path
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # spec/
+import pylate_peer  # noqa: F401, I001  (first: the environment, and PyLate 1.6.0 or exit)
+import pylate
 import numpy as np
 import torch
-
-try:
-    import pylate
-except ImportError:
-    sys.exit("generate_golden.py needs PyLate 1.6.0 (see /work/shared/PEERS.md)")
-
-if pylate.__version__ != "1.6.0":
-    sys.exit(f"generate_golden.py needs PyLate 1.6.0, found {pylate.__version__}")
-
 import safetensors
 import sentence_transformers
 import transformers

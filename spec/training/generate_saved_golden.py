@@ -15,29 +15,22 @@ compares. Run in the peers venv (/work/shared/PEERS.md) with the project on the 
 from __future__ import annotations
 
 import json
-import os
 import sys
 import tempfile
 from pathlib import Path
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # spec/
+import pylate_peer  # noqa: F401, I001  (first: the environment, and PyLate 1.6.0 or exit)
+import pylate
 import numpy as np
 import torch
-
-try:
-    import pylate
-except ImportError:
-    sys.exit("generate_saved_golden.py needs PyLate 1.6.0 (see /work/shared/PEERS.md)")
-if pylate.__version__ != "1.6.0":
-    sys.exit(f"generate_saved_golden.py needs PyLate 1.6.0, found {pylate.__version__}")
-
 from pylate import models
 from safetensors.numpy import save_file
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+
+import golden_sgd  # noqa: E402
 
 from lateint_ref import training  # noqa: E402
 
@@ -57,17 +50,9 @@ TEXTS = [
 
 
 def trained(name: str) -> training.ColBERT:
-    """The golden SGD run of golden-<name>.json, on lateint-ref's model."""
+    """The golden SGD run of golden-<name>.json, on lateint-ref's model (spec/golden_sgd.py)."""
     golden = json.loads((OUT / f"golden-{name}.json").read_text())
-    model = training.ColBERT.from_pretrained(ENCODER / name).eval()
-    sgd, batch = golden["sgd"], golden["batch"]
-    optimizer = torch.optim.SGD(model.parameters(), lr=sgd["lr"])
-    loss = training.Contrastive()
-    for _ in range(sgd["steps"]):
-        optimizer.zero_grad(set_to_none=True)
-        loss(model, queries=batch["queries"], documents=batch["documents"]).backward()
-        optimizer.step()
-    return model
+    return golden_sgd.run(training.ColBERT.from_pretrained(ENCODER / name), golden)
 
 
 def main() -> None:

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use super::container::{self, Kind, Tick, bytes_of, view};
+use super::container::{self, Kind, Tick, VERSION, VERSION_FAR, bytes_of, view};
 use super::manifest::{Entry, ROLE_CODEC};
 use super::{fail, usize_of};
 use crate::Result;
@@ -20,15 +20,28 @@ pub struct Codec {
     pub centroids: Vec<f32>,
     pub buckets: Buckets,
     pub metadata: String,
+    /// R-INDEX-18: the far threshold, as a squared residual norm (`None`: a version 1 codec,
+    /// which records none).
+    pub far: Option<f64>,
     pub header_crc: u32,
     /// The decoding table of `Buckets::table`.
     pub table: Vec<f32>,
 }
 
 impl Codec {
+    /// The format version of this codec's file and of its segments' (R-INDEX-18): 2 when it
+    /// records a far threshold, else 1.
+    pub fn version(&self) -> u32 {
+        if self.far.is_some() {
+            VERSION_FAR
+        } else {
+            VERSION
+        }
+    }
+
     /// Writes the codec file (`tick`: see `container::write_temp`); returns its manifest entry.
     pub fn write(&self, dir: &Path, name: &str, tick: &mut Tick) -> Result<Entry> {
-        let fields = [
+        let mut fields = vec![
             self.dim as u64,
             self.buckets.nbits as u64,
             self.k as u64,
@@ -36,14 +49,26 @@ impl Codec {
             self.sample,
             self.iters,
         ];
+        // R-INDEX-4, R-INDEX-18: version 2 records the far threshold in a seventh field.
+        if let Some(t) = self.far {
+            fields.push(t.to_bits());
+        }
+        let version = self.version();
         let sections: [&[u8]; 4] = [
             bytes_of(&self.centroids),
             bytes_of(&self.buckets.cutoffs),
             bytes_of(&self.buckets.weights),
             self.metadata.as_bytes(),
         ];
-        let (len, header_crc) =
-            container::write_atomic(dir, name, Kind::Codec, &fields, &sections, tick)?;
+        let (len, header_crc) = container::write_atomic_version(
+            dir,
+            name,
+            Kind::Codec,
+            version,
+            &fields,
+            &sections,
+            tick,
+        )?;
         Ok(Entry {
             role: ROLE_CODEC,
             len,
@@ -56,8 +81,24 @@ impl Codec {
     pub fn read(dir: &Path, e: &Entry) -> Result<Codec> {
         let map = e.map(dir)?;
         let f = e.name.as_str();
-        let p = container::parse(&map, f, Kind::Codec, 6, 4)?;
+        let layouts = [(VERSION, 6, 4), (VERSION_FAR, 7, 4)];
+        let p =
+            container::parse_versions(&map, f, Kind::Codec, &layouts, &|_| true, &mut |_| Ok(()))?;
         e.check_crc(p.header_crc)?;
+        // R-INDEX-18: a finite, non-negative squared norm.
+        let far = match p.fields.get(6) {
+            Some(&bits) => {
+                let t = f64::from_bits(bits);
+                if !(t.is_finite() && t >= 0.0) {
+                    return Err(fail(
+                        f,
+                        format!("far threshold {t} is not a finite number >= 0"),
+                    ));
+                }
+                Some(t)
+            }
+            None => None,
+        };
         let dim = usize_of(p.fields[0], f, "dim")?;
         let nbits = quantize::check_nbits(p.fields[1].min(64) as i64)
             .map_err(|_| fail(f, format!("nbits {} is not 1, 2 or 4", p.fields[1])))?;
@@ -99,6 +140,7 @@ impl Codec {
             },
             table: Vec::new(),
             metadata,
+            far,
             header_crc: p.header_crc,
         })
         .map(|mut c: Codec| {

@@ -11,8 +11,11 @@ use crate::{Error, Result};
 
 /// `LATEINT\0`.
 pub const MAGIC: [u8; 8] = *b"LATEINT\0";
-/// The format version this implementation reads and writes.
+/// The format version of the manifest and tombstones files, and of the codec and segment files
+/// of an index whose codec records no far threshold (read, and written for such an index).
 pub const VERSION: u32 = 1;
+/// The format version of codec and segment files that record far tokens (R-INDEX-18).
+pub const VERSION_FAR: u32 = 2;
 /// Sections start at multiples of this many bytes.
 pub const ALIGN: u64 = 64;
 
@@ -35,11 +38,17 @@ fn header_len(n_fields: usize, n_sections: usize) -> u64 {
 
 /// The serialized header for these fields and sections (`crcs`: the sections' CRC-32), and its
 /// header CRC.
-fn header(kind: Kind, fields: &[u64], sections: &[&[u8]], crcs: &[u32]) -> (Vec<u8>, u32) {
+fn header(
+    kind: Kind,
+    version: u32,
+    fields: &[u64],
+    sections: &[&[u8]],
+    crcs: &[u32],
+) -> (Vec<u8>, u32) {
     let mut h = Vec::with_capacity(header_len(fields.len(), sections.len()) as usize);
     h.extend_from_slice(&MAGIC);
     h.extend_from_slice(&(kind as u32).to_le_bytes());
-    h.extend_from_slice(&VERSION.to_le_bytes());
+    h.extend_from_slice(&version.to_le_bytes());
     h.extend_from_slice(&(fields.len() as u32).to_le_bytes());
     h.extend_from_slice(&(sections.len() as u32).to_le_bytes());
     for f in fields {
@@ -131,11 +140,24 @@ impl Drop for Temp {
 }
 
 /// Writes the container under `dir/name.tmp` and flushes it to disk, reporting to `tick` between
-/// steps; the temporary is removed again on any failure.
+/// steps; the temporary is removed again on any failure. Format version `VERSION`.
 pub fn write_temp(
     dir: &Path,
     name: &str,
     kind: Kind,
+    fields: &[u64],
+    sections: &[&[u8]],
+    tick: &mut Tick,
+) -> Result<Temp> {
+    write_temp_version(dir, name, kind, VERSION, fields, sections, tick)
+}
+
+/// As `write_temp`, with the format version `version` in the header.
+pub fn write_temp_version(
+    dir: &Path,
+    name: &str,
+    kind: Kind,
+    version: u32,
     fields: &[u64],
     sections: &[&[u8]],
     tick: &mut Tick,
@@ -156,7 +178,7 @@ pub fn write_temp(
         }
         crcs.push(hasher.finalize());
     }
-    let (h, header_crc) = header(kind, fields, sections, &crcs);
+    let (h, header_crc) = header(kind, version, fields, sections, &crcs);
     let mut temp = Temp {
         tmp: dir.join(format!("{name}.tmp")),
         fin: dir.join(name),
@@ -195,13 +217,28 @@ pub fn write_atomic(
     sections: &[&[u8]],
     tick: &mut Tick,
 ) -> Result<(u64, u32)> {
-    let written = write_temp(dir, name, kind, fields, sections, tick)?.rename()?;
+    write_atomic_version(dir, name, kind, VERSION, fields, sections, tick)
+}
+
+/// As `write_atomic`, with the format version `version` in the header.
+pub fn write_atomic_version(
+    dir: &Path,
+    name: &str,
+    kind: Kind,
+    version: u32,
+    fields: &[u64],
+    sections: &[&[u8]],
+    tick: &mut Tick,
+) -> Result<(u64, u32)> {
+    let written = write_temp_version(dir, name, kind, version, fields, sections, tick)?.rename()?;
     sync_dir(dir)?;
     Ok(written)
 }
 
 /// A parsed container: its fields and section bytes, borrowed from the file's bytes.
 pub struct Parsed<'a> {
+    /// The format version of the header (one of the layouts asked for).
+    pub version: u32,
     pub fields: Vec<u64>,
     pub sections: Vec<&'a [u8]>,
     pub header_crc: u32,
@@ -246,6 +283,23 @@ pub fn parse_sections<'a>(
     hashed: &dyn Fn(usize) -> bool,
     checked: &mut dyn FnMut(std::ops::Range<usize>) -> Result<()>,
 ) -> Result<Parsed<'a>> {
+    let layouts = [(VERSION, n_fields, n_sections)];
+    parse_versions(bytes, file, kind, &layouts, hashed, checked)
+}
+
+/// A format version a reader accepts for a kind, with its numbers of fields and sections.
+pub type Layout = (u32, usize, usize);
+
+/// As `parse_sections`, accepting each `(version, n_fields, n_sections)` of `layouts`: the
+/// header's version must be one of them, with that layout's counts (R-INDEX-2, R-INDEX-7).
+pub fn parse_versions<'a>(
+    bytes: &'a [u8],
+    file: &str,
+    kind: Kind,
+    layouts: &[Layout],
+    hashed: &dyn Fn(usize) -> bool,
+    checked: &mut dyn FnMut(std::ops::Range<usize>) -> Result<()>,
+) -> Result<Parsed<'a>> {
     let bad = |check: String| Error::Format {
         file: file.to_string(),
         check,
@@ -261,11 +315,13 @@ pub fn parse_sections<'a>(
     if k != kind as u32 {
         return Err(bad(format!("kind {k}, expected {}", kind as u32)));
     }
-    if version != VERSION {
+    let Some(&(_, n_fields, n_sections)) = layouts.iter().find(|l| l.0 == version) else {
+        let known: Vec<String> = layouts.iter().map(|l| l.0.to_string()).collect();
         return Err(bad(format!(
-            "format version {version} is not supported (reads {VERSION})"
+            "format version {version} is not supported (reads {})",
+            known.join(" and ")
         )));
-    }
+    };
     let (nf, ns) = (
         le_u32(bytes, 16, file)? as usize,
         le_u32(bytes, 20, file)? as usize,
@@ -338,6 +394,7 @@ pub fn parse_sections<'a>(
         )));
     }
     Ok(Parsed {
+        version,
         fields,
         sections,
         header_crc: le_u32(bytes, hend, file)?,

@@ -7,7 +7,7 @@ use std::path::Path;
 use memmap2::Mmap;
 
 use super::codec::Codec;
-use super::container::{self, Kind, Plain, Tick, bytes_of, view};
+use super::container::{self, Kind, Plain, Tick, VERSION, VERSION_FAR, bytes_of, view};
 use super::ids::Ids;
 use super::manifest::{Entry, ROLE_SEGMENT};
 use super::{fail, usize_of};
@@ -27,6 +27,9 @@ pub struct SegmentParts<'a> {
     pub ivf_docs: &'a [u32],
     pub ids: &'a Ids,
     pub bounds: &'a [f32],
+    /// R-INDEX-18: far tokens per document `[n_docs]`, for a codec with a far threshold (format
+    /// version 2); `None` for a version 1 codec.
+    pub far: Option<&'a [u32]>,
 }
 
 impl SegmentParts<'_> {
@@ -34,7 +37,7 @@ impl SegmentParts<'_> {
     pub fn write(&self, dir: &Path, name: &str, tick: &mut Tick) -> Result<Entry> {
         let n_docs = self.doc_offsets.len() - 1;
         let (id_kind, id_index, id_bytes) = self.ids.sections();
-        let fields = [
+        let mut fields = vec![
             self.dim as u64,
             self.nbits as u64,
             self.k as u64,
@@ -44,18 +47,34 @@ impl SegmentParts<'_> {
             id_kind,
             u64::from(self.codec_crc),
         ];
-        let sections: [&[u8]; 8] = [
+        let mut sections: Vec<&[u8]> = vec![
             bytes_of(self.doc_offsets),
             bytes_of(self.codes),
             self.residuals,
             bytes_of(self.ivf_offsets),
             bytes_of(self.ivf_docs),
-            &id_index,
-            &id_bytes,
+            id_index.as_slice(),
+            id_bytes.as_slice(),
             bytes_of(self.bounds),
         ];
-        let (len, header_crc) =
-            container::write_atomic(dir, name, Kind::Segment, &fields, &sections, tick)?;
+        // R-INDEX-5, R-INDEX-18: version 2 adds the field n_far and the far counts section.
+        let version = match self.far {
+            Some(far) => {
+                fields.push(far.iter().map(|&c| u64::from(c)).sum());
+                sections.push(bytes_of(far));
+                VERSION_FAR
+            }
+            None => VERSION,
+        };
+        let (len, header_crc) = container::write_atomic_version(
+            dir,
+            name,
+            Kind::Segment,
+            version,
+            &fields,
+            &sections,
+            tick,
+        )?;
         Ok(Entry {
             role: ROLE_SEGMENT,
             len,
@@ -74,6 +93,25 @@ pub struct Segment {
     pub n_tokens: usize,
     pub code_bytes: usize,
     pub ids: Ids,
+    /// R-INDEX-18: the far tokens of the segment (field `n_far`); `None` for format version 1.
+    pub n_far: Option<u64>,
+}
+
+/// The format versions of a segment and their numbers of fields and sections (R-INDEX-5).
+const LAYOUTS: [container::Layout; 2] = [(VERSION, 8, 8), (VERSION_FAR, 9, 9)];
+
+/// R-INDEX-18: a segment's format version is its codec's.
+fn check_version(f: &str, version: u32, codec: &Codec) -> Result<()> {
+    if version != codec.version() {
+        return Err(fail(
+            f,
+            format!(
+                "format version {version} differs from its codec's ({})",
+                codec.version()
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// What a writer reads of a committed segment (R-INDEX-16): its counts and external ids.
@@ -91,12 +129,11 @@ impl SegmentIds {
     pub fn open(dir: &Path, e: &Entry, codec: &Codec, hashed: &mut u64) -> Result<SegmentIds> {
         let map = e.map(dir)?;
         let f = e.name.as_str();
-        let p = container::parse_sections(
+        let p = container::parse_versions(
             &map,
             f,
             Kind::Segment,
-            8,
-            8,
+            &LAYOUTS,
             &|i| i == 5 || i == 6,
             &mut |r| {
                 *hashed = hashed.saturating_add(r.len() as u64);
@@ -104,6 +141,7 @@ impl SegmentIds {
             },
         )?;
         e.check_crc(p.header_crc)?;
+        check_version(f, p.version, codec)?;
         let fv = &p.fields;
         let nbits = codec.buckets.nbits;
         if fv[0] != codec.dim as u64
@@ -175,12 +213,13 @@ impl Segment {
     ) -> Result<Segment> {
         let map = e.map(dir)?;
         let f = e.name.as_str();
-        let p = container::parse_with(&map, f, Kind::Segment, 8, 8, &mut |r| {
+        let p = container::parse_versions(&map, f, Kind::Segment, &LAYOUTS, &|_| true, &mut |r| {
             let bytes = r.len();
             release_range(&map, r);
             checked(bytes)
         })?;
         e.check_crc(p.header_crc)?;
+        check_version(f, p.version, codec)?;
         let fv = &p.fields;
         let nbits = codec.buckets.nbits;
         if fv[0] != codec.dim as u64
@@ -228,6 +267,14 @@ impl Segment {
             ));
         }
         let ids = Ids::read(f, fv[6], p.sections[5], p.sections[6], n_docs)?;
+        let n_far = match (fv.get(8), p.sections.get(8)) {
+            (Some(&n_far), Some(&section)) => {
+                let far = view::<u32>(section, n_docs, f, "far counts")?;
+                check_far(f, offsets, far, n_far)?;
+                Some(n_far)
+            }
+            _ => None,
+        };
         release_pages(&map);
         let base = map.as_ptr() as usize;
         let ranges = p
@@ -246,8 +293,33 @@ impl Segment {
             n_tokens,
             code_bytes: cb,
             ids,
+            n_far,
         })
     }
+
+    /// R-INDEX-18: the far tokens of each document `[n_docs]`, `None` for format version 1.
+    pub fn far_counts(&self) -> Option<&[u32]> {
+        self.n_far.map(|_| self.slice(8))
+    }
+}
+
+/// R-INDEX-18: each document's far count is at most its tokens, and they sum to `n_far`.
+fn check_far(f: &str, offsets: &[u64], far: &[u32], n_far: u64) -> Result<()> {
+    if offsets
+        .windows(2)
+        .zip(far)
+        .any(|(w, &c)| u64::from(c) > w[1] - w[0])
+    {
+        return Err(fail(f, "a far count exceeds its document's tokens".into()));
+    }
+    let sum: u64 = far.iter().map(|&c| u64::from(c)).sum();
+    if sum != n_far {
+        return Err(fail(
+            f,
+            format!("far counts sum to {sum}, the field n_far is {n_far}"),
+        ));
+    }
+    Ok(())
 }
 
 /// The checks above read every page of the map; hand them back so that searches keep resident

@@ -1,0 +1,229 @@
+"""Far tokens (spec/index.md R-INDEX-18): the codec's threshold on residual norms, each
+segment's count of the tokens beyond it, reported by ``Index.stats()``; and indexes of format
+version 1, which record none."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+from oracle import index as index_oracle
+from test_index_format import (
+    KIND_CODEC,
+    build,
+    entries,
+    entry_name,
+    header_crc,
+    pack_entries,
+    parse,
+)
+
+import lateint_ref as li
+from lateint_ref import Index
+
+DIM = 16
+SEED = 3
+
+
+def _collection(seed: int, n_docs: int, rotate: bool = False) -> list[np.ndarray]:
+    """Unit-norm tokens, documents of 1..19, around 24 fixed directions (the same for every
+    ``seed``); ``rotate``: the tokens turned by a fixed random rotation, away from those
+    directions (another distribution)."""
+    centres = np.random.default_rng(0).standard_normal((24, DIM))
+    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
+    rng = np.random.default_rng(seed)
+    lens = rng.integers(1, 20, n_docs)
+    x = centres[rng.integers(0, 24, lens.sum())] + 0.15 * rng.standard_normal((lens.sum(), DIM))
+    if rotate:
+        q, _ = np.linalg.qr(np.random.default_rng(99).standard_normal((DIM, DIM)))
+        x = x @ q
+    x = (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+    bounds = np.cumsum([0, *lens])
+    return [x[a:b] for a, b in itertools.pairwise(bounds)]
+
+
+def dots(x: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """R-KMEANS-4's dot products: one-token MaxSim is the R-MAXSIM-10 chain."""
+    return li.maxsim(np.ascontiguousarray(x[:, None, :]), [row[None, :] for row in c])
+
+
+def _norms(index: Index, docs: list[np.ndarray]) -> tuple[list[np.ndarray], np.ndarray]:
+    """Each document's squared residual norms with the index's centroids (R-INDEX-18), after
+    checking that the assignment is the one stored (R-KMEANS-4)."""
+    x = np.concatenate(docs)
+    c = index.centroids
+    a = index_oracle.assign(x, c, dots)
+    e = index_oracle.squared_residual_norms(x, c[a])
+    bounds = np.cumsum([0, *map(len, docs)])
+    return [e[p:q] for p, q in itertools.pairwise(bounds)], a
+
+
+def _threshold(index: Index, docs: list[np.ndarray], seed: int) -> float:
+    """``tau^2`` of a codec trained on ``docs`` (R-INDEX-18): the 99th percentile rank of its
+    sample's squared residual norms."""
+    norms, _ = _norms(index, docs)
+    e = np.concatenate(norms)
+    _, s = index_oracle.default_sizes(len(e))
+    picks = index_oracle.sample_positions(len(e), s, seed)
+    return index_oracle.far_threshold(e[picks])
+
+
+@pytest.fixture(scope="module")
+def original() -> list[np.ndarray]:
+    return _collection(1, 200)
+
+
+def test_far_counts_follow_the_spec(tmp_path: Path, original: list[np.ndarray]) -> None:
+    """R-INDEX-18, R-INDEX-5: the codec's threshold is the sample's squared residual norm of rank
+    floor(S * 99 / 100); each segment (create's and add's) counts the tokens beyond it with the
+    codec's centroids, reported per segment and in total by stats()."""
+    index = Index.create(tmp_path / "i", original, seed=SEED)
+    tau2 = _threshold(index, original, SEED)
+    stats = index.stats()
+    assert stats["far_threshold"] == math.sqrt(tau2)
+    norms, assigned = _norms(index, original)
+    starts = np.cumsum([0, *map(len, original)])
+    for p in range(len(original)):  # the oracle's assignment is the stored one
+        codes, _ = index.codes(p)
+        np.testing.assert_array_equal(np.sort(assigned[starts[p] : starts[p + 1]]), codes)
+    want = sum(int((e > tau2).sum()) for e in norms)
+    assert stats["far_tokens"] == want
+    assert 0 < want <= 0.01 * index.n_tokens + 1  # the sample is all tokens here: at most 1%
+
+    drifted = _collection(2, 60, rotate=True)
+    added = index.add(drifted, list(range(1000, 1060)))
+    new_norms, _ = _norms(added, drifted)
+    want_new = sum(int((e > tau2).sum()) for e in new_norms)
+    n_new = sum(map(len, drifted))
+    stats = added.stats()
+    assert stats["segments"] == [
+        {
+            "name": "segment-1.lti",
+            "n_docs": 200,
+            "n_tokens": index.n_tokens,
+            "far_tokens": want,
+            "far_share": want / index.n_tokens,
+        },
+        {
+            "name": "segment-2.lti",
+            "n_docs": 60,
+            "n_tokens": n_new,
+            "far_tokens": want_new,
+            "far_share": want_new / n_new,
+        },
+    ]
+    assert stats["far_tokens"] == want + want_new
+    assert stats["far_share"] == (want + want_new) / added.n_tokens
+    assert stats["far_threshold"] == math.sqrt(tau2)  # add keeps the codec
+
+
+def test_drifted_additions_show_a_high_far_share(
+    tmp_path: Path, original: list[np.ndarray]
+) -> None:
+    """R-INDEX-18: documents of the training distribution stay near 1% far; documents from
+    another distribution (rotated) are far well above it. (About 60 tokens per centroid here:
+    with the default 256 centroids for 2,000 tokens, k-means fits its own sample more closely
+    than new documents of the same distribution, which then show about 6%.)"""
+    index = Index.create(tmp_path / "i", original, seed=SEED, n_centroids=32)
+    same = index.add(_collection(5, 80), list(range(500, 580)))
+    drifted = same.add(_collection(6, 80, rotate=True), list(range(600, 680)))
+    shares = [s["far_share"] for s in drifted.stats()["segments"]]
+    assert shares[0] <= 0.0101
+    assert shares[1] < 0.03  # same distribution, other documents
+    assert shares[2] > 0.5  # another distribution
+    assert drifted.stats()["far_share"] > 3 * shares[0]
+
+
+def test_far_counts_are_deterministic(tmp_path: Path, original: list[np.ndarray]) -> None:
+    """R-INDEX-18, R-KMEANS-5: the same vectors added again count the same far tokens, and the
+    files (far counts included) do not depend on the thread count."""
+    drifted = _collection(7, 40, rotate=True)
+    trees = []
+    for threads in (1, 2):
+        path = tmp_path / f"t{threads}"
+        index = Index.create(path, original, seed=SEED, threads=threads)
+        index = index.add(drifted, list(range(1000, 1040)), threads=threads)
+        index = index.add(drifted, list(range(2000, 2040)), threads=threads)
+        first, second = index.stats()["segments"][1:]
+        assert first["far_tokens"] == second["far_tokens"] > 0
+        trees.append({f.name: f.read_bytes() for f in path.iterdir() if f.name != "LOCK"})
+    assert trees[0] == trees[1]
+
+
+def test_compaction_copies_the_live_documents_far_counts(
+    tmp_path: Path, original: list[np.ndarray]
+) -> None:
+    """R-INDEX-18, R-INDEX-12: the compacted segment's far tokens are those of its live
+    documents (their counts copied), the deleted documents' dropped."""
+    index = Index.create(tmp_path / "i", original, seed=SEED)
+    drifted = _collection(8, 30, rotate=True)
+    index = index.add(drifted, list(range(1000, 1030)))
+    tau2 = _threshold(index, original, SEED)
+    gone = [*range(0, 200, 3), *range(1000, 1030, 2)]
+    index = index.delete(gone)
+    docs = dict(zip([*range(200), *range(1000, 1030)], [*original, *drifted], strict=True))
+    live = [i for i in docs if i not in set(gone)]
+    norms, _ = _norms(index, [docs[i] for i in live])
+    want = sum(int((e > tau2).sum()) for e in norms)
+    compacted = index.compact()
+    stats = compacted.stats()
+    assert stats["far_tokens"] == want
+    assert stats["segments"][0]["far_tokens"] == want
+    assert stats["far_threshold"] == math.sqrt(tau2)
+
+
+def _as_version_1(path: Path) -> None:
+    """Rewrites the index at ``path`` as format version 1 wrote it: the codec without its far
+    threshold, each segment without ``n_far`` and its far counts (R-INDEX-4, R-INDEX-5)."""
+    man = parse((path / "MANIFEST").read_bytes())
+    rows = entries(man)
+    codec_crc = 0  # the codec comes first (R-INDEX-3)
+    for row in rows:
+        name = entry_name(row)
+        c = parse((path / name).read_bytes())
+        c.version = 1
+        if c.kind == KIND_CODEC:
+            del c.fields[6:]
+        else:
+            del c.fields[8:]
+            del c.sections[8:]
+            c.fields[7] = codec_crc
+        blob = build(c)
+        if c.kind == KIND_CODEC:
+            codec_crc = header_crc(blob)
+        (path / name).write_bytes(blob)
+        row[2], row[3] = len(blob), header_crc(blob)
+    man.sections[0] = pack_entries(rows)
+    (path / "MANIFEST").write_bytes(build(man))
+
+
+def test_version_1_indexes_are_read_and_report_no_far_figures(
+    tmp_path: Path, original: list[np.ndarray]
+) -> None:
+    """R-INDEX-18, R-INDEX-1, R-INDEX-7: an index of format version 1 (no far threshold, no far
+    counts) opens and searches as before, reports None for every far figure, and additions and
+    compactions keep writing version 1 segments for it."""
+    path = tmp_path / "i"
+    index = Index.create(path, original, seed=SEED)
+    q = _collection(9, 3)
+    want = index.search(q, k=5, exhaustive=True)
+    _as_version_1(path)
+    old = Index.open(path)
+    for a, b in zip(old.search(q, k=5, exhaustive=True), want, strict=True):
+        assert a.ids == b.ids
+        np.testing.assert_array_equal(a.scores, b.scores)
+    stats = old.stats()
+    assert (stats["far_threshold"], stats["far_tokens"], stats["far_share"]) == (None,) * 3
+    assert stats["segments"][0]["far_tokens"] is None
+    added = old.add(_collection(10, 5), list(range(900, 905))).delete([0])
+    assert parse((path / "segment-2.lti").read_bytes()).version == 1
+    compacted = added.compact()
+    ((name, _),) = compacted.segments()
+    seg = parse((path / name).read_bytes())
+    assert (seg.version, len(seg.sections)) == (1, 8)
+    assert compacted.stats()["far_share"] is None
+    assert struct.unpack_from("<I", (path / "codec-1.lti").read_bytes(), 12)[0] == 1
