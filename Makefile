@@ -62,6 +62,7 @@ bench: build bench-deps
 	$(PY) bench/bench_encoder.py --output bench/results/encoder.md
 	$(PY) bench/bench_index.py --output bench/results/index.md
 	$(PY) bench/bench_index_scale.py --output bench/results/index_scale.md
+	$(PY) bench/bench_stream.py --output bench/results/stream.md
 	$(PY) bench/bench_e2e.py --output bench/results/e2e.md
 	$(PY) bench/bench_imports.py --output bench/results/imports.md
 	$(PY) bench/bench_training.py --output bench/results/training.md

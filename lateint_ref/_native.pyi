@@ -69,6 +69,31 @@ def append_index(
     progress: ProgressHook | None = None,
     upsert: bool = False,
 ) -> None: ...
+
+class IndexSpill:
+    """A streaming build (R-INDEX-17): the writer's lock on ``path`` and its spill file."""
+
+    def __init__(self, path: str) -> None: ...
+    def push(self, vectors: F32, offsets: I64) -> None: ...
+    @property
+    def n_docs(self) -> int: ...
+    @property
+    def n_tokens(self) -> int: ...
+    def build(
+        self,
+        ids: Ids,
+        nbits: int,
+        seed: int,
+        n_centroids: int | None,
+        sample: int | None,
+        iters: int,
+        metadata: str,
+        segment_tokens: int,
+        threads: int | None = None,
+        progress: ProgressHook | None = None,
+    ) -> None: ...
+    def close(self) -> None: ...
+
 def delete_index(path: str, ids: Ids) -> int: ...
 def compact_index(
     path: str, threads: int | None = None, progress: ProgressHook | None = None

@@ -15,7 +15,7 @@ use pyo3::types::PyType;
 
 use crate::documents::{Docs, DocumentSet};
 use crate::index::format::Ids;
-use crate::index::{Index, build as index_build, search as index_search};
+use crate::index::{Index, build as index_build, search as index_search, stream as index_stream};
 use crate::kernel::Isa;
 use crate::packed::Packed;
 use crate::{Error, maxsim as scoring, search, threads};
@@ -392,6 +392,106 @@ fn build_index(
             index_build::build(&path, Isa::detect(), &docs, &ids, &params, &mut report)
         })?
     })
+}
+
+/// A streaming build (R-INDEX-17): `IndexSpill(path)` takes the writer's lock on `path` and
+/// creates its spill file; `push(vectors, offsets)` appends a batch of documents to it;
+/// `build(ids, nbits, seed, n_centroids, sample, iters, metadata, segment_tokens, threads,
+/// progress)` builds and commits the index from it (`progress` as `build_index`); `close()`,
+/// which `build` makes a no-op, removes what was written and releases the lock.
+#[pyclass(name = "IndexSpill", module = "lateint_ref._native")]
+struct PyIndexSpill {
+    inner: Option<index_stream::Spill>,
+}
+
+impl PyIndexSpill {
+    fn spill(&mut self) -> PyResult<&mut index_stream::Spill> {
+        self.inner
+            .as_mut()
+            .ok_or_else(|| PyRuntimeError::new_err("internal: the streaming build is closed"))
+    }
+}
+
+#[pymethods]
+impl PyIndexSpill {
+    #[new]
+    fn new(py: Python<'_>, path: std::path::PathBuf) -> PyResult<Self> {
+        let spill = py
+            .detach(|| index_stream::Spill::start(&path))
+            .map_err(|e| to_py(py, e))?;
+        Ok(PyIndexSpill { inner: Some(spill) })
+    }
+
+    fn push(
+        &mut self,
+        py: Python<'_>,
+        vectors: PyReadonlyArray2<'_, f32>,
+        offsets: PyReadonlyArray1<'_, i64>,
+    ) -> PyResult<()> {
+        let dim = vectors.shape()[1];
+        let (data, offs) = (contiguous(&vectors)?, contiguous1(&offsets)?);
+        let spill = self.spill()?;
+        py.detach(|| {
+            let docs = Packed::new("document", data, dim, offs)?;
+            spill.push(&docs)
+        })
+        .map_err(|e| to_py(py, e))
+    }
+
+    #[getter]
+    fn n_docs(&self) -> usize {
+        self.inner.as_ref().map_or(0, index_stream::Spill::n_docs)
+    }
+
+    #[getter]
+    fn n_tokens(&self) -> usize {
+        self.inner.as_ref().map_or(0, index_stream::Spill::n_tokens)
+    }
+
+    #[pyo3(signature = (ids, nbits, seed, n_centroids, sample, iters, metadata, segment_tokens, threads=None, progress=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn build(
+        &mut self,
+        py: Python<'_>,
+        ids: IdsArg<'_>,
+        nbits: i64,
+        seed: u64,
+        n_centroids: Option<usize>,
+        sample: Option<usize>,
+        iters: usize,
+        metadata: String,
+        segment_tokens: usize,
+        threads: Option<i64>,
+        progress: Option<Py<PyAny>>,
+    ) -> PyResult<()> {
+        self.spill()?;
+        let ids = ids.into_ids()?;
+        let pool = threads::check(threads).map_err(|e| to_py(py, e))?;
+        let nbits = crate::index::quantize::check_nbits(nbits).map_err(|e| to_py(py, e))?;
+        let spill = self.inner.take();
+        with_progress(py, progress.as_ref(), |relay| {
+            let params = index_build::Params {
+                nbits,
+                seed,
+                n_centroids,
+                sample,
+                iters,
+                metadata,
+            };
+            threads::install(pool, move || {
+                let mut report = |stage: &str, done, total| relay.report(stage, done, total);
+                match spill {
+                    Some(s) => s.build(Isa::detect(), &ids, &params, segment_tokens, &mut report),
+                    None => Err(Error::Interrupted),
+                }
+            })?
+        })
+    }
+
+    /// Removes what an unfinished streaming build wrote and releases its lock (R-INDEX-8).
+    fn close(&mut self) {
+        self.inner = None;
+    }
 }
 
 /// `append_index(path, vectors, offsets, ids, threads, progress)`: adds the documents as a new
@@ -789,6 +889,7 @@ impl PyIndex {
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyDocumentSet>()?;
     m.add_class::<PyIndex>()?;
+    m.add_class::<PyIndexSpill>()?;
     m.add_function(wrap_pyfunction!(build_index, m)?)?;
     m.add_function(wrap_pyfunction!(append_index, m)?)?;
     m.add_function(wrap_pyfunction!(delete_index, m)?)?;

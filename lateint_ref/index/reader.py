@@ -71,6 +71,7 @@ class Index:
         threads: int | None = None,
         progress: bool | None = None,
         lock_timeout: float | None = 0,
+        segment_tokens: int = writer.DEFAULT_SEGMENT_TOKENS,
     ) -> Index:
         """Builds an index of ``documents`` at ``path`` and opens it.
 
@@ -78,7 +79,11 @@ class Index:
             path: a directory that does not exist yet, or is empty (R-INDEX-6), or holds only
                 what a first commit that did not happen left (R-INDEX-13).
             documents: a sequence of ``[n_tokens_j, dim]`` float32 arrays, a packed pair
-                ``(vectors, offsets)`` or a ``[n_docs, n_tokens, dim]`` array (R-MAXSIM-3).
+                ``(vectors, offsets)`` or a ``[n_docs, n_tokens, dim]`` array (R-MAXSIM-3); or
+                an iterator (a generator) of batches, each in one of those forms: read one
+                batch at a time and spilled to a file in ``path``, so that memory stays bounded
+                whatever the collection's size; the same codec as the whole collection at once
+                (R-INDEX-17).
             ids: external ids, all ints or all strings, distinct; default ``0..n_docs``.
             nbits: bits per residual component, 1, 2 or 4 (R-QUANT-1).
             seed: seeds the k-means sample (R-KMEANS-2); same seed, same bytes (R-KMEANS-5).
@@ -89,6 +94,9 @@ class Index:
             progress: a progress line on stderr; None shows it when stderr is a terminal.
             lock_timeout: seconds to wait for another writer's lock (R-INDEX-14): 0 raises
                 ``IndexLockedError`` at once, None waits as long as it takes.
+            segment_tokens: from an iterator, the documents are coded in segments of whole
+                documents of at most this many tokens (a longer document alone), committed
+                together (R-INDEX-17); search results do not depend on it (R-ISEARCH-8).
 
         Ctrl-C stops the build promptly with ``KeyboardInterrupt`` and leaves ``path`` as it was
         (R-INDEX-8).
@@ -106,6 +114,7 @@ class Index:
             threads=threads,
             progress=progress,
             lock_timeout=lock_timeout,
+            segment_tokens=segment_tokens,
         )
         return cls.open(path)
 

@@ -1,4 +1,5 @@
-"""Writing an index (spec/index.md): ``create`` builds and commits the first generation,
+"""Writing an index (spec/index.md): ``create`` builds and commits the first generation (from
+an iterator of batches too, spilled to disk as they come, R-INDEX-17),
 ``append`` commits a new segment coded with the existing codec (R-INDEX-6, R-INDEX-7),
 ``delete`` tombstones documents and ``compact`` merges the live ones (R-INDEX-10, R-INDEX-12),
 ``refit`` with a new codec trained on their embeddings (R-INDEX-19).
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -23,6 +24,8 @@ from lateint_ref.scoring.packing import pack_documents
 
 DEFAULT_KMEANS_ITERS = 4
 MAX_KMEANS_ITERS = 1000
+# Tokens per segment of a streamed build (R-INDEX-17): 128 MiB of floats at dim 128.
+DEFAULT_SEGMENT_TOKENS = 1 << 18
 
 
 def external_ids(ids: Any, n_docs: int) -> np.ndarray | list[str]:
@@ -76,9 +79,28 @@ def create(
     threads: int | None = None,
     progress: bool | None = None,
     lock_timeout: float | None = 0,
+    segment_tokens: int = DEFAULT_SEGMENT_TOKENS,
 ) -> None:
     """Builds and commits generation 1 of an index at ``path`` (see ``Index.create``)."""
     wait = _checks.lock_timeout(lock_timeout)
+    if isinstance(documents, Iterator):
+        _create_streamed(
+            path,
+            documents,
+            ids,
+            nbits=nbits,
+            seed=seed,
+            n_centroids=n_centroids,
+            sample=sample,
+            kmeans_iters=kmeans_iters,
+            metadata=metadata,
+            threads=threads,
+            progress=progress,
+            wait=wait,
+            segment_tokens=segment_tokens,
+        )
+        return
+    _checks.integer(segment_tokens, "segment_tokens", "R-INDEX-17", 1, 2**62)
     vectors, offsets = pack_documents(documents)
     n_docs = len(offsets) - 1
     if n_docs == 0:
@@ -111,6 +133,76 @@ def create(
             wait,
         )
     finally:
+        report.close()
+
+
+def _create_streamed(
+    path: str | os.PathLike[str],
+    batches: Iterator[Any],
+    ids: Any,
+    *,
+    nbits: int,
+    seed: int,
+    n_centroids: int | None,
+    sample: int | None,
+    kmeans_iters: int,
+    metadata: dict[str, Any] | None,
+    threads: int | None,
+    progress: bool | None,
+    wait: float | None,
+    segment_tokens: int,
+) -> None:
+    """``create`` from an iterator of batches of documents (R-INDEX-17): the arguments checked,
+    the writer's lock taken, then each batch packed and appended to the spill file in the index
+    folder (one batch in memory at a time), then the native build from that file. Whatever stops
+    it (a bad batch, an error of the iterator, Ctrl-C, a progress error) removes what it wrote."""
+    nbits = _checks.integer(nbits, "nbits", "R-QUANT-1", 1, 4)
+    seed = _checks.integer(seed, "seed", "R-KMEANS-2", 0, 2**64 - 1)
+    n_centroids = _checks.optional_integer(n_centroids, "n_centroids", "R-KMEANS-1", 1, 2**62)
+    sample = _checks.optional_integer(sample, "sample", "R-KMEANS-1", 1, 2**62)
+    iters = _checks.integer(kmeans_iters, "kmeans_iters", "R-KMEANS-1", 0, MAX_KMEANS_ITERS)
+    meta = _metadata(metadata)
+    n_threads = _checks.threads(threads)
+    segment_tokens = _checks.integer(segment_tokens, "segment_tokens", "R-INDEX-17", 1, 2**62)
+    given: np.ndarray | list[str] | None = None
+    if ids is not None:  # checked before the stream is read; their count after it
+        items = list(ids) if isinstance(ids, Iterator) else ids
+        n_ids = len(items) if isinstance(items, (Sequence, np.ndarray, range)) else 0
+        given = external_ids(items, n_ids)
+    report = Progress("building index", progress)
+    spill = retrying(lambda: _native.IndexSpill(os.fspath(path)), wait)
+    try:
+        for b, batch in enumerate(batches):
+            try:
+                vectors, offsets = pack_documents(batch)
+                if len(offsets) > 1:
+                    spill.push(vectors, offsets)
+            except InputError as exc:
+                raise InputError(f"{exc} (batch {b} of the stream, R-INDEX-17)") from exc
+            report("reading", spill.n_tokens, None)
+        n_docs = spill.n_docs
+        if n_docs == 0:
+            raise InputError("R-INDEX-5: an index needs at least one document")
+        if given is None:
+            ext_ids: np.ndarray | list[str] = np.arange(n_docs, dtype=np.int64)
+        elif len(given) != n_docs:
+            raise InputError(f"R-INDEX-5: {len(given)} ids for {n_docs} documents")
+        else:
+            ext_ids = given
+        spill.build(
+            ext_ids,
+            nbits,
+            seed,
+            n_centroids,
+            sample,
+            iters,
+            meta,
+            segment_tokens,
+            n_threads,
+            report,
+        )
+    finally:
+        spill.close()
         report.close()
 
 

@@ -205,16 +205,21 @@ pub fn append(
 
 /// R-INDEX-5: one id per document, all distinct, at least one document.
 fn check_ids(docs: &Packed, ids: &Ids) -> Result<()> {
-    if docs.is_empty() {
+    check_id_count(docs.len(), ids)
+}
+
+/// R-INDEX-5: `ids` has one id for each of `n_docs >= 1` documents, all distinct.
+pub(super) fn check_id_count(n_docs: usize, ids: &Ids) -> Result<()> {
+    if n_docs == 0 {
         return Err(Error::Param {
             rule: "R-INDEX-5",
             what: "an index needs at least one document".into(),
         });
     }
-    if ids.len() != docs.len() {
+    if ids.len() != n_docs {
         return Err(Error::Param {
             rule: "R-INDEX-5",
-            what: format!("{} ids for {} documents", ids.len(), docs.len()),
+            what: format!("{} ids for {n_docs} documents", ids.len()),
         });
     }
     if let Some(dup) = ids.duplicate() {
@@ -227,7 +232,7 @@ fn check_ids(docs: &Packed, ids: &Ids) -> Result<()> {
 }
 
 /// Every token's centroid (R-KMEANS-4), in steps that report progress.
-fn assign_all(
+pub(super) fn assign_all(
     isa: Isa,
     points: &[f32],
     dim: usize,

@@ -13,13 +13,16 @@ use crate::{Error, Result};
 pub const LOCK: &str = "LOCK";
 
 /// What a first commit that did not happen can leave in its folder (R-INDEX-13): the lock, and
-/// the first generation's files and temporaries.
+/// the first generation's files and temporaries, a streaming build's spill file and segments
+/// included (R-INDEX-17).
 fn is_leftover(name: &str) -> bool {
     let base = name.strip_suffix(".tmp").unwrap_or(name);
     name == LOCK
         || name == format!("{MANIFEST}.tmp")
         || base == super::build::CODEC_NAME
         || base == super::build::SEGMENT_NAME
+        || base == super::stream::SPILL_NAME
+        || super::stream::is_first_commit_segment(base)
 }
 
 /// R-INDEX-13: whether `dir` is a folder with no committed manifest that holds nothing but what

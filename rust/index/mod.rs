@@ -15,6 +15,7 @@ pub mod quantize;
 pub mod refit;
 pub mod rng;
 pub mod search;
+pub mod stream;
 
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
