@@ -14,6 +14,7 @@ filters were added (114 ms both, same run).
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -21,18 +22,16 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from measure import best_seconds
+
 from lateint_ref import Index
 
 
-def _best(f: Callable[[], object], repeats: int = 5) -> float:
-    """Milliseconds of the fastest of ``repeats`` calls, after one warm-up call."""
-    f()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        f()
-        times.append(time.perf_counter() - start)
-    return 1000 * min(times)
+def _best(f: Callable[[], object]) -> float:
+    """Milliseconds of the fastest of 5 calls, after one warm-up call."""
+    return 1000 * best_seconds(f)
 
 
 def main() -> None:

@@ -24,7 +24,6 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -40,17 +39,6 @@ from lateint_ref import Index
 CHUNKS = 50
 SEED = 0
 K = 10
-
-
-def _best(f: Callable[[], object], repeats: int = 5) -> float:
-    """Seconds of the fastest of ``repeats`` calls, after one warm-up call."""
-    f()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        f()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def _same(a: list, b: list) -> bool:
@@ -115,7 +103,7 @@ def main() -> None:
                 ),
             )
         )
-        plain_s = _best(lambda: index.search(queries, k=K))
+        plain_s = measure.best_seconds(lambda: index.search(queries, k=K))
         filtered = {}
         for share in (0.01, 0.10):
             allow = [
@@ -131,7 +119,7 @@ def main() -> None:
             )
             filtered[share] = (
                 len(allow),
-                _best(lambda a=allow: index.search(queries, k=K, allow=a)),
+                measure.best_seconds(lambda a=allow: index.search(queries, k=K, allow=a)),
             )
         segments = len(index.segments())
         start = time.perf_counter()
@@ -145,7 +133,7 @@ def main() -> None:
             )
         )
         checks.append(("compacted: live ids", index.live_ids == live))
-        compacted_s = _best(lambda: index.search(queries, k=K))
+        compacted_s = measure.best_seconds(lambda: index.search(queries, k=K))
     first, last = statistics.median(rates[:10]), statistics.median(rates[-10:])
     cpu_first, cpu_last = statistics.median(cpu_rates[:10]), statistics.median(cpu_rates[-10:])
     rows = [

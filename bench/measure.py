@@ -9,6 +9,7 @@ import os
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 # Every library's thread-count variable, set for one-thread measurements.
@@ -36,6 +37,17 @@ class Clock:
         wait1 = psi_total()
         ok = self.wait0 is not None and wait1 is not None and self.seconds > 0
         self.cpu_wait = (wait1 - self.wait0) / 1e6 / self.seconds if ok else None
+
+
+def best_seconds(f: Callable[[], object], repeats: int = 5) -> float:
+    """Seconds of the fastest of ``repeats`` calls of ``f``, after one warm-up call."""
+    f()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        f()
+        times.append(time.perf_counter() - start)
+    return min(times)
 
 
 def vm_hwm() -> int:
