@@ -72,7 +72,10 @@ SEARCHES: list[dict[str, Any]] = [
 
 def _same_hits(a: Index, b: Index, queries: list[np.ndarray]) -> None:
     """The same ids and bit-identical scores for every query and search parameter set."""
-    for params in SEARCHES:
+    for search in SEARCHES:
+        params = dict(search)  # nprobe at most K (R-ISEARCH-3): few centroids in a tiny index
+        if "nprobe" in params:
+            params["nprobe"] = min(params["nprobe"], a.n_centroids)
         for ha, hb in zip(a.search(queries, **params), b.search(queries, **params), strict=True):
             assert ha.ids == hb.ids, params
             assert np.array_equal(ha.scores, hb.scores), params
