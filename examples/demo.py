@@ -114,14 +114,15 @@ def main() -> None:
             f"{len(queries)} test queries; model all-MiniLM-L6-v2 + {described[args.projection]} "
             f"({args.precision}), {os.cpu_count()} cores"
         )
-        kept: list = []  # the documents' embeddings, for the exact baseline
+        kept: list = []  # the indexed documents' embeddings, for the exact baseline
+        kept_ids: list = []  # their ids (empty documents are not indexed: R-RET-7)
         with stage("encode + index documents"):
             r = Retriever.build(
                 path,
                 folder_of[args.projection],
                 corpus,
                 precision=args.precision,
-                on_chunk=lambda ids, vectors: kept.extend(vectors),
+                on_chunk=lambda ids, vectors: (kept_ids.extend(ids), kept.extend(vectors)),
             )
         query_ids = [q for q, _ in queries]
         with stage("encode queries"):
@@ -130,9 +131,8 @@ def main() -> None:
             hits = r.search_embeddings(q_vectors, k=100)
         with stage("exact search (k=100)"):
             scores, positions = li.search_exact(q_vectors, li.Documents(kept), k=100)
-        ids = [i for i, _ in corpus]
         exact_run = {
-            q: [(ids[p], float(s)) for p, s in zip(positions[n], scores[n], strict=True)]
+            q: [(kept_ids[p], float(s)) for p, s in zip(positions[n], scores[n], strict=True)]
             for n, q in enumerate(query_ids)
         }
         ours = evaluation.evaluate(dict(zip(query_ids, hits, strict=True)), qrels, METRICS)
@@ -147,8 +147,10 @@ def main() -> None:
                     )
                 )
         stats = r.index.stats()
+        empty = (r.counts or {}).get("empty", 0)
         print(
-            f"index: {stats['n_tokens']:,} token vectors, {stats['n_centroids']:,} centroids, "
+            f"index: {stats['n_live']:,} documents ({empty} empty ones skipped), "
+            f"{stats['n_tokens']:,} token vectors, {stats['n_centroids']:,} centroids, "
             f"{stats['bytes_on_disk'] / 2**20:.1f} MiB on disk "
             f"({stats['bytes_per_token']:.1f} bytes per token)\n"
         )
@@ -171,7 +173,9 @@ def main() -> None:
 
 def exact_quality(folder: Path, corpus: list, queries: list, qrels: dict, precision: str) -> dict:
     """nDCG@10 and Recall@100 of exact MaxSim search with the model at `folder` (the collection
-    encoded again: the projections differ)."""
+    encoded again: the projections differ), over the documents the index holds (not the empty
+    ones, R-RET-7)."""
+    corpus = [(i, t) for i, t in corpus if t.strip()]
     enc = li.Encoder.from_pretrained(folder, precision=precision)
     docs = enc.encode([t for _, t in corpus], is_query=False)
     q_vectors = enc.encode([t for _, t in queries], is_query=True)
