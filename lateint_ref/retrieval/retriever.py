@@ -238,9 +238,8 @@ class Retriever:
         total = len(corpus) if isinstance(corpus, Sized) else None
         # R-RET-1, R-INDEX-14: one writer, for the whole build
         with texts_store.writer_lock(path, lock_timeout):
-            index = cls._resume(path, settings)
+            index, stored = cls._resume(path, settings)
             encoder = _encoder(settings, backend, precision, folder)
-            stored = texts_store.load(path, index) if index is not None else {}
             plan = sync.Sync(
                 stored,
                 append=_checks.flag(append, "append", "R-RET-7"),
@@ -290,9 +289,12 @@ class Retriever:
         return built
 
     @staticmethod
-    def _resume(path: Path, settings: dict[str, Any]) -> Index | None:
-        """The index already at ``path`` when it was built with ``settings`` (R-RET-3), its
-        texts checked (R-RET-1); None for an empty or missing folder. Under the writer lock."""
+    def _resume(
+        path: Path, settings: dict[str, Any]
+    ) -> tuple[Index | None, dict[texts_store.DocId, str]]:
+        """The index already at ``path`` when it was built with ``settings`` (R-RET-3) and the
+        texts of its live documents, checked (R-RET-1); ``(None, {})`` for an empty or missing
+        folder. Under the writer lock."""
         if not (path / "MANIFEST").exists():
             # R-INDEX-13: what a first commit that did not happen left is no index yet;
             # Index.create removes it.
@@ -300,7 +302,7 @@ class Retriever:
                 raise InputError(f"R-RET-3: {path} exists and is not an index")
             texts_store.unstage(path)  # a first chunk that was never committed
             texts_store.clear_staging_temporaries(path)
-            return None
+            return None, {}
         index = Index.open(path)
         have = index.metadata
         if have != settings:
@@ -309,8 +311,7 @@ class Retriever:
                 f"not {json.dumps(settings, sort_keys=True)}"
             )
         texts_store.recover(path, index.generation)
-        texts_store.load(path, index)
-        return index
+        return index, texts_store.load(path, index)
 
     @classmethod
     def open(
