@@ -58,3 +58,75 @@ class Progress:
         if self.shown:
             print(file=sys.stderr, flush=True)
             self.shown = False
+
+
+def duration(seconds: float) -> str:
+    """``"42 s"``, ``"3 min 05 s"`` or ``"2 h 07 min"``."""
+    s = max(0, round(seconds))
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min {s % 60:02d} s"
+    return f"{s // 3600} h {s % 3600 // 60:02d} min"
+
+
+class DocumentProgress:
+    """Documents done out of a known total, with the rate and the time left, on stderr
+    (R-RET-1): on a terminal one line refreshed as documents are encoded, with the stage in
+    progress; elsewhere (a log file, a pipe) one line per committed chunk, never a ``\\r``.
+
+    Args:
+        label: e.g. ``"indexing"``.
+        total: the documents the run will encode.
+        enabled: True or False; None shows it only when stderr is a terminal.
+        terminal: whether to refresh one line; None asks stderr.
+    """
+
+    def __init__(
+        self, label: str, total: int, enabled: bool | None, terminal: bool | None = None
+    ) -> None:
+        tty = sys.stderr.isatty()
+        self.enabled = tty if enabled is None else bool(enabled)
+        self.terminal = tty if terminal is None else bool(terminal)
+        self.label, self.total = label, total
+        self.start = time.perf_counter()
+        self.last = -Progress.REFRESH
+        self.shown = False
+
+    def _status(self, done: int) -> str:
+        elapsed = time.perf_counter() - self.start
+        pct = f" ({100 * done / self.total:.1f}%)" if self.total else ""
+        text = f"{self.label}: {done:,}/{self.total:,} documents{pct}"
+        if done and elapsed > 0:
+            rate = done / elapsed
+            text += f", {rate:,.1f}/s, {duration((self.total - done) / rate)} left"
+        return text
+
+    def __call__(self, done: int, stage: str, *, force: bool = False) -> None:
+        """``done`` documents encoded so far, now ``stage``: the line refreshed on a terminal
+        (at most every ``Progress.REFRESH`` seconds unless ``force``), nothing elsewhere."""
+        if not (self.enabled and self.terminal):
+            return
+        now = time.perf_counter()
+        if not force and now - self.last < Progress.REFRESH:
+            return
+        self.last = now
+        line = f"\r{self._status(done)}: {stage}"
+        print(line.ljust(80), end="", file=sys.stderr, flush=True)
+        self.shown = True
+
+    def committed(self, done: int) -> None:
+        """A chunk ending at ``done`` documents is committed."""
+        if not self.enabled:
+            return
+        if self.terminal:
+            self(done, "committed", force=True)
+            return
+        elapsed = duration(time.perf_counter() - self.start)
+        print(f"{self._status(done)}; committed after {elapsed}", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        """Ends the refreshed line, when one was shown."""
+        if self.shown:
+            print(file=sys.stderr, flush=True)
+            self.shown = False

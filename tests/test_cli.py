@@ -218,18 +218,42 @@ def test_other_model_is_refused_and_nothing_is_lost(index: Path, dataset: Path) 
 
 
 def test_failure_keeps_committed_batches_and_rerun_continues(tmp_path: Path) -> None:
-    """R-CLI-7: a bad line mid-corpus leaves the committed batches usable; fixed, the same
+    """R-CLI-7: the corpus is read whole before any work, so a bad line fails at once and
+    writes nothing; over an index it leaves the committed documents usable; fixed, the same
     command continues to the end."""
     rows = [json.dumps({"_id": i, "title": t, "text": x}) for i, t, x in DOCS]
     corpus = tmp_path / "corpus.jsonl"
     corpus.write_text("\n".join([*rows[:4], "{not json", *rows[4:]]) + "\n")
     argv = ["index", corpus, "--model", MODEL, "--index", tmp_path / "i"]
     failed(lateint(*argv, "--batch-size", 2, "--commit-every", 2), 1)
+    assert not (tmp_path / "i").exists()
+    corpus.write_text("\n".join(rows[:4]) + "\n")
+    ok(lateint(*argv, "--batch-size", 2, "--commit-every", 2))
+    corpus.write_text("\n".join([*rows[:5], "{not json", *rows[5:]]) + "\n")
+    failed(lateint(*argv, "--batch-size", 2, "--commit-every", 2), 1)
     assert info(tmp_path / "i")["n_docs"] == 4
     ok(lateint("search", "--index", tmp_path / "i", "cats"))
     corpus.write_text("\n".join(rows) + "\n")
     ok(lateint(*argv, "--batch-size", 2, "--commit-every", 2))
     assert info(tmp_path / "i")["n_docs"] == 6
+
+
+def test_progress_without_a_terminal_is_a_line_per_commit(tmp_path: Path) -> None:
+    """R-CLI-5, R-RET-1: with stderr a pipe, `lateint index` writes one progress line per commit
+    (documents committed out of those to encode, rate, time left), never a carriage return."""
+    rows = [json.dumps({"_id": i, "title": t, "text": x}) for i, t, x in DOCS]
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text("\n".join(rows[:3]) + "\n")
+    argv = ["index", corpus, "--model", MODEL, "--index", tmp_path / "i", "--commit-every", 2]
+    ok(lateint(*argv))
+    corpus.write_text("\n".join(rows) + "\n")
+    result = lateint(*argv)
+    ok(result)
+    assert "\r" not in result.stderr
+    assert [line.split(",")[0] for line in result.stderr.splitlines()] == [
+        "indexing: 2/3 documents (66.7%)",
+        "indexing: 3/3 documents (100.0%)",
+    ]
 
 
 def test_progress_only_on_a_terminal(dataset: Path, tmp_path: Path) -> None:

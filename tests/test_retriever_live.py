@@ -67,12 +67,13 @@ def test_compact_with_refit_reencodes_the_stored_texts(tmp_path: Path) -> None:
     path = tmp_path / "i"
     r = build(path, corpus(25))
     r.delete(["d0", "d11", "d24"])
+    text = dict(corpus(25))
+    live = [(i, text[i]) for i in r.index.ids if i not in {"d0", "d11", "d24"}]  # index order
     r.compact(refit=True)
     g = r.index.generation
     assert [n for n, _ in r.index.files()] == ["MANIFEST", f"codec-{g}.lti", f"segment-{g}.lti"]
     assert sorted(p.name for p in path.glob("texts-*.jsonl")) == [f"texts-{g}.jsonl"]
-    live = [(i, t) for i, t in corpus(25) if i not in {"d0", "d11", "d24"}]
-    fresh = build(tmp_path / "fresh", live, commit_every=100)
+    fresh = build(tmp_path / "fresh", live, commit_every=100, sample_documents=None)
     assert (path / f"codec-{g}.lti").read_bytes() == (
         tmp_path / "fresh" / "codec-1.lti"
     ).read_bytes()

@@ -21,7 +21,9 @@ def build(path: Path, docs, **kw) -> Retriever:
 
 
 def counts(**kw: int) -> dict[str, int]:
-    base = dict.fromkeys(("added", "updated", "unchanged", "removed", "empty", "not_in_corpus"), 0)
+    base = dict.fromkeys(
+        ("added", "updated", "unchanged", "removed", "empty", "not_in_corpus", "truncated"), 0
+    )
     return base | kw
 
 

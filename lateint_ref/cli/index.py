@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
@@ -26,7 +25,7 @@ def run(args: argparse.Namespace) -> int:
         embedding_size=args.embedding_size,
         backend=backend(args),
         threads=args.threads,
-        progress=sys.stderr.isatty(),  # R-CLI-5
+        progress=True,  # R-CLI-5: refreshed on a terminal, a line per commit elsewhere
         prune=args.prune,
         append=args.append,
         keep_empty=args.keep_empty,
@@ -44,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
         )
         shown = [f"{counts.get(k, 0):,} {k}" for k in ("added", "updated", "unchanged", "removed")]
         shown.append(f"{counts.get('empty', 0):,} empty skipped")
+        shown.append(f"{counts.get('truncated', 0):,} truncated to the document length")
         if counts.get("not_in_corpus"):
             shown.append(f"{counts['not_in_corpus']:,} not in corpus (kept; --prune removes them)")
         print(", ".join(shown))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -315,10 +315,12 @@ class Encoder:
         is_query: bool,
         batch_size: int = 32,
         show_progress: bool | None = None,
+        on_batch: Callable[[int], None] | None = None,
     ) -> list[np.ndarray]:
         """Token embeddings, one ``[n_tokens, embedding_size] float32`` array per text, in input
         order. Queries give ``query_length`` rows with query expansion; documents give their kept
-        tokens (R-ENC-7). Texts are batched longest first to waste no padding."""
+        tokens (R-ENC-7). Texts are batched longest first to waste no padding. ``on_batch``,
+        when given, is called after each batch with the number of texts encoded so far."""
         items = _texts(texts)
         size = _checks.positive(batch_size, "batch_size", "R-ENC-10")
         order = sorted(range(len(items)), key=lambda i: -len(items[i]))
@@ -334,12 +336,19 @@ class Encoder:
                 e = emb[row][kept[row]]
                 norms = np.sqrt((e * e).sum(axis=1, keepdims=True))
                 out[i] = (e / np.maximum(norms, np.float32(1e-12))).astype(np.float32)
+            if on_batch is not None:
+                on_batch(min(start + size, len(items)))
             if show:
                 what = "queries" if is_query else "documents"
                 print(f"\rencoding {what}: batch {b + 1}/{n_batches}", end="", file=sys.stderr)
         if show:
             print(file=sys.stderr)
         return out
+
+    def truncated(self, texts: list[str], *, is_query: bool = False) -> int:
+        """How many of ``texts`` are longer than the document (or query) length and lose
+        tokens to truncation."""
+        return int(self.tokens.truncated(_texts(texts), is_query=is_query).sum())
 
     def save_pretrained(self, path: str | os.PathLike[str]) -> None:
         """Writes the PyLate layout (R-ENC-9): PyLate's ``models.ColBERT(path)`` loads it and gives

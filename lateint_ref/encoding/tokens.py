@@ -179,11 +179,7 @@ class Tokens:
         s = self.settings
         prefix_id = self.query_prefix_id if is_query else self.document_prefix_id
         budget = self.query_budget if is_query else self.document_budget
-        tokenizer = self.query_tokenizer if is_query else self.document_tokenizer
-        cleaned = [str(t).strip() for t in texts]
-        if s.do_lower_case:
-            cleaned = [t.lower() for t in cleaned]
-        encodings = tokenizer.encode_batch(cleaned, add_special_tokens=True)
+        encodings = self._encodings(texts, is_query=is_query)
         expand = is_query and s.do_query_expansion
         width = budget if expand else max((len(e.ids) for e in encodings), default=0)
         ids = np.full((len(texts), width), self.pad_id, dtype=np.int64)
@@ -199,6 +195,19 @@ class Tokens:
         if is_query and s.attend_to_expansion_tokens:  # R-ENC-6
             mask[:] = 1
         return ids, mask
+
+    def _encodings(self, texts: list[str], *, is_query: bool) -> list[Any]:
+        """The truncated encodings of the cleaned texts (R-ENC-3, R-ENC-4)."""
+        tokenizer = self.query_tokenizer if is_query else self.document_tokenizer
+        cleaned = [str(t).strip() for t in texts]
+        if self.settings.do_lower_case:
+            cleaned = [t.lower() for t in cleaned]
+        return list(tokenizer.encode_batch(cleaned, add_special_tokens=True))
+
+    def truncated(self, texts: list[str], *, is_query: bool) -> np.ndarray:
+        """``[len(texts)] bool``: the texts that are longer than their length and lose tokens
+        to truncation (R-RET-7 counts them)."""
+        return np.array([bool(e.overflowing) for e in self._encodings(texts, is_query=is_query)])
 
     def kept(self, ids: np.ndarray, mask: np.ndarray, *, is_query: bool) -> np.ndarray:
         """``[batch, length] bool``: the positions whose embeddings are returned (R-ENC-7)."""

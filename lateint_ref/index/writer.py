@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -80,8 +80,11 @@ def create(
     progress: bool | None = None,
     lock_timeout: float | None = 0,
     segment_tokens: int = DEFAULT_SEGMENT_TOKENS,
+    centroids_for: Callable[[int, int], int] | None = None,
 ) -> None:
-    """Builds and commits generation 1 of an index at ``path`` (see ``Index.create``)."""
+    """Builds and commits generation 1 of an index at ``path`` (see ``Index.create``).
+    ``centroids_for(n_docs, n_tokens)``: from an iterator, ``K`` given what it held, instead of
+    ``n_centroids`` (the retriever's codec sample stands for a larger collection, R-RET-8)."""
     wait = _checks.lock_timeout(lock_timeout)
     if isinstance(documents, Iterator):
         _create_streamed(
@@ -98,6 +101,7 @@ def create(
             progress=progress,
             wait=wait,
             segment_tokens=segment_tokens,
+            centroids_for=centroids_for,
         )
         return
     _checks.integer(segment_tokens, "segment_tokens", "R-INDEX-17", 1, 2**62)
@@ -151,6 +155,7 @@ def _create_streamed(
     progress: bool | None,
     wait: float | None,
     segment_tokens: int,
+    centroids_for: Callable[[int, int], int] | None = None,
 ) -> None:
     """``create`` from an iterator of batches of documents (R-INDEX-17): the arguments checked,
     the writer's lock taken, then each batch packed and appended to the spill file in the index
@@ -189,6 +194,8 @@ def _create_streamed(
             raise InputError(f"R-INDEX-5: {len(given)} ids for {n_docs} documents")
         else:
             ext_ids = given
+        if centroids_for is not None:
+            n_centroids = centroids_for(n_docs, spill.n_tokens)
         spill.build(
             ext_ids,
             nbits,

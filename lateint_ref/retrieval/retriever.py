@@ -1,18 +1,17 @@
 """``Retriever``: an encoder joined to an on-disk index (spec/retriever.md).
 
-Indexing streams ``(id, text)`` pairs in chunks: the first chunk creates the index (and trains its
-centroids), each later chunk is added as a new segment, and every chunk is committed atomically
-with the texts it holds (``texts``, the texts store). One build writes an index at a time. An
-interrupted run leaves the index at its last committed chunk; running ``Retriever.build`` again
-with the same model continues after it.
+Indexing reads the ``(id, text)`` pairs, creates the index from a seeded sample of them drawn
+across the corpus (which trains its centroids), then adds the others in chunks, each a new
+segment, every commit atomic with the texts it holds (``texts``, the texts store). One build
+writes an index at a time. An interrupted run leaves the index at its last commit; running
+``Retriever.build`` again with the same model continues after it.
 """
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
-from collections.abc import Callable, Iterable, Iterator, Sized
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +23,8 @@ from lateint_ref.encoding.folder import ModelFolder, read_folder
 from lateint_ref.errors import InputError
 from lateint_ref.index import Hits, Index, writer
 from lateint_ref.index.writer import external_ids
-from lateint_ref.progress import Progress
-from lateint_ref.retrieval import changes, sync
+from lateint_ref.progress import DocumentProgress
+from lateint_ref.retrieval import changes, sample, sync
 from lateint_ref.retrieval import texts as texts_store
 from lateint_ref.scoring import maxsim
 
@@ -118,49 +117,91 @@ def _chunk_ids(ids: list[Any]) -> list[texts_store.DocId]:
     return ext.tolist() if isinstance(ext, np.ndarray) else list(ext)
 
 
-def _commit(
-    path: Path,
-    first: bool,
-    ids: list[texts_store.DocId],
-    texts: list[str],
-    vectors: list[np.ndarray],
-    *,
-    nbits: int,
-    seed: int,
-    settings: dict[str, Any],
-    threads: int | None,
-    progress: bool | None,
-    upsert: bool = False,
-) -> Index:
-    """Commits one chunk, its texts written durably first (R-RET-1); under the writer lock.
-    ``vectors``: one ``[n_tokens_j, dim] float32`` array per document; ``upsert``: the chunk
-    replaces live documents of the same ids (R-RET-7, R-INDEX-11)."""
-    if first:
+class _Build:
+    """The encoding and the commits of one ``Retriever.build``, under its writer lock: the codec
+    sample creates the index (R-RET-8), each later chunk is added as a segment (R-RET-1), every
+    commit's texts written durably first; progress counts the documents encoded."""
+
+    def __init__(
+        self,
+        path: Path,
+        encoder: Encoder,
+        settings: dict[str, Any],
+        plan: sync.Sync,
+        *,
+        batch_size: int,
+        nbits: int,
+        seed: int,
+        threads: int | None,
+        on_chunk: Callable[[list[Any], list[np.ndarray]], None] | None,
+        report: DocumentProgress,
+    ) -> None:
+        self.path, self.encoder, self.settings, self.plan = path, encoder, settings, plan
+        self.batch_size, self.nbits, self.seed, self.threads = batch_size, nbits, seed, threads
+        self.on_chunk, self.report = on_chunk, report
+        self.done = 0  # documents encoded
+
+    def _encode(self, pairs: list[tuple[Any, str]], stage: str) -> list[np.ndarray]:
+        ids, texts = _chunk_ids([i for i, _ in pairs]), [t for _, t in pairs]
+        self.plan.counts.truncated += self.encoder.truncated(texts)
+        before = self.done
+        self.report(before, stage, force=True)
+        vectors = self.encoder.encode(
+            texts,
+            is_query=False,
+            batch_size=self.batch_size,
+            show_progress=False,
+            on_batch=lambda n: self.report(before + n, stage),
+        )
+        self.done = before + len(pairs)
+        if self.on_chunk is not None:
+            self.on_chunk(ids, vectors)
+        return vectors
+
+    def create(self, pairs: list[tuple[Any, str]], n_docs: int) -> Index:
+        """Generation 1: the sample's documents, encoded ``sample.GROUP`` at a time and streamed
+        to ``Index.create`` (R-INDEX-17), with the number of centroids of the ``n_docs``
+        documents the sample stands for (R-RET-8)."""
+        ids, texts = _chunk_ids([i for i, _ in pairs]), [t for _, t in pairs]
+        groups = (pairs[g : g + sample.GROUP] for g in range(0, len(pairs), sample.GROUP))
+        batches = (self._encode(group, "encoding the codec sample") for group in groups)
         # Index.create wants an empty folder: the texts wait beside it, and are moved in once
         # generation 1 is committed (or by the next build when this one stops in between).
-        texts_store.stage(path, ids, texts)
+        texts_store.stage(self.path, ids, texts)
         try:
-            created = Index.create(
-                path,
-                vectors,
+            writer.create(
+                self.path,
+                batches,
                 ids,
-                nbits=nbits,
-                seed=seed,
-                metadata=settings,
-                threads=threads,
-                progress=progress,
+                nbits=self.nbits,
+                seed=self.seed,
+                metadata=self.settings,
+                threads=self.threads,
+                progress=False,
+                centroids_for=lambda docs, tokens: sample.centroids(n_docs, docs, tokens),
             )
         except BaseException:
-            if not (path / "MANIFEST").exists():
-                texts_store.unstage(path)
+            if not (self.path / "MANIFEST").exists():
+                texts_store.unstage(self.path)
             raise
-        texts_store.commit_staged(path)
-        return created
-    # The generation as committed on disk, not as this build last saw it: a texts file of a
-    # committed generation is never overwritten.
-    on_disk = Index.open(path)
-    texts_store.write(path, on_disk.generation + 1, ids, texts)
-    return on_disk.add(vectors, ids, upsert=upsert, threads=threads, progress=progress)
+        texts_store.commit_staged(self.path)
+        self.report.committed(self.done)
+        return Index.open(self.path)
+
+    def add(self, pairs: list[tuple[Any, str]]) -> Index:
+        """A chunk as a new segment, replacing live documents of its ids (R-RET-7)."""
+        ids = _chunk_ids([i for i, _ in pairs])
+        vectors = self._encode(pairs, "encoding")
+        self.report(self.done, "committing", force=True)
+        # The generation as committed on disk, not as this build last saw it: a texts file of a
+        # committed generation is never overwritten.
+        on_disk = Index.open(self.path)
+        texts_store.write(self.path, on_disk.generation + 1, ids, [t for _, t in pairs])
+        added = on_disk.add(
+            vectors, ids, upsert=self.plan.replaces(ids), threads=self.threads, progress=False
+        )
+        self.report.committed(self.done)
+        return added
 
 
 class Retriever:
@@ -203,19 +244,25 @@ class Retriever:
         append: bool = False,
         keep_empty: bool = False,
         projection: str | None = None,
+        sample_documents: int | None = None,
     ) -> Retriever:
         """Indexes ``corpus``, an iterable of ``(id, text)`` pairs, at ``index_dir`` (R-RET-1).
 
-        The first ``commit_every`` documents create the index (its centroids are trained on
-        them); every further chunk is added as a segment, with its texts. Ids already in an index
-        built with the same model and settings are skipped, so an interrupted run resumes; an
-        index built with another model or settings raises ``InputError`` (R-RET-3), an index
-        whose texts are damaged ``IndexFormatError``, and an index another writer is writing
-        ``IndexLockedError``, at once or after waiting ``lock_timeout`` seconds (None: as long as
-        it takes; R-INDEX-14). ``on_chunk(ids, vectors)``, when given, sees each chunk's document
-        embeddings before they are indexed (to keep them, e.g. for exact search). ``progress``:
-        True or False, None shows it only when stderr is a terminal; it reports the documents
-        committed, out of ``len(corpus)`` when the corpus has a length.
+        A new index is created from its codec sample (R-RET-8): ``sample_documents`` documents
+        (None: ``min(n, ceil(16 sqrt(120 n)))`` of the ``n`` to index) drawn across the whole
+        corpus with ``seed``, encoded first; its centroids and buckets are trained on them, so
+        they do not depend on ``commit_every``. The other documents follow in chunks of
+        ``commit_every``, each committed as a segment with its texts. An interrupted run leaves
+        the index at its last commit; running it again continues: ids already in an index
+        built with the same model and settings are skipped; an index built with another model
+        or settings raises ``InputError`` (R-RET-3), an index whose texts are damaged
+        ``IndexFormatError``, and an index another writer is writing ``IndexLockedError``, at
+        once or after waiting ``lock_timeout`` seconds (None: as long as it takes; R-INDEX-14).
+        ``on_chunk(ids, vectors)``, when given, sees the document embeddings of each group
+        encoded before they are indexed (to keep them, e.g. for exact search). ``progress``:
+        True or False, None shows it only when stderr is a terminal: the documents encoded out
+        of those to encode, the rate and the time left, refreshed on a terminal and one line
+        per commit elsewhere.
 
         Over an existing index the build brings it in line with the corpus (R-RET-7): documents
         it lacks are added, documents whose text changed replaced, unchanged ones skipped, and
@@ -223,7 +270,8 @@ class Retriever:
         documents the index holds raises ``InputError`` unless ``append=True``. Empty or
         whitespace-only texts are skipped unless ``keep_empty=True``. The returned retriever's
         ``counts`` say what became of the documents (``added``, ``updated``, ``unchanged``,
-        ``removed``, ``empty``, ``not_in_corpus``).
+        ``removed``, ``empty``, ``not_in_corpus``) and how many encoded ones were ``truncated``
+        to the document length.
 
         ``projection="random"``: ``model_dir`` is a bare backbone (no late-interaction
         projection), given a seeded ``embedding_size`` projection (``seed``); without it such a
@@ -235,7 +283,6 @@ class Retriever:
         path = Path(index_dir)
         if path.exists() and not path.is_dir():
             raise InputError(f"R-RET-3: {path} exists and is not an index")
-        total = len(corpus) if isinstance(corpus, Sized) else None
         # R-RET-1, R-INDEX-14: one writer, for the whole build
         with texts_store.writer_lock(path, lock_timeout):
             index, stored = cls._resume(path, settings)
@@ -247,39 +294,35 @@ class Retriever:
                 path=path,
             )
             prune = _checks.flag(prune, "prune", "R-RET-7")
-            items = plan.items(_pairs(corpus))
-            chunks = iter(lambda: list(itertools.islice(items, commit_every)), [])
-            report = Progress("indexing", progress)
+            # R-RET-7: the whole corpus is read, and checked against the index, before any work
+            todo = list(plan.items(_pairs(corpus)))
+            build = _Build(
+                path,
+                encoder,
+                settings,
+                plan,
+                batch_size=batch_size,
+                nbits=nbits,
+                seed=seed,
+                threads=threads,
+                on_chunk=on_chunk,
+                report=DocumentProgress("indexing", len(todo), progress),
+            )
             try:
-                for chunk in chunks:
-                    ids, texts = _chunk_ids([i for i, _ in chunk]), [t for _, t in chunk]
-                    vectors = encoder.encode(
-                        texts, is_query=False, batch_size=batch_size, show_progress=progress
-                    )
-                    if on_chunk is not None:
-                        on_chunk(ids, vectors)
-                    index = _commit(
-                        path,
-                        index is None,
-                        ids,
-                        texts,
-                        vectors,
-                        nbits=nbits,
-                        seed=seed,
-                        settings=settings,
-                        threads=threads,
-                        progress=progress,
-                        upsert=plan.replaces(ids),
-                    )
-                    report("documents committed", plan.read, total)
-                    report.close()  # one line per commit, between the encoder's and the index's
+                if index is None and todo:  # R-RET-8: the codec sample creates the index
+                    size = sample.checked_size(sample_documents, len(todo))
+                    chosen = set(sample.positions(len(todo), size, seed))
+                    index = build.create([p for n, p in enumerate(todo) if n in chosen], len(todo))
+                    todo = [p for n, p in enumerate(todo) if n not in chosen]
+                for start in range(0, len(todo), commit_every):
+                    index = build.add(todo[start : start + commit_every])
                 gone = plan.removals(prune)
                 if gone and index is not None:  # R-RET-7: one commit deletes them all
                     on_disk = Index.open(path)
                     texts_store.recover(path, on_disk.generation)
                     index = on_disk.delete(gone)
             finally:
-                report.close()
+                build.report.close()
         if index is None:
             empty = plan.counts.empty
             why = f" that is not empty ({empty} empty: keep_empty indexes them)" if empty else ""

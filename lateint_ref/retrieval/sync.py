@@ -25,6 +25,7 @@ class Counts:
     removed: int = 0
     empty: int = 0  # skipped: empty or whitespace-only texts
     not_in_corpus: int = 0  # live documents of the index the corpus lacks, kept (no pruning)
+    truncated: int = 0  # encoded documents longer than the document length, cut to it
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
