@@ -108,7 +108,8 @@ def failed(result: subprocess.CompletedProcess, code: int) -> str:
     assert result.returncode == code, (result.returncode, result.stdout, result.stderr)
     assert "Traceback" not in result.stderr, result.stderr
     lines = result.stderr.strip().splitlines()
-    assert lines[-1].startswith("lateint: error: R-"), result.stderr
+    assert lines[-1].startswith("lateint: error: "), result.stderr
+    assert re.search(r"R-[A-Z]+-\d+", lines[-1]), result.stderr  # the requirement broken
     assert sum(line.startswith("lateint: error:") for line in lines) == 1, result.stderr
     return lines[-1].removeprefix("lateint: error: ")
 

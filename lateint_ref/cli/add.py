@@ -14,7 +14,8 @@ from lateint_ref.cli.shared import EXIT_OK, backend, corpus, index_dir, print_js
 def run(args: argparse.Namespace) -> int:
     from lateint_ref.retrieval.retriever import Retriever
 
-    documents = list(corpus(Path(args.corpus)))
+    read = corpus(Path(args.corpus), args)
+    documents = list(read)
     r = Retriever.open(index_dir(args.index), backend=backend(args))
     before = r.index.generation
     start = time.perf_counter()
@@ -34,6 +35,7 @@ def run(args: argparse.Namespace) -> int:
                 "added": len(documents),
                 "n_live": index.n_live,
                 "generation": index.generation if documents else before,
+                "undecodable": read.skipped,  # R-CLI-20
                 "seconds": seconds,
             }
         )
@@ -41,5 +43,6 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"added {len(documents):,} documents to {args.index} ({index.n_live:,} live) "
             f"in {seconds:.1f} s"
+            + (f"; {read.skipped:,} undecodable skipped" if read.skipped else "")
         )
     return EXIT_OK

@@ -12,7 +12,7 @@ from lateint_ref.cli.shared import EXIT_OK, backend, corpus, print_json
 def run(args: argparse.Namespace) -> int:
     from lateint_ref.retrieval.retriever import Retriever
 
-    documents = corpus(Path(args.corpus))
+    documents = corpus(Path(args.corpus), args)
     start = time.perf_counter()
     r = Retriever.build(
         args.index,
@@ -34,8 +34,17 @@ def run(args: argparse.Namespace) -> int:
     seconds = time.perf_counter() - start
     info = r.info()
     counts = r.counts or {}
+    undecodable = documents.skipped  # R-CLI-20: --on-bad-text skip
     if args.json:
-        print_json({"index": args.index, "seconds": seconds, **info, "counts": counts})
+        print_json(
+            {
+                "index": args.index,
+                "seconds": seconds,
+                **info,
+                "counts": counts,
+                "undecodable": undecodable,
+            }
+        )
     else:
         print(
             f"indexed {info['n_live']:,} documents ({info['n_tokens']:,} tokens x {info['dim']})"
@@ -44,6 +53,8 @@ def run(args: argparse.Namespace) -> int:
         shown = [f"{counts.get(k, 0):,} {k}" for k in ("added", "updated", "unchanged", "removed")]
         shown.append(f"{counts.get('empty', 0):,} empty skipped")
         shown.append(f"{counts.get('truncated', 0):,} truncated to the document length")
+        if undecodable:
+            shown.append(f"{undecodable:,} undecodable skipped")
         if counts.get("not_in_corpus"):
             shown.append(f"{counts['not_in_corpus']:,} not in corpus (kept; --prune removes them)")
         print(", ".join(shown))

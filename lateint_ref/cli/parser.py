@@ -4,7 +4,7 @@ the argument types (R-CLI-12). Parsing never exits: errors are ``UsageError`` fo
 from __future__ import annotations
 
 import argparse
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from lateint_ref.cli.shared import METRICS, PROG, metric_name
 
@@ -32,6 +32,24 @@ def _add_projection(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_text(p: argparse.ArgumentParser) -> None:
+    """``--encoding`` and ``--on-bad-text``: how a corpus's bytes are read (R-CLI-20)."""
+    p.add_argument(
+        "--encoding",
+        type=_encoding,
+        default="utf-8",
+        metavar="NAME",
+        help="text encoding of the corpus files, a Python codec name such as latin-1 or cp1252",
+    )
+    p.add_argument(
+        "--on-bad-text",
+        choices=("error", "skip", "replace"),
+        default="error",
+        help="a document whose bytes are not text in --encoding: stop with an error, skip it "
+        "(counted), or replace the bad bytes with U+FFFD",
+    )
+
+
 class UsageError(Exception):
     """A command line that cannot be run as written (exit code 2, R-CLI-3)."""
 
@@ -40,9 +58,33 @@ class UsageError(Exception):
         self.usage = usage
 
 
+class _Formatter(argparse.HelpFormatter):
+    """Help that shows the default of every option that takes a value and has one (R-CLI-22)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        return _with_default(action)
+
+
+def _with_default(action: argparse.Action) -> str | None:
+    """``action``'s help with ``(default: VALUE)`` appended when it takes a value and has a
+    default (a flag's default is off)."""
+    text = action.help or ""
+    if (
+        action.default in (None, argparse.SUPPRESS)
+        or action.nargs == 0
+        or not action.option_strings
+    ):
+        return text
+    return f"{text} (default: %(default)s)".strip()
+
+
 class _Parser(argparse.ArgumentParser):
     """An ``ArgumentParser`` that raises ``UsageError`` instead of exiting, so that ``main`` maps
-    every error in one place."""
+    every error in one place; its help shows the options' defaults (R-CLI-22)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _Formatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         message = message if message.startswith("R-") else f"R-CLI-3: {message}"
@@ -77,6 +119,18 @@ def _seed(text: str) -> int:
     if not 0 <= value < 2**64:
         raise argparse.ArgumentTypeError(f"expected an integer in 0..2^64, got {text!r}")
     return value
+
+
+def _encoding(text: str) -> str:
+    """A text encoding Python knows (R-CLI-20), checked before any file is read."""
+    from lateint_ref.errors import InputError
+    from lateint_ref.evaluation.beir import codec_name
+
+    try:
+        codec_name(text)
+    except InputError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
 
 
 def _number(text: str) -> float:
@@ -141,22 +195,28 @@ def build() -> _Parser:
     )
     p.add_argument("--model", required=True, metavar="DIR", help="a local model folder")
     p.add_argument("--index", required=True, metavar="DIR", help="the index folder")
-    p.add_argument("--batch-size", type=_positive_int, default=32, metavar="N")
+    _add_batch_size(p)
     p.add_argument(
         "--commit-every",
         type=_positive_int,
         default=1000,
         metavar="N",
-        help="documents between commits (default 1000)",
+        help="documents between commits",
     )
-    p.add_argument("--nbits", type=int, choices=(1, 2, 4), default=2)
-    p.add_argument("--seed", type=_seed, default=0, help="k-means seed (default 0)")
+    p.add_argument(
+        "--nbits",
+        type=int,
+        choices=(1, 2, 4),
+        default=2,
+        help="bits per dimension of the compressed residuals",
+    )
+    p.add_argument("--seed", type=_seed, default=0, help="k-means seed")
     p.add_argument(
         "--embedding-size",
         type=_positive_int,
         default=128,
         metavar="N",
-        help="projection size given to a bare BERT/ModernBERT backbone (default 128)",
+        help="projection size given to a bare BERT/ModernBERT backbone (--projection random)",
     )
     p.add_argument(
         "--prune", action="store_true", help="remove the indexed documents the corpus lacks"
@@ -170,6 +230,7 @@ def build() -> _Parser:
         "--keep-empty", action="store_true", help="index empty documents (skipped by default)"
     )
     _add_projection(p)
+    _add_text(p)
     _add_backend(p)
     p.set_defaults(parser=p)
 
@@ -194,6 +255,7 @@ def build() -> _Parser:
         help="only these documents: a file of ids, one per line",
     )
     p.add_argument("--k", type=_positive_int, default=10, metavar="N", help="results per query")
+    _add_model_folder(p)
     _add_backend(p)
     p.set_defaults(parser=p)
 
@@ -209,15 +271,16 @@ def build() -> _Parser:
     p.add_argument(
         "--dataset", required=True, metavar="BEIR_DIR", help="with queries.jsonl and qrels/"
     )
-    p.add_argument("--split", default="test", help="qrels split (default test)")
+    p.add_argument("--split", default="test", help="qrels split")
     p.add_argument(
         "--k",
         type=_positive_int,
         default=100,
         metavar="N",
-        help="results per query in the --output run (default 100); the metrics do not use it",
+        help="results per query in the --output run; the metrics do not use it",
     )
     p.add_argument("--output", metavar="RUN.tsv", help="also write the run in TREC format")
+    _add_model_folder(p)
     _add_backend(p)
     p.set_defaults(parser=p)
 
@@ -230,15 +293,17 @@ def build() -> _Parser:
     p.add_argument("texts", nargs="+", metavar="TEXT")
     p.add_argument("--model", required=True, metavar="DIR", help="a local model folder")
     p.add_argument("--query", action="store_true", help="encode as queries (default documents)")
-    p.add_argument("--batch-size", type=_positive_int, default=32, metavar="N")
+    _add_batch_size(p)
     _add_projection(p)
-    p.add_argument("--seed", type=_seed, default=0, help="the projection's seed (default 0)")
+    p.add_argument(
+        "--seed", type=_seed, default=0, help="the random projection's seed (--projection random)"
+    )
     p.add_argument(
         "--embedding-size",
         type=_positive_int,
         default=128,
         metavar="N",
-        help="the random projection's size (default 128)",
+        help="the random projection's size (--projection random)",
     )
     _add_backend(p)
     p.add_argument("--output", metavar="FILE.npz", help="write vectors, offsets and texts")
@@ -262,7 +327,8 @@ def build() -> _Parser:
     )
     p.add_argument("--index", required=True, metavar="DIR", help="the index folder")
     p.add_argument("--upsert", action="store_true", help="replace documents of the same ids")
-    p.add_argument("--batch-size", type=_positive_int, default=32, metavar="N")
+    _add_batch_size(p)
+    _add_text(p)
     _add_backend(p)
     p.set_defaults(parser=p)
 
@@ -290,7 +356,7 @@ def build() -> _Parser:
         help="encode the stored texts again with the index's model and train new centroids "
         "and buckets on them (R-INDEX-19)",
     )
-    p.add_argument("--batch-size", type=_positive_int, default=32, metavar="N")
+    _add_batch_size(p)
     _add_backend(p)
     p.set_defaults(parser=p)
 
@@ -305,33 +371,33 @@ def build() -> _Parser:
     p.add_argument("dataset", metavar="BEIR_DIR", help="with corpus.jsonl, queries.jsonl, qrels/")
     p.add_argument("--model", required=True, metavar="DIR", help="a local model folder")
     p.add_argument("--output", required=True, metavar="FILE.jsonl", help="the triplets file")
-    p.add_argument("--split", default="train", help="qrels split (default train)")
+    p.add_argument("--split", default="train", help="qrels split")
     p.add_argument(
         "--negatives",
         type=_positive_int,
         default=3,  # = training.mining.DEFAULT_NEGATIVES (tests/test_mine.py)
         metavar="N",
-        help="negatives per line (default 3)",
+        help="negatives per line",
     )
     p.add_argument(
         "--depth",
         type=_positive_int,
         default=100,  # = training.mining.DEFAULT_DEPTH
         metavar="K",
-        help="hits searched per query (default 100)",
+        help="hits searched per query",
     )
     p.add_argument(
         "--skip-top",
         type=_count,
         default=0,
         metavar="S",
-        help="non-positive hits skipped at the top of each ranking (default 0)",
+        help="non-positive hits skipped at the top of each ranking",
     )
     p.add_argument(
         "--index", metavar="DIR", help="build (or reuse) the index here (default: a temporary one)"
     )
-    p.add_argument("--seed", type=_seed, default=0, help="k-means seed (default 0)")
-    p.add_argument("--batch-size", type=_positive_int, default=32, metavar="N")
+    p.add_argument("--seed", type=_seed, default=0, help="k-means seed")
+    _add_batch_size(p)
     _add_projection(p)
     _add_backend(p)
     p.set_defaults(parser=p)
@@ -386,6 +452,22 @@ def build() -> _Parser:
     p.add_argument("--dev-split", metavar="SPLIT", help="qrels split of --dev (default test)")
     p.set_defaults(parser=p)
     return parser
+
+
+def _add_batch_size(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--batch-size", type=_positive_int, default=32, metavar="N", help="texts encoded at a time"
+    )
+
+
+def _add_model_folder(p: argparse.ArgumentParser) -> None:
+    """``--model DIR``: the index's model from another folder, fingerprint checked (R-CLI-21)."""
+    p.add_argument(
+        "--model",
+        metavar="DIR",
+        help="the index's model from this folder (it moved): its files must have the "
+        "fingerprint the index recorded (default: the folder the index records)",
+    )
 
 
 def _add_backend(p: argparse.ArgumentParser) -> None:

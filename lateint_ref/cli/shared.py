@@ -29,19 +29,21 @@ def has_torch() -> bool:
     return importlib.util.find_spec("torch") is not None
 
 
-def corpus(path: Path) -> Any:
+def corpus(path: Path, args: argparse.Namespace) -> Any:
     """The ``(id, text)`` pairs of a BEIR folder, a JSONL file or a folder of .txt files
-    (R-CLI-6), streamed."""
+    (R-CLI-6), streamed, decoded with ``--encoding`` and ``--on-bad-text`` (R-CLI-20); its
+    ``skipped`` counts the documents that could not be decoded."""
     from lateint_ref.evaluation import beir
 
+    text = {"encoding": args.encoding, "errors": args.on_bad_text}
     if path.is_file():
-        return beir.read_jsonl_corpus(path)
+        return beir.read_jsonl_corpus(path, **text)
     if not path.exists():
         raise FileNotFoundError(2, "No such file or directory", str(path))
     if (path / "corpus.jsonl").is_file():
-        return beir.load_corpus(path / "corpus.jsonl")
+        return beir.load_corpus(path / "corpus.jsonl", **text)
     if any(path.glob("*.txt")):
-        return beir.read_text_folder(path)
+        return beir.read_text_folder(path, **text)
     raise InputError(f"R-CLI-6: {path}: not a corpus (a folder needs corpus.jsonl or .txt files)")
 
 

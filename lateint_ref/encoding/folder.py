@@ -58,6 +58,9 @@ class ModelFolder:
     tokenizer_settings: TokenSettings  # what the tokenizer files say (sides), defaults otherwise
     settings: TokenSettings  # the saved late-interaction settings (a backbone: as above)
     projections: tuple[Projection, ...]  # the Dense modules in order; none for a backbone
+    # Every file read to build the encoder (weights, configs, tokenizer, projections), relative
+    # to ``path`` in POSIX form, sorted: what a model fingerprint hashes (R-RET-9).
+    files: tuple[str, ...] = ()
 
 
 def _frozen(value: Any) -> Any:
@@ -250,6 +253,8 @@ def read_folder(path: str | os.PathLike[str]) -> ModelFolder:
     special = _special_tokens(root)
     base = _tokenizer_settings(root)
     projections: list[Projection] = []
+    read = [config_file, root / "model.safetensors", root / "tokenizer.json"]
+    read += [root / n for n in ("special_tokens_map.json", "tokenizer_config.json")]
     kind: Kind = "backbone"
     why = "no modules.json or artifact.metadata"
     settings = base
@@ -271,14 +276,17 @@ def read_folder(path: str | os.PathLike[str]) -> ModelFolder:
             for _, where in modules[1:]:
                 projections.append(_dense(root / where, width))
                 width = projections[-1].weight.shape[0]
+                read += [root / where / "config.json", root / where / "model.safetensors"]
             st = root / "config_sentence_transformers.json"
             sbert = root / "sentence_bert_config.json"
+            read += [root / "modules.json", st, sbert]
             values = _checked_settings(_optional_object(st), st)
             lower = _flag(_optional_object(sbert), "do_lower_case", False, sbert)
             settings = replace(with_settings(base, values), do_lower_case=lower)
     elif (root / "artifact.metadata").is_file():
         kind, why = "stanford", ""
         settings = _stanford_settings(root, base)
+        read.append(root / "artifact.metadata")
         weights_file = root / "model.safetensors"
         tensors = read_tensors(weights_file, names=("linear.weight",))
         projections.append(Projection(_read_only(linear_weight(tensors, weights_file, hidden))))
@@ -305,4 +313,5 @@ def read_folder(path: str | os.PathLike[str]) -> ModelFolder:
         tokenizer_settings=base,
         settings=settings,
         projections=tuple(projections),
+        files=tuple(sorted({p.relative_to(root).as_posix() for p in read if p.is_file()})),
     )

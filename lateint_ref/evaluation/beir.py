@@ -13,6 +13,7 @@ that reads the file again on each pass, so a large corpus is never held in memor
 
 from __future__ import annotations
 
+import codecs
 import json
 import os
 from collections.abc import Iterator, Sequence
@@ -23,22 +24,81 @@ from lateint_ref.errors import InputError
 from lateint_ref.evaluation.trec import read_qrels
 
 BEIR_TEXT_FIELDS = ("title", "text")
+BAD_TEXT = ("error", "skip", "replace")  # what a reader does with bytes it cannot decode
+_ADVICE = "give its encoding (encoding=, --encoding), or skip or replace what cannot be decoded "
+_ADVICE += "(errors=, --on-bad-text)"
+
+
+def text_encoding(encoding: str, errors: str, jsonl: bool) -> str:
+    """The codec name ``encoding`` checked (R-CLI-20): a text encoding Python knows and, for a
+    JSONL file (split into lines at newline bytes), one that writes a newline as that byte;
+    ``errors`` one of ``BAD_TEXT``. Anything else raises ``InputError`` naming the value."""
+    if errors not in BAD_TEXT:
+        raise InputError(f"R-CLI-20: errors must be one of {BAD_TEXT}, got {errors!r}")
+    name = codec_name(encoding)
+    if jsonl and "\n".encode(name, "replace") != b"\n":
+        raise InputError(
+            f"R-CLI-20: encoding {encoding!r} cannot be read line by line (a newline is not the "
+            "byte 0x0a); a JSONL corpus must be in an encoding that is (UTF-8, latin-1, cp1252...)"
+        )
+    return name
+
+
+def codec_name(encoding: str) -> str:
+    """The canonical name of the text encoding ``encoding`` (R-CLI-20); a name Python does not
+    know, or a codec that is no text encoding (``rot13``), raises ``InputError``."""
+    try:
+        info = codecs.lookup(encoding) if isinstance(encoding, str) else None
+    except LookupError:
+        info = None
+    if info is None or not getattr(info, "_is_text_encoding", True):
+        raise InputError(f"R-CLI-20: unknown text encoding {encoding!r}")
+    return info.name
+
+
+def decoded(raw: bytes, encoding: str, errors: str, where: str) -> str | None:
+    """``raw`` decoded with ``encoding`` (R-CLI-20): None when it cannot be and ``errors`` is
+    "skip", U+FFFD for each bad sequence with "replace", else ``InputError`` naming ``where``."""
+    try:
+        return raw.decode(encoding)
+    except UnicodeDecodeError as exc:
+        if errors == "replace":
+            return raw.decode(encoding, "replace")
+        if errors == "skip":
+            return None
+        raise InputError(
+            f"R-CLI-20: {where}: not {encoding} text (byte 0x{raw[exc.start]:02x} at offset "
+            f"{exc.start}): {_ADVICE}"
+        ) from exc
 
 
 class Corpus:
-    """A re-iterable stream of ``(id, text)`` pairs read from ``path`` (R-BEIR-8)."""
+    """A re-iterable stream of ``(id, text)`` pairs read from ``path`` (R-BEIR-8), decoded with
+    ``encoding`` (R-CLI-20); ``skipped``: the records of the last pass that could not be decoded
+    (``errors="skip"``)."""
 
     def __init__(
-        self, path: Path, id_field: str | None, text_fields: Sequence[str], required: str | None
+        self,
+        path: Path,
+        id_field: str | None,
+        text_fields: Sequence[str],
+        required: str | None,
+        encoding: str = "utf-8",
+        errors: str = "error",
     ) -> None:
         self.path = path
         self._id_field = id_field
         self._text_fields = tuple(text_fields)
         self._required = required
+        self._encoding = text_encoding(encoding, errors, jsonl=True)
+        self._errors = errors
+        self.skipped = 0
 
     def __iter__(self) -> Iterator[tuple[str, str]]:
         seen: set[str] = set()
-        for n, record in jsonl_records(self.path):
+        self.skipped = 0
+        records = jsonl_records(self.path, encoding=self._encoding, errors=self._errors, skip=self)
+        for n, record in records:
             where = f"{self.path} line {n}"
             doc_id = _record_id(record, self._id_field, where)
             if doc_id in seen:
@@ -50,15 +110,32 @@ class Corpus:
         return f"Corpus({str(self.path)!r})"
 
 
-def jsonl_records(path: Path, rule: str = "R-BEIR-6") -> Iterator[tuple[int, dict[str, Any]]]:
+def jsonl_records(
+    path: Path,
+    rule: str = "R-BEIR-6",
+    *,
+    encoding: str | None = None,
+    errors: str = "error",
+    skip: Corpus | None = None,
+) -> Iterator[tuple[int, dict[str, Any]]]:
     """``(line number, JSON object)`` of every non-blank line (R-BEIR-2, R-BEIR-6); a bad line
-    raises ``InputError`` citing ``rule`` (a reader of another JSONL format names its own)."""
+    raises ``InputError`` citing ``rule`` (a reader of another JSONL format names its own).
+    ``encoding`` (checked by ``text_encoding``): the lines are decoded as R-CLI-20 says, a line
+    skipped counted in ``skip.skipped``; None: UTF-8 only, a line that is not raises ``rule``."""
     with path.open("rb") as f:
         for n, raw in enumerate(f, start=1):
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                raise InputError(f"{rule}: {path} line {n}: not UTF-8 text ({exc})") from exc
+            if encoding is None:
+                try:
+                    line = raw.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    raise InputError(f"{rule}: {path} line {n}: not UTF-8 text ({exc})") from exc
+            else:
+                text = decoded(raw, encoding, errors, f"{path} line {n}")
+                if text is None:
+                    if skip is not None:
+                        skip.skipped += 1
+                    continue
+                line = text
             if not line.strip():
                 continue
             try:
@@ -118,23 +195,30 @@ def _file(path: str | os.PathLike[str], name: str) -> Path:
     return path
 
 
-def load_corpus(path: str | os.PathLike[str]) -> Corpus:
+def load_corpus(
+    path: str | os.PathLike[str], *, encoding: str = "utf-8", errors: str = "error"
+) -> Corpus:
     """A BEIR ``corpus.jsonl`` (or the folder holding it) as a stream of ``(id, text)`` pairs:
-    id from ``_id``, text from ``title`` and ``text`` joined by R-BEIR-4 (``text`` required)."""
-    return Corpus(_file(path, "corpus.jsonl"), "_id", BEIR_TEXT_FIELDS, "text")
+    id from ``_id``, text from ``title`` and ``text`` joined by R-BEIR-4 (``text`` required).
+    ``encoding`` and ``errors`` ("error", "skip" or "replace"): R-CLI-20."""
+    return Corpus(_file(path, "corpus.jsonl"), "_id", BEIR_TEXT_FIELDS, "text", encoding, errors)
 
 
 def read_jsonl_corpus(
     path: str | os.PathLike[str],
     id_field: str | None = None,
     text_fields: Sequence[str] = BEIR_TEXT_FIELDS,
+    *,
+    encoding: str = "utf-8",
+    errors: str = "error",
 ) -> Corpus:
     """A user's JSONL file as a stream of ``(id, text)`` pairs. ``id_field``: the id's key;
     None reads ``_id`` when present, else ``id``. The text is the present fields of
-    ``text_fields`` joined by single spaces, then stripped; at least one must be present."""
+    ``text_fields`` joined by single spaces, then stripped; at least one must be present.
+    ``encoding`` and ``errors`` ("error", "skip" or "replace"): R-CLI-20."""
     if isinstance(text_fields, str) or not text_fields:
         raise InputError(f"R-BEIR-4: text_fields must be a non-empty list of keys: {text_fields!r}")
-    return Corpus(_file(path, "corpus.jsonl"), id_field, text_fields, None)
+    return Corpus(_file(path, "corpus.jsonl"), id_field, text_fields, None, encoding, errors)
 
 
 def load_queries(path: str | os.PathLike[str]) -> dict[str, str]:
@@ -189,22 +273,37 @@ def load_dataset(
     return load_corpus(folder / "corpus.jsonl"), queries, qrels
 
 
-def read_text_folder(path: str | os.PathLike[str]) -> Iterator[tuple[str, str]]:
+class TextFiles(Iterator[tuple[str, str]]):
+    """The ``(id, text)`` pairs of ``read_text_folder``, read one file at a time; ``skipped``:
+    the files so far that could not be decoded (``errors="skip"``, R-CLI-20)."""
+
+    def __init__(self, files: list[Path], encoding: str, errors: str) -> None:
+        self._files = iter(files)
+        self._encoding = encoding
+        self._errors = errors
+        self.skipped = 0
+
+    def __next__(self) -> tuple[str, str]:
+        for p in self._files:
+            text = decoded(p.read_bytes(), self._encoding, self._errors, str(p))
+            if text is None:
+                self.skipped += 1
+                continue
+            return p.stem, text.strip()
+        raise StopIteration
+
+
+def read_text_folder(
+    path: str | os.PathLike[str], *, encoding: str = "utf-8", errors: str = "error"
+) -> TextFiles:
     """The ``*.txt`` files directly in folder ``path`` as ``(id, text)`` pairs, sorted by file
-    name: id = the file name without ``.txt``, text = its UTF-8 content stripped (R-BEIR-7)."""
+    name: id = the file name without ``.txt``, text = its content stripped (R-BEIR-7), decoded
+    with ``encoding``; ``errors`` ("error", "skip" or "replace"): R-CLI-20."""
+    codec = text_encoding(encoding, errors, jsonl=False)
     folder = Path(path)
     if not folder.is_dir():
         raise FileNotFoundError(f"R-BEIR-7: no such folder: {folder}")
     files = sorted(p for p in folder.iterdir() if p.suffix == ".txt" and p.is_file())
     if not files:
         raise InputError(f"R-BEIR-7: no .txt file in {folder}")
-    return _text_files(files)
-
-
-def _text_files(files: list[Path]) -> Iterator[tuple[str, str]]:
-    for p in files:
-        try:
-            text = p.read_bytes().decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise InputError(f"R-BEIR-7: {p}: not UTF-8 text ({exc})") from exc
-        yield p.stem, text.strip()
+    return TextFiles(files, codec, errors)

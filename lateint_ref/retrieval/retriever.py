@@ -19,6 +19,7 @@ import numpy as np
 
 from lateint_ref import _checks
 from lateint_ref.encoding.encoder import Encoder, Seeded, build_encoder
+from lateint_ref.encoding.fingerprint import fingerprint
 from lateint_ref.encoding.folder import ModelFolder, read_folder
 from lateint_ref.errors import InputError
 from lateint_ref.index import Hits, Index, writer
@@ -37,25 +38,30 @@ def _model(
     seed: int,
     embedding_size: int,
     projection: str | None = None,
+    *,
+    fingerprinted: bool = True,
 ) -> tuple[dict[str, Any], ModelFolder]:
-    """What the index records of its model (R-RET-2), and the folder read once by the one reader
-    of model folders: a PyLate folder or a Stanford checkpoint is loaded with its own projection;
-    a bare backbone only with ``projection="random"``, which gives it a seeded projection (as
-    ``Encoder.from_backbone``; ``Encoder.from_pretrained`` refuses it). A malformed folder raises
-    the reader's WeightsError."""
+    """What the index records of its model (R-RET-2; with ``fingerprinted``, its fingerprint,
+    R-RET-9), and the folder read once by the one reader of model folders: a PyLate folder or a
+    Stanford checkpoint is loaded with its own projection; a bare backbone only with
+    ``projection="random"``, which gives it a seeded projection (as ``Encoder.from_backbone``;
+    ``Encoder.from_pretrained`` refuses it). A malformed folder raises the reader's
+    WeightsError."""
     if projection not in (None, "random"):
         raise InputError(f"R-RET-2: projection must be None or 'random', got {projection!r}")
     model = Path(model_dir).resolve()
     if not model.is_dir():
         raise InputError(f"R-RET-2: model folder not found: {model}")
     folder = read_folder(model)
+    # R-RET-9: what the model's files were when the index was built
+    mark = {"fingerprint": fingerprint(folder)} if fingerprinted else {}
     if folder.kind != "backbone":
         if projection is not None:
             raise InputError(
                 f"R-RET-2: drop projection='random' (--projection random): {model} is a "
                 f"{folder.kind} model folder with its own projection"
             )
-        return {"format": FORMAT, "model": str(model), "loader": "pretrained"}, folder
+        return {"format": FORMAT, "model": str(model), "loader": "pretrained", **mark}, folder
     if projection is None:
         raise InputError(
             f"R-RET-2: give a late-interaction model, or opt in to a seeded random projection "
@@ -68,6 +74,7 @@ def _model(
         "loader": "backbone",
         "seed": seed,
         "embedding_size": embedding_size,
+        **mark,
     }
     return settings, folder
 
@@ -100,8 +107,45 @@ def load_encoder(
     """The encoder a retriever uses for ``model_dir`` (R-RET-2): the folder's own projection
     when it is a late-interaction model; a bare backbone with ``projection="random"`` only, a
     seeded ``embedding_size`` projection."""
-    settings, folder = _model(model_dir, seed, embedding_size, projection)
+    settings, folder = _model(model_dir, seed, embedding_size, projection, fingerprinted=False)
     return _encoder(settings, backend, precision, folder)
+
+
+def _same_record(have: dict[str, Any], settings: dict[str, Any]) -> bool:
+    """Whether an index's record ``have`` is the one a build would write, ``settings`` (R-RET-3):
+    equal, or equal but for the fingerprint an index built before fingerprints lacks (R-RET-9)."""
+    if "fingerprint" not in have:
+        settings = {k: v for k, v in settings.items() if k != "fingerprint"}
+    return have == settings
+
+
+def _moved_model(
+    settings: dict[str, Any], model_dir: str | os.PathLike[str], where: str
+) -> ModelFolder:
+    """The folder ``model_dir`` read, once its fingerprint is the one the index at ``where``
+    records (R-RET-9); an index without one accepts only the folder it records."""
+    model = Path(model_dir).resolve()
+    if not model.is_dir():
+        raise InputError(f"R-RET-9: model folder not found: {model}")
+    folder = read_folder(model)
+    recorded = settings.get("fingerprint")
+    if recorded is None:
+        if str(model) != settings.get("model"):
+            raise InputError(
+                f"R-RET-9: the index at {where} was built before model fingerprints and records "
+                f"no fingerprint of its model {settings.get('model')}, so {model} cannot be "
+                "checked against it: build the index again to give it one, or give the folder "
+                "it records"
+            )
+        return folder
+    found = fingerprint(folder)
+    if found != recorded:
+        raise InputError(
+            f"R-RET-9: the model in {model} (fingerprint {found[:12]}) is not the one the index "
+            f"at {where} was built with (fingerprint {recorded[:12]}, from "
+            f"{settings.get('model')}): give the folder of that model, unchanged"
+        )
+    return folder
 
 
 def _pairs(corpus: Iterable[Any]) -> Iterator[tuple[Any, str]]:
@@ -286,6 +330,8 @@ class Retriever:
         # R-RET-1, R-INDEX-14: one writer, for the whole build
         with texts_store.writer_lock(path, lock_timeout):
             index, stored = cls._resume(path, settings)
+            if index is not None:  # R-RET-9: an index built before fingerprints keeps its record
+                settings = index.metadata
             encoder = _encoder(settings, backend, precision, folder)
             plan = sync.Sync(
                 stored,
@@ -348,7 +394,7 @@ class Retriever:
             return None, {}
         index = Index.open(path)
         have = index.metadata
-        if have != settings:
+        if not _same_record(have, settings):
             raise InputError(
                 f"R-RET-3: the index at {path} was built with {json.dumps(have, sort_keys=True)}, "
                 f"not {json.dumps(settings, sort_keys=True)}"
@@ -361,17 +407,21 @@ class Retriever:
         cls,
         index_dir: str | os.PathLike[str],
         *,
+        model_dir: str | os.PathLike[str] | None = None,
         backend: str = "torch",
         precision: str = "float32",
     ) -> Retriever:
         """Opens an index built by ``Retriever.build`` with the model it records (R-RET-2),
-        after checking its texts (R-RET-1: ``IndexFormatError`` when damaged)."""
+        after checking its texts (R-RET-1: ``IndexFormatError`` when damaged). ``model_dir``:
+        that model from another folder (it moved), whose files must have the fingerprint the
+        index records (R-RET-9: else ``InputError``)."""
         index = Index.open(index_dir)
         settings = index.metadata
         if settings.get("format") != FORMAT:
             raise InputError(f"R-RET-2: the index at {index_dir} records no retriever model")
+        folder = None if model_dir is None else _moved_model(settings, model_dir, str(index_dir))
         texts = texts_store.load(Path(index_dir), index)
-        return cls(index, _encoder(settings, backend, precision), settings, texts)
+        return cls(index, _encoder(settings, backend, precision, folder), settings, texts)
 
     def search(self, queries: str | list[str], k: int = 10, **params: Any) -> list[Hits]:
         """The ``k`` best documents for each query text (R-RET-4); ``params`` as
