@@ -699,6 +699,18 @@ impl PyIndex {
         matrix(py, c.buckets.weights.clone(), c.dim, b)
     }
 
+    /// `[code_bytes * 256, 8 / nbits]` decoding table (R-QUANT-4, R-QUANT-6).
+    fn table<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<f32>>> {
+        let c = &self.inner.codec;
+        let per = 8 / c.buckets.nbits;
+        matrix(py, c.table.clone(), c.table.len() / per, per)
+    }
+
+    /// The codec's format version (R-INDEX-4).
+    fn format_version(&self) -> u32 {
+        self.inner.codec.version()
+    }
+
     /// `[dim, 2]` residual bounds of segment `segment` (R-QUANT-5).
     fn bounds<'py>(&self, py: Python<'py>, segment: usize) -> PyResult<Bound<'py, PyArray2<f32>>> {
         let seg =

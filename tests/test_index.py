@@ -230,17 +230,32 @@ def test_batched_queries_and_threads(documents: list[np.ndarray], seed: int, ex:
 
 
 def _check_codec(index: Index, documents: list[np.ndarray], sample_rows: list[int]) -> None:
-    """R-KMEANS-4, R-QUANT-2..5, R-ISEARCH-5 for a built index, against the original tokens."""
+    """R-KMEANS-4, R-QUANT-2..7, R-ISEARCH-5 for a built index (format version 3), against the
+    original tokens."""
     x, offsets = packed(documents)
     c = index.centroids
-    cut, w, bounds = index.cutoffs, index.weights, index.bounds
-    n_buckets = 2**index.nbits
-    assert c.dtype == cut.dtype == w.dtype == bounds.dtype == np.float32
-    assert c.shape == (index.n_centroids, index.dim)
-    assert cut.shape == (index.dim, n_buckets - 1)
-    assert w.shape == (index.dim, n_buckets)
-    assert bounds.shape == (index.dim, 2)
+    cut, w, bounds, table = index.cutoffs, index.weights, index.bounds, index.table
+    n_buckets, nbits, dim = 2**index.nbits, index.nbits, index.dim
+    per = 8 // nbits
+    assert index.format_version == 3
+    assert c.dtype == cut.dtype == w.dtype == bounds.dtype == table.dtype == np.float32
+    assert c.shape == (index.n_centroids, dim)
+    assert cut.shape == (dim, n_buckets - 1)
+    assert w.shape == (dim, n_buckets)
+    assert bounds.shape == (dim, 2)
+    assert table.shape == (-(-dim * nbits // 8), 256, per)
+    # R-QUANT-2: Lloyd-Max buckets of the residuals of the sample tokens (input order, R-KMEANS-2)
     owner = assign(x, c)  # R-KMEANS-4 over the whole collection
+    r_input = x - c[owner]
+    want_cut, want_w = fit_buckets(r_input[sample_rows], nbits)
+    np.testing.assert_array_equal(cut, want_cut)
+    np.testing.assert_array_equal(w, want_w)
+    # R-QUANT-6: the full bytes' rows refined from the bucket rows; a partial byte keeps them
+    start = index_oracle.bucket_table(w, nbits)
+    full = dim * nbits // 8
+    want_rows = index_oracle.refine_product(r_input[sample_rows], start, nbits)
+    np.testing.assert_array_equal(table[:full], want_rows)
+    np.testing.assert_array_equal(table[full:], start[full:])
     decoded = index.decode(range(len(index)))
     assert len(decoded) == len(documents)
     residuals = []
@@ -250,38 +265,33 @@ def _check_codec(index: Index, documents: list[np.ndarray], sample_rows: list[in
         order = np.argsort(mine, kind="stable")  # R-INDEX-5: stored sorted by centroid, stably
         assert ids.dtype == np.uint16
         assert buckets.dtype == np.uint8
-        assert buckets.shape == (len(doc), index.dim)
+        assert buckets.shape == (len(doc), dim)
         np.testing.assert_array_equal(ids, mine[order])
         stored = doc[order]
         r = stored - c[ids]  # R-QUANT-2: f32 subtraction
         residuals.append(r)
-        # R-QUANT-3: b = #{j : cut[d][j] < r_d}
-        np.testing.assert_array_equal(buckets, (cut[None, :, :] < r[:, :, None]).sum(axis=2))
+        # the code bytes from the stored bits (R-INDEX-5 section 3), per R-QUANT-7 and R-QUANT-3
+        code = index_oracle.code_bytes_of(buckets, nbits)
+        np.testing.assert_array_equal(code, index_oracle.encode_product(r, table, cut, nbits))
         # R-QUANT-4: one f32 addition per component, bit for bit
-        v = c[ids] + w[np.arange(index.dim)[None, :], buckets]
+        v = index_oracle.decode_codes(c[ids], code, table)
         assert decoded[p].dtype == np.float32
         np.testing.assert_array_equal(decoded[p].view(np.uint32), v.view(np.uint32))
         np.testing.assert_array_equal(index.decode([p])[0], decoded[p])
-        # R-QUANT-5: lo <= r <= hi, lo <= w <= hi, and the error bound
+        # R-QUANT-5 for a partial byte's components: lo <= r <= hi, lo <= w <= hi, and the bound
         lo = np.concatenate([bounds[:, :1], cut], axis=1)
         hi = np.concatenate([cut, bounds[:, 1:]], axis=1)
-        dd = np.arange(index.dim)[None, :]
-        blo, bhi, wb = lo[dd, buckets], hi[dd, buckets], w[dd, buckets]
-        assert (blo <= r).all()
-        assert (r <= bhi).all()
+        part = np.arange(full * per, dim)[None, :]
+        bp = buckets[:, full * per :]
+        blo, bhi, wb = lo[part, bp], hi[part, bp], w[part, bp]
+        rp = r[:, full * per :]
+        assert (blo <= rp).all()
+        assert (rp <= bhi).all()
         assert (blo <= wb).all()
         assert (wb <= bhi).all()
-        x64, v64 = stored.astype(np.float64), v.astype(np.float64)
-        slack = 2.0**-22 * (np.abs(x64) + np.abs(c[ids].astype(np.float64)) + np.abs(wb))
-        assert (np.abs(x64 - v64) <= (bhi.astype(np.float64) - blo) + slack).all()
     r_all = np.vstack(residuals)
     np.testing.assert_array_equal(bounds[:, 0], r_all.min(axis=0))
     np.testing.assert_array_equal(bounds[:, 1], r_all.max(axis=0))
-    # R-QUANT-2: Lloyd-Max buckets of the residuals of the sample tokens (input order, R-KMEANS-2)
-    r_input = x - c[owner]
-    want_cut, want_w = fit_buckets(r_input[sample_rows], index.nbits)
-    np.testing.assert_array_equal(cut, want_cut)
-    np.testing.assert_array_equal(w, want_w)
 
 
 @builds
@@ -289,8 +299,9 @@ def _check_codec(index: Index, documents: list[np.ndarray], sample_rows: list[in
 def test_codes_and_decoding_follow_the_spec(
     documents: list[np.ndarray], nbits: int, seed: int
 ) -> None:
-    """R-KMEANS-4, R-QUANT-2, R-QUANT-3, R-QUANT-4, R-QUANT-5, R-ISEARCH-5 with the default sample
-    (S = n_tokens here, so the sample's sorted residuals are all of them)."""
+    """R-KMEANS-4, R-QUANT-2, R-QUANT-3, R-QUANT-4, R-QUANT-5, R-QUANT-6, R-QUANT-7,
+    R-ISEARCH-5 with the default sample (S = n_tokens here, so the sample's sorted residuals are
+    all of them)."""
     with built(documents, nbits=nbits, seed=seed) as (index, _):
         n_tokens = sum(len(d) for d in documents)
         assert index.nbits == nbits

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from oracle import index as index_oracle
 
 import lateint_ref as li
 from lateint_ref import Index, IndexLockedError, InputError
@@ -67,8 +68,9 @@ def test_added_segments_search_as_one_collection(
 
 
 def test_added_tokens_use_the_existing_codec(tmp_path) -> None:
-    """R-INDEX-7, R-KMEANS-4: an added document's centroid ids are its tokens' nearest existing
-    centroids, and its decoded vectors use the existing buckets."""
+    """R-INDEX-7, R-KMEANS-4, R-QUANT-7: an added document's centroid ids are its tokens' nearest
+    existing centroids, its codes the existing table's nearest rows, and its decoded vectors use
+    that table."""
     index = Index.create(tmp_path / "i", _docs(1, 20), seed=3)
     extra = _docs(2, 1)[0]
     index = index.add([extra])
@@ -78,9 +80,14 @@ def test_added_tokens_use_the_existing_codec(tmp_path) -> None:
     want = np.sort(np.argmax(extra.astype(np.float64) @ c.T, axis=1))
     np.testing.assert_array_equal(np.sort(ids), want)
     v = index.decode([len(index) - 1])[0]
-    w = index.weights
+    code = index_oracle.code_bytes_of(buckets, index.nbits)
     np.testing.assert_array_equal(
-        v, (index.centroids[ids] + w[np.arange(index.dim)[None, :], buckets]).astype(np.float32)
+        v, index_oracle.decode_codes(index.centroids[ids], code, index.table)
+    )
+    r = extra[np.argsort(np.argmax(extra.astype(np.float64) @ c.T, axis=1), kind="stable")]
+    r = r - index.centroids[ids]
+    np.testing.assert_array_equal(
+        code, index_oracle.encode_product(r, index.table, index.cutoffs, index.nbits)
     )
 
 

@@ -188,6 +188,7 @@ def _as_version_1(path: Path) -> None:
         c.version = 1
         if c.kind == KIND_CODEC:
             del c.fields[6:]
+            del c.sections[4:]
         else:
             del c.fields[8:]
             del c.sections[8:]
@@ -210,12 +211,16 @@ def test_version_1_indexes_are_read_and_report_no_far_figures(
     path = tmp_path / "i"
     index = Index.create(path, original, seed=SEED)
     q = _collection(9, 3)
-    want = index.search(q, k=5, exhaustive=True)
     _as_version_1(path)
     old = Index.open(path)
-    for a, b in zip(old.search(q, k=5, exhaustive=True), want, strict=True):
-        assert a.ids == b.ids
-        np.testing.assert_array_equal(a.scores, b.scores)
+    assert old.format_version == 1
+    # R-QUANT-4: without product rows the table is the buckets' (R-INDEX-4)
+    np.testing.assert_array_equal(old.table, index_oracle.bucket_table(index.weights, index.nbits))
+    scores = li.maxsim(q, old.decode(range(len(old))))
+    for n, hits in enumerate(old.search(q, k=5, exhaustive=True)):
+        want = sorted(range(len(old)), key=lambda p: (-float(scores[n, p]), p))[:5]
+        assert hits.ids == [old.ids[p] for p in want]
+        np.testing.assert_array_equal(hits.scores, scores[n, want])
     stats = old.stats()
     assert (stats["far_threshold"], stats["far_tokens"], stats["far_share"]) == (None,) * 3
     assert stats["segments"][0]["far_tokens"] is None
@@ -227,3 +232,58 @@ def test_version_1_indexes_are_read_and_report_no_far_figures(
     assert (seg.version, len(seg.sections)) == (1, 8)
     assert compacted.stats()["far_share"] is None
     assert struct.unpack_from("<I", (path / "codec-1.lti").read_bytes(), 12)[0] == 1
+
+
+def _as_version_2(path: Path) -> None:
+    """Rewrites the index at ``path`` as format version 2 wrote it: the codec without its
+    product iterations and rows, every file's version 2 (R-INDEX-4, R-INDEX-5)."""
+    man = parse((path / "MANIFEST").read_bytes())
+    rows = entries(man)
+    codec_crc = 0  # the codec comes first (R-INDEX-3)
+    for row in rows:
+        name = entry_name(row)
+        c = parse((path / name).read_bytes())
+        c.version = 2
+        if c.kind == KIND_CODEC:
+            del c.fields[7:]
+            del c.sections[4:]
+        else:
+            c.fields[7] = codec_crc
+        blob = build(c)
+        if c.kind == KIND_CODEC:
+            codec_crc = header_crc(blob)
+        (path / name).write_bytes(blob)
+        row[2], row[3] = len(blob), header_crc(blob)
+    man.sections[0] = pack_entries(rows)
+    (path / "MANIFEST").write_bytes(build(man))
+
+
+def test_version_2_indexes_keep_their_codes_and_a_refit_writes_version_3(
+    tmp_path: Path, original: list[np.ndarray]
+) -> None:
+    """R-INDEX-4, R-QUANT-4, R-QUANT-6: an index of format version 2 (scalar buckets, no
+    product rows) opens and searches over its bucket table; additions and compactions keep
+    writing version 2 segments for it; a refit writes a version 3 codec."""
+    path = tmp_path / "i"
+    index = Index.create(path, original, seed=SEED)
+    assert index.format_version == 3
+    _as_version_2(path)
+    old = Index.open(path)
+    assert old.format_version == 2
+    np.testing.assert_array_equal(old.table, index_oracle.bucket_table(index.weights, index.nbits))
+    assert old.stats()["far_threshold"] == index.stats()["far_threshold"]
+    q = _collection(9, 3)
+    scores = li.maxsim(q, old.decode(range(len(old))))
+    for n, hits in enumerate(old.search(q, k=5, exhaustive=True)):
+        want = sorted(range(len(old)), key=lambda p: (-float(scores[n, p]), p))[:5]
+        assert hits.ids == [old.ids[p] for p in want]
+    added = old.add(_collection(10, 5), list(range(900, 905))).delete([0])
+    assert parse((path / "segment-2.lti").read_bytes()).version == 2
+    compacted = added.compact()
+    ((name, _),) = compacted.segments()
+    assert parse((path / name).read_bytes()).version == 2
+    refitted = compacted.compact(refit=True, documents=[*original[1:], *_collection(10, 5)])
+    assert refitted.format_version == 3
+    for name, _ in refitted.files():
+        if name != "MANIFEST":
+            assert parse((path / name).read_bytes()).version == 3

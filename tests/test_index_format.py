@@ -318,19 +318,24 @@ def _check_layout(docs: list[np.ndarray], nbits: int, id_kind: str, build_seed: 
     codec = parse(files[codec_name])
     assert k == index_oracle.default_sizes(n_tokens)[0]
     s = index_oracle.default_sizes(n_tokens)[1]  # R-KMEANS-1
-    assert (codec.kind, codec.version) == (KIND_CODEC, 2)  # R-INDEX-18: version 2
+    assert (codec.kind, codec.version) == (KIND_CODEC, 3)  # R-INDEX-4: version 3
     assert codec.fields[:6] == [dim, nbits, k, build_seed, s, 3]
+    assert codec.fields[7] == 8  # R-QUANT-6: the product iterations
     far2 = struct.unpack("<d", struct.pack("<Q", codec.fields[6]))[0]
     assert far2 >= 0
     assert np.sqrt(far2) == index.stats()["far_threshold"]
-    assert len(codec.sections) == 4
+    assert len(codec.sections) == 5
+    full = dim * nbits // 8  # R-INDEX-4, R-QUANT-6: the product rows of the full code bytes
+    np.testing.assert_array_equal(
+        array(codec, 4, "f4").reshape(full, 256, 8 // nbits), index.table[:full]
+    )
     np.testing.assert_array_equal(array(codec, 0, "f4").reshape(k, dim), index.centroids)
     np.testing.assert_array_equal(array(codec, 1, "f4").reshape(dim, n_buckets - 1), index.cutoffs)
     np.testing.assert_array_equal(array(codec, 2, "f4").reshape(dim, n_buckets), index.weights)
     assert json.loads(codec.sections[3].decode("utf-8")) == {} == index.metadata
 
     seg = parse(files[segment_name])
-    assert (seg.kind, seg.version) == (KIND_SEGMENT, 2)
+    assert (seg.kind, seg.version) == (KIND_SEGMENT, 3)
     assert len(seg.sections) == 9
     dim_, nbits_, k_, n_docs_, n_tokens_, n_pairs, kind_, codec_crc, n_far = seg.fields
     assert (dim_, nbits_, k_, n_docs_, n_tokens_) == (dim, nbits, k, n_docs, n_tokens)
@@ -591,9 +596,19 @@ def _version_1(c: Container) -> None:
     c.version = 1
     if c.kind == KIND_CODEC:
         del c.fields[6:]
+        del c.sections[4:]
     else:
         del c.fields[8:]
         del c.sections[8:]
+
+
+def _version_2(c: Container) -> None:
+    """A file of format version 2: the codec's product iterations field and product rows
+    dropped (R-INDEX-4); a segment's header alone says 2."""
+    c.version = 2
+    if c.kind == KIND_CODEC:
+        del c.fields[7:]
+        del c.sections[4:]
 
 
 def _far_count_above_tokens(c: Container) -> None:
@@ -650,9 +665,10 @@ SEGMENT_CASES = {
     "K field huge": ("int", _set_field(2, 2**64 - 1)),
     "nbits field 3": ("int", _set_field(1, 3)),
     "dim field 0": ("int", _set_field(0, 0)),
-    "version 3": ("int", lambda c: setattr(c, "version", 3)),
+    "version 4": ("int", lambda c: setattr(c, "version", 4)),
     "version 0": ("int", lambda c: setattr(c, "version", 0)),
-    "version 1 with a version 2 codec": ("int", _version_1),
+    "version 1 with a version 3 codec": ("int", _version_1),
+    "version 2 with a version 3 codec": ("int", _version_2),
     "version 1 with 9 fields": ("int", lambda c: setattr(c, "version", 1)),
     "far counts sum above n_far": ("int", _set_field(8, 2**40)),
     "a far count above its document's tokens": ("int", _far_count_above_tokens),
@@ -689,9 +705,15 @@ CODEC_CASES = {
     "K field + 1": _set_field(2, 9),
     "nbits field 3": _set_field(1, 3),
     "dim field huge": _set_field(0, 2**62),
-    "version 3": lambda c: setattr(c, "version", 3),
-    "version 1 with 7 fields": lambda c: setattr(c, "version", 1),
-    "version 1 codec with version 2 segments": _version_1,
+    "version 4": lambda c: setattr(c, "version", 4),
+    "version 1 with 8 fields": lambda c: setattr(c, "version", 1),
+    "version 2 with 8 fields and 5 sections": lambda c: setattr(c, "version", 2),
+    "version 1 codec with version 3 segments": _version_1,
+    "version 2 codec with version 3 segments": _version_2,
+    "NaN product row value": _set_float(4, 7, float("nan")),
+    "infinite product row value": _set_float(4, 0, float("inf")),
+    "product rows cut short": lambda c: c.sections.__setitem__(4, c.sections[4][:-4]),
+    "product iterations above 1000": _set_field(7, 1001),
     "far threshold negative": _set_field(6, struct.unpack("<Q", struct.pack("<d", -1.0))[0]),
     "far threshold NaN": _set_field(6, 0x7FF8000000000000),
     "far threshold infinite": _set_field(6, 0x7FF0000000000000),

@@ -156,7 +156,7 @@ def test_short_rankings_are_dropped_and_counted(
     _, index = mined
     r = Retriever.open(index, backend="numpy")
     queries = {"q0": "cats purr", "q1": "Doc 7 mountain trails for hiking, variant 7."}
-    qrels = [("q0", "d00", 1), ("q1", "d07", 1)]
+    qrels = [("q0", "d02", 1), ("q1", "d07", 1)]
     other = write_dataset(dataset.parent / "short", queries=list(queries.items()), qrels=qrels)
     depth = 4
     hits = {q: r.search(t, k=depth)[0].ids for q, t in queries.items()}

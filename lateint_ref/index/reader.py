@@ -340,6 +340,18 @@ class Index:
         return self._native.weights()
 
     @property
+    def table(self) -> np.ndarray:
+        """``[code_bytes, 256, 8 // nbits] float32``: the values each code byte's value adds to
+        the components it holds (R-QUANT-4): bucket values, or product rows (R-QUANT-6)."""
+        rows = self._native.table()
+        return rows.reshape(-1, 256, rows.shape[1])
+
+    @property
+    def format_version(self) -> int:
+        """The codec's format version (R-INDEX-4): 3 for every new index."""
+        return int(self._native.format_version())
+
+    @property
     def bounds(self) -> np.ndarray:
         """``[dim, 2] float32`` least and greatest residual per component (R-QUANT-5)."""
         return self._native.bounds(0)

@@ -115,13 +115,12 @@ pub fn train(
 
     let residual =
         |p: usize, d: usize| points[p * dim + d] - centroids[assigned[p] as usize * dim + d];
-    progress("buckets", 0, dim as u64)?;
-    let buckets = quantize::fit(
+    let buckets = quantize::fit_product(
         dim,
         params.nbits,
         s,
         |i, d| residual(picks[i], d),
-        &mut |done| progress("buckets", done as u64, dim as u64),
+        &mut |stage, done, total| progress(stage, done, total),
     )?;
     // R-INDEX-18: the far threshold, from the sample's residual norms.
     let far = far::threshold(points, dim, &picks, &assigned, &centroids, progress)?;
@@ -300,6 +299,7 @@ pub fn write_segment(
         ids,
         bounds: &bounds,
         far: far.as_deref(),
+        version: codec.version(),
     }
     .write(dir, name, &mut |done, total| progress("write", done, total))
 }

@@ -97,6 +97,7 @@ pub fn compact(dir: &Path, progress: &mut Progress) -> Result<usize> {
         ids: &ids,
         bounds: &bounds,
         far: far.as_deref(),
+        version: codec.version(),
     }
     .write(dir, &name, &mut |done, total| {
         progress("write", done, total)

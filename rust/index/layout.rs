@@ -73,7 +73,14 @@ impl Layout {
         let mut code_parts = split_by(&mut codes, offsets, 1);
         let mut res_parts = split_by(&mut residuals, offsets, cb);
         let n_docs = code_parts.len();
-        let step = step_items(dim.saturating_mul((1 << buckets.nbits) + 2), 1);
+        // A token costs about `dim` steps of its bucket search, or 256 of its nearest rows.
+        let per_component = if buckets.product.is_some() {
+            256
+        } else {
+            (1 << buckets.nbits) + 2
+        };
+        let step = step_items(dim.saturating_mul(per_component), 1);
+        let coder = buckets.coder();
         progress("encode", 0, n as u64)?;
         let mut d0 = 0;
         while d0 < n_docs {
@@ -92,6 +99,7 @@ impl Layout {
                         let c = assigned[t] as usize;
                         cs[slot] = c as u16;
                         buckets.encode(
+                            &coder,
                             &docs.data[t * dim..(t + 1) * dim],
                             &centroids[c * dim..(c + 1) * dim],
                             &mut rs[slot * cb..(slot + 1) * cb],

@@ -1,5 +1,7 @@
-//! Residual quantization (R-QUANT-1..5): per-component bucket cutoffs and values fitted as
-//! quantiles of the sample's residuals; `nbits` per component, packed least significant bit first.
+//! Residual quantization (R-QUANT-1..7): per-component bucket cutoffs and values fitted as
+//! quantiles of the sample's residuals, `nbits` per component, packed least significant bit
+//! first; in format version 3 the rows of each code byte's table refined as a product codebook
+//! (R-QUANT-6) and each byte coded as its nearest row (R-QUANT-7).
 
 use rayon::prelude::*;
 
@@ -91,6 +93,137 @@ pub struct Buckets {
     pub cutoffs: Vec<f32>,
     /// `[dim][B]` bucket values.
     pub weights: Vec<f32>,
+    /// Format version 3 (R-QUANT-6): the refined rows of every full code byte,
+    /// `[floor(dim * nbits / 8)][256][8 / nbits]`; `None` for versions 1 and 2.
+    pub product: Option<Vec<f32>>,
+}
+
+/// Lloyd iterations refining the product rows (R-QUANT-6).
+pub const PRODUCT_ITERS: usize = 8;
+/// The sample tokens the product rows are refined on: the first of the k-means sample.
+pub const PRODUCT_SAMPLE: usize = 1 << 16;
+
+/// Code bytes that hold `8 / nbits` components each (all but a last partial one).
+pub fn full_bytes(dim: usize, nbits: usize) -> usize {
+    dim * nbits / 8
+}
+
+/// The nearest of the 256 rows `soa` (`[per][256]`, component-major) to `r` (`[per]`): the
+/// least `sum_i (r_i - row_i)^2`, summed in f32 in component order; ties to the lower row.
+#[inline]
+fn nearest(soa: &[f32], r: &[f32], dist: &mut [f32; 256]) -> u8 {
+    dist.fill(0.0);
+    for (i, &ri) in r.iter().enumerate() {
+        let col = &soa[i * 256..(i + 1) * 256];
+        for (d, &t) in dist.iter_mut().zip(col) {
+            let e = ri - t;
+            *d += e * e;
+        }
+    }
+    let mut best = 0;
+    for v in 1..256 {
+        if dist[v] < dist[best] {
+            best = v;
+        }
+    }
+    best as u8
+}
+
+/// `rows` (`[256][per]`) component-major: `[per][256]`.
+fn transposed(rows: &[f32], per: usize) -> Vec<f32> {
+    let mut soa = vec![0.0f32; per * 256];
+    for v in 0..256 {
+        for i in 0..per {
+            soa[i * 256 + v] = rows[v * per + i];
+        }
+    }
+    soa
+}
+
+/// A new codec's tables (format version 3): the buckets (R-QUANT-2), then their rows refined
+/// (R-QUANT-6); `tick(stage, done, total)` as `fit` and `refine` report it.
+pub fn fit_product(
+    dim: usize,
+    nbits: usize,
+    s: usize,
+    residual: impl Fn(usize, usize) -> f32 + Sync,
+    tick: &mut dyn FnMut(&str, u64, u64) -> Result<()>,
+) -> Result<Buckets> {
+    tick("buckets", 0, dim as u64)?;
+    let buckets = fit(dim, nbits, s, &residual, &mut |done| {
+        tick("buckets", done as u64, dim as u64)
+    })?;
+    let full = full_bytes(dim, nbits) as u64;
+    tick("product rows", 0, full)?;
+    refine(buckets, dim, s, &residual, &mut |done| {
+        tick("product rows", done as u64, full)
+    })
+}
+
+/// R-QUANT-6: refines the rows of each full code byte of `buckets` (their start: the table of
+/// R-QUANT-4) by `PRODUCT_ITERS` Lloyd iterations over the first `min(s, PRODUCT_SAMPLE)`
+/// sample tokens' residuals `residual(i, d)`: each token's components of the byte go to their
+/// nearest row (R-QUANT-7), then each row with at least one token becomes their mean (sums in
+/// f64 in sample order, rounded to f32); a row with none is unchanged. In parallel over bytes;
+/// `tick(bytes done)` between bytes (its error stops the fitting, R-INDEX-8).
+pub fn refine(
+    buckets: Buckets,
+    dim: usize,
+    s: usize,
+    residual: impl Fn(usize, usize) -> f32 + Sync,
+    tick: &mut dyn FnMut(usize) -> Result<()>,
+) -> Result<Buckets> {
+    let nbits = buckets.nbits;
+    let per = 8 / nbits;
+    let full = full_bytes(dim, nbits);
+    let n = s.min(PRODUCT_SAMPLE);
+    let start = buckets.table(dim);
+    // A byte costs n tokens times 256 rows times `per` components, per iteration.
+    let cost = n.saturating_mul(256 * per * PRODUCT_ITERS);
+    let step = step_items(cost, 1);
+    let mut product = memory::reserve(memory::product(full, 256 * per, 4)?)?;
+    for p0 in (0..full).step_by(step) {
+        let p1 = p0.saturating_add(step).min(full);
+        let rows: Vec<Vec<f32>> = (p0..p1)
+            .into_par_iter()
+            .map(|p| {
+                let mut rows = start[p * 256 * per..(p + 1) * 256 * per].to_vec();
+                let points: Vec<f32> = (0..n)
+                    .flat_map(|i| (0..per).map(move |j| (i, j)))
+                    .map(|(i, j)| residual(i, p * per + j))
+                    .collect();
+                let mut dist = [0.0f32; 256];
+                for _ in 0..PRODUCT_ITERS {
+                    let soa = transposed(&rows, per);
+                    let mut sums = vec![0.0f64; 256 * per];
+                    let mut counts = vec![0usize; 256];
+                    for x in points.chunks_exact(per) {
+                        let v = nearest(&soa, x, &mut dist) as usize;
+                        counts[v] += 1;
+                        for (acc, &xi) in sums[v * per..(v + 1) * per].iter_mut().zip(x) {
+                            *acc += f64::from(xi);
+                        }
+                    }
+                    for v in 0..256 {
+                        if counts[v] > 0 {
+                            for i in 0..per {
+                                rows[v * per + i] = (sums[v * per + i] / counts[v] as f64) as f32;
+                            }
+                        }
+                    }
+                }
+                rows
+            })
+            .collect();
+        for r in rows {
+            product.extend(r);
+        }
+        tick(p1)?;
+    }
+    Ok(Buckets {
+        product: Some(product),
+        ..buckets
+    })
 }
 
 /// Fits the buckets (R-QUANT-2) from `residual(p, d)` of the `s` sample tokens, in parallel over
@@ -129,16 +262,35 @@ pub fn fit(
         nbits,
         cutoffs,
         weights,
+        product: None,
     })
 }
 
 impl Buckets {
-    /// R-QUANT-3: packs the buckets of the residual `x - c` into `out` (zeroed first).
-    pub fn encode(&self, x: &[f32], c: &[f32], out: &mut [u8]) {
+    /// The codes of the residual `x - c` into `out` (zeroed first): R-QUANT-3's packed buckets,
+    /// or in format version 3 each full byte's nearest row (R-QUANT-7), through `coder`.
+    pub fn encode(&self, coder: &Coder, x: &[f32], c: &[f32], out: &mut [u8]) {
         let nb = self.nbits;
         let ncut = (1 << nb) - 1;
         out.fill(0);
-        for (d, (&xd, &cd)) in x.iter().zip(c).enumerate() {
+        let mut first = 0;
+        if let Some(soa) = &coder.soa {
+            let per = 8 / nb;
+            let mut r = [0.0f32; 8];
+            let mut dist = [0.0f32; 256];
+            for (p, o) in out.iter_mut().enumerate().take(full_bytes(x.len(), nb)) {
+                for i in 0..per {
+                    r[i] = x[p * per + i] - c[p * per + i];
+                }
+                *o = nearest(
+                    &soa[p * per * 256..(p + 1) * per * 256],
+                    &r[..per],
+                    &mut dist,
+                );
+            }
+            first = full_bytes(x.len(), nb) * per;
+        }
+        for (d, (&xd, &cd)) in x.iter().zip(c).enumerate().skip(first) {
             let r = xd - cd;
             let cut = &self.cutoffs[d * ncut..(d + 1) * ncut];
             let bucket = cut.iter().filter(|&&t| t < r).count() as u8;
@@ -146,9 +298,29 @@ impl Buckets {
         }
     }
 
-    /// The decoding table: for code byte `p` and its value `v`, the bucket values of the
-    /// `8 / nbits` components it holds: `[code_bytes][256][8 / nbits]` (zero past `dim`).
+    /// What `encode` needs besides the buckets: the product rows component-major.
+    pub fn coder(&self) -> Coder {
+        let per = 8 / self.nbits;
+        let soa = self.product.as_ref().map(|rows| {
+            rows.chunks_exact(256 * per)
+                .flat_map(|byte| transposed(byte, per))
+                .collect()
+        });
+        Coder { soa }
+    }
+
+    /// The decoding table: for code byte `p` and its value `v`, the values of the `8 / nbits`
+    /// components it holds: `[code_bytes][256][8 / nbits]` (zero past `dim`): the bucket values
+    /// (R-QUANT-4), and in format version 3 the refined rows for the full bytes (R-QUANT-6).
     pub fn table(&self, dim: usize) -> Vec<f32> {
+        let mut t = self.scalar_table(dim);
+        if let Some(rows) = &self.product {
+            t[..rows.len()].copy_from_slice(rows);
+        }
+        t
+    }
+
+    fn scalar_table(&self, dim: usize) -> Vec<f32> {
         let nb = self.nbits;
         let per = 8 / nb;
         let b = 1usize << nb;
@@ -178,13 +350,19 @@ impl Buckets {
         }
     }
 
-    /// R-QUANT-4: `out[d] = c[d] + w[d][b_d]`.
+    /// R-QUANT-4 for versions 1 and 2 (the bucket values alone): `out[d] = c[d] + w[d][b_d]`.
     pub fn decode(&self, codes: &[u8], c: &[f32], out: &mut [f32]) {
         let b = 1usize << self.nbits;
         for (d, (o, &cd)) in out.iter_mut().zip(c).enumerate() {
             *o = cd + self.weights[d * b + bucket(codes, d, self.nbits)];
         }
     }
+}
+
+/// The product rows of format version 3 laid out for `Buckets::encode` (`None` for versions 1
+/// and 2): `[full bytes][per][256]`.
+pub struct Coder {
+    soa: Option<Vec<f32>>,
 }
 
 /// `PER` components per code byte: one table row added to the centroid per byte.

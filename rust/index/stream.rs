@@ -256,13 +256,12 @@ impl Spill {
         // Each sample point's centroid: R-KMEANS-4 gives a point the same one whichever points
         // it is assigned with, so these are the in-memory build's `assigned[picks[i]]`.
         let sample_assigned = assign_all(isa, &sample, dim, &centroids, progress)?;
-        progress("buckets", 0, dim as u64)?;
-        let buckets = quantize::fit(
+        let buckets = quantize::fit_product(
             dim,
             params.nbits,
             s,
             |i, d| sample[i * dim + d] - centroids[sample_assigned[i] as usize * dim + d],
-            &mut |done| progress("buckets", done as u64, dim as u64),
+            &mut |stage, done, total| progress(stage, done, total),
         )?;
         // R-INDEX-18: the far threshold from the same norms, the sample rows standing for the
         // collection's tokens they were read from.

@@ -32,7 +32,7 @@ fn table_decoding_equals_direct_decoding() {
             let c: Vec<f32> = (0..dim).map(|_| r.uniform()).collect();
             let x: Vec<f32> = (0..dim).map(|_| r.uniform()).collect();
             let mut code = vec![0u8; quantize::code_bytes(dim, nbits)];
-            buckets.encode(&x, &c, &mut code);
+            buckets.encode(&buckets.coder(), &x, &c, &mut code);
             let (mut a, mut t) = (vec![0.0f32; dim], vec![0.0f32; dim]);
             buckets.decode(&code, &c, &mut a);
             buckets.decode_table(&table, &code, &c, &mut t);
@@ -58,7 +58,7 @@ fn unpacked_buckets_are_the_encoded_ones() {
             let c: Vec<f32> = (0..dim).map(|_| r.uniform()).collect();
             let x: Vec<f32> = (0..dim).map(|_| r.uniform()).collect();
             let mut code = vec![0u8; quantize::code_bytes(dim, nbits)];
-            buckets.encode(&x, &c, &mut code);
+            buckets.encode(&buckets.coder(), &x, &c, &mut code);
             let mut got = vec![0u8; dim];
             quantize::unpack(&code, nbits, &mut got);
             let mut decoded = vec![0.0f32; dim];
@@ -389,7 +389,7 @@ fn writers_hash_only_the_ids_of_earlier_segments() {
         let mut all_bytes = 0u64;
         for e in state.entries.iter().filter(|e| e.role == ROLE_SEGMENT) {
             let bytes = std::fs::read(dir.join(&e.name)).unwrap();
-            let layout = [(container::VERSION_FAR, 9, 9)];
+            let layout = [(container::VERSION_PRODUCT, 9, 9)];
             let p = container::parse_versions(
                 &bytes,
                 &e.name,

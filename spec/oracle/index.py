@@ -111,6 +111,87 @@ def fit_buckets(residuals: np.ndarray, nbits: int) -> tuple[np.ndarray, np.ndarr
     return np.array(cuts, dtype=np.float32), np.array(weights, dtype=np.float32)
 
 
+PRODUCT_ITERS = 8  # R-QUANT-6
+PRODUCT_SAMPLE = 65536  # R-QUANT-6
+
+
+def bucket_table(w: np.ndarray, nbits: int) -> np.ndarray:
+    """R-QUANT-4: ``[code_bytes, 256, 8 // nbits]`` rows of the bucket values ``w [dim, B]``:
+    row ``u`` of byte ``p`` holds ``w[d][(u >> (i * nbits)) mod B]`` for its components ``d =
+    p * per + i`` (zero past ``dim``)."""
+    dim, per = w.shape[0], 8 // nbits
+    n_bytes = -(-dim * nbits // 8)
+    t = np.zeros((n_bytes, 256, per), np.float32)
+    u = np.arange(256)
+    for d in range(dim):
+        p, i = divmod(d, per)
+        t[p, :, i] = w[d][(u >> (i * nbits)) % 2**nbits]
+    return t
+
+
+def nearest_rows(r: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """R-QUANT-7: for each ``r [n, per]``, the row of ``rows [256, per]`` of least squared
+    distance, the squares and their sum in f32 in component order, ties to the lower row."""
+    acc = np.zeros((len(r), len(rows)), np.float32)
+    for i in range(r.shape[1]):
+        e = r[:, i : i + 1].astype(np.float32) - rows[None, :, i]
+        acc = acc + e * e
+    return acc.argmin(axis=1)
+
+
+def refine_product(sample_residuals: np.ndarray, table: np.ndarray, nbits: int) -> np.ndarray:
+    """R-QUANT-6: the product rows ``[full_bytes, 256, per]``, from the bucket table, refined
+    by Lloyd iterations on the first ``PRODUCT_SAMPLE`` sample residuals (sample order)."""
+    dim, per = sample_residuals.shape[1], 8 // nbits
+    x = sample_residuals[:PRODUCT_SAMPLE]
+    full = dim * nbits // 8
+    out = table[:full].copy()
+    for p in range(full):
+        sub = x[:, p * per : (p + 1) * per]
+        rows = out[p]
+        for _ in range(PRODUCT_ITERS):
+            a = nearest_rows(sub, rows)
+            sums = np.zeros((256, per))
+            np.add.at(sums, a, sub.astype(np.float64))
+            counts = np.bincount(a, minlength=256)
+            hit = counts > 0
+            rows[hit] = (sums[hit] / counts[hit, None]).astype(np.float32)
+    return out
+
+
+def encode_product(r: np.ndarray, table: np.ndarray, cut: np.ndarray, nbits: int) -> np.ndarray:
+    """R-QUANT-7: the code bytes ``[n, code_bytes] uint8`` of residuals ``r [n, dim]`` with the
+    version 3 table: each full byte its nearest row, a last partial byte its buckets
+    (R-QUANT-3, packed least significant bit first)."""
+    dim, per = r.shape[1], 8 // nbits
+    full = dim * nbits // 8
+    out = np.zeros((len(r), table.shape[0]), np.uint8)
+    for p in range(full):
+        out[:, p] = nearest_rows(r[:, p * per : (p + 1) * per], table[p])
+    for d in range(full * per, dim):
+        b = (cut[d][None, :] < r[:, d : d + 1]).sum(axis=1)
+        out[:, d // per] |= (b << ((d % per) * nbits)).astype(np.uint8)
+    return out
+
+
+def code_bytes_of(buckets: np.ndarray, nbits: int) -> np.ndarray:
+    """R-INDEX-5 section 3: the code bytes ``[n, code_bytes]`` whose bits, unpacked per
+    component least significant first, are ``buckets [n, dim]``."""
+    per = 8 // nbits
+    dim = buckets.shape[1]
+    out = np.zeros((len(buckets), -(-dim * nbits // 8)), np.int64)
+    for d in range(dim):
+        out[:, d // per] |= buckets[:, d].astype(np.int64) << ((d % per) * nbits)
+    return out
+
+
+def decode_codes(centroid_rows: np.ndarray, code: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """R-QUANT-4: ``c + T[p][u_p][i]`` per component, one f32 addition."""
+    dim, per = centroid_rows.shape[1], table.shape[2]
+    d = np.arange(dim)
+    return centroid_rows + table[d // per, code[:, d // per], d % per]
+
+
 FAR_QUANTILE_PERCENT = 99  # R-INDEX-18
 
 

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use super::container::{self, Kind, Tick, VERSION, VERSION_FAR, bytes_of, view};
+use super::container::{self, Kind, Tick, VERSION, VERSION_FAR, VERSION_PRODUCT, bytes_of, view};
 use super::manifest::{Entry, ROLE_CODEC};
 use super::{fail, usize_of};
 use crate::Result;
@@ -29,10 +29,12 @@ pub struct Codec {
 }
 
 impl Codec {
-    /// The format version of this codec's file and of its segments' (R-INDEX-18): 2 when it
-    /// records a far threshold, else 1.
+    /// The format version of this codec's file and of its segments' (R-INDEX-4): 3 with product
+    /// rows, else 2 when it records a far threshold, else 1.
     pub fn version(&self) -> u32 {
-        if self.far.is_some() {
+        if self.buckets.product.is_some() {
+            VERSION_PRODUCT
+        } else if self.far.is_some() {
             VERSION_FAR
         } else {
             VERSION
@@ -54,12 +56,17 @@ impl Codec {
             fields.push(t.to_bits());
         }
         let version = self.version();
-        let sections: [&[u8]; 4] = [
+        let mut sections: Vec<&[u8]> = vec![
             bytes_of(&self.centroids),
             bytes_of(&self.buckets.cutoffs),
             bytes_of(&self.buckets.weights),
             self.metadata.as_bytes(),
         ];
+        // R-INDEX-4, R-QUANT-6: version 3 adds the product rows and their iterations.
+        if let Some(rows) = &self.buckets.product {
+            fields.push(quantize::PRODUCT_ITERS as u64);
+            sections.push(bytes_of(rows));
+        }
         let (len, header_crc) = container::write_atomic_version(
             dir,
             name,
@@ -81,7 +88,11 @@ impl Codec {
     pub fn read(dir: &Path, e: &Entry) -> Result<Codec> {
         let map = e.map(dir)?;
         let f = e.name.as_str();
-        let layouts = [(VERSION, 6, 4), (VERSION_FAR, 7, 4)];
+        let layouts = [
+            (VERSION, 6, 4),
+            (VERSION_FAR, 7, 4),
+            (VERSION_PRODUCT, 8, 5),
+        ];
         let p =
             container::parse_versions(&map, f, Kind::Codec, &layouts, &|_| true, &mut |_| Ok(()))?;
         e.check_crc(p.header_crc)?;
@@ -123,6 +134,27 @@ impl Codec {
         {
             return Err(fail(f, "cutoffs are not non-decreasing".into()));
         }
+        // R-INDEX-4: a version 3 codec's product rows, finite, for every full code byte.
+        let product = match p.sections.get(4) {
+            Some(section) => {
+                let n = quantize::full_bytes(dim, nbits) * 256 * (8 / nbits);
+                let rows = view::<f32>(section, n, f, "product rows")?.to_vec();
+                if !finite(&rows) {
+                    return Err(fail(f, "a product row value is not finite".into()));
+                }
+                if p.fields[7] > 1000 {
+                    return Err(fail(
+                        f,
+                        format!("product iterations {} > 1000", p.fields[7]),
+                    ));
+                }
+                Some(rows)
+            }
+            None => None,
+        };
+        if product.is_some() && far.is_none() {
+            return Err(fail(f, "a version 3 codec records no far threshold".into()));
+        }
         let metadata = std::str::from_utf8(p.sections[3])
             .map_err(|_| fail(f, "metadata is not UTF-8".into()))?
             .to_string();
@@ -137,6 +169,7 @@ impl Codec {
                 nbits,
                 cutoffs,
                 weights,
+                product,
             },
             table: Vec::new(),
             metadata,

@@ -7,7 +7,9 @@ use std::path::Path;
 use memmap2::Mmap;
 
 use super::codec::Codec;
-use super::container::{self, Kind, Plain, Tick, VERSION, VERSION_FAR, bytes_of, view};
+use super::container::{
+    self, Kind, Plain, Tick, VERSION, VERSION_FAR, VERSION_PRODUCT, bytes_of, view,
+};
 use super::ids::Ids;
 use super::manifest::{Entry, ROLE_SEGMENT};
 use super::{fail, usize_of};
@@ -28,8 +30,10 @@ pub struct SegmentParts<'a> {
     pub ids: &'a Ids,
     pub bounds: &'a [f32],
     /// R-INDEX-18: far tokens per document `[n_docs]`, for a codec with a far threshold (format
-    /// version 2); `None` for a version 1 codec.
+    /// versions 2 and 3); `None` for a version 1 codec.
     pub far: Option<&'a [u32]>,
+    /// The format version, its codec's (`Codec::version`).
+    pub version: u32,
 }
 
 impl SegmentParts<'_> {
@@ -57,15 +61,21 @@ impl SegmentParts<'_> {
             id_bytes.as_slice(),
             bytes_of(self.bounds),
         ];
-        // R-INDEX-5, R-INDEX-18: version 2 adds the field n_far and the far counts section.
-        let version = match self.far {
-            Some(far) => {
-                fields.push(far.iter().map(|&c| u64::from(c)).sum());
-                sections.push(bytes_of(far));
-                VERSION_FAR
-            }
-            None => VERSION,
-        };
+        // R-INDEX-5, R-INDEX-18: versions 2 and 3 add the field n_far and the far counts.
+        if let Some(far) = self.far {
+            fields.push(far.iter().map(|&c| u64::from(c)).sum());
+            sections.push(bytes_of(far));
+        }
+        let version = self.version;
+        if (version == VERSION) != self.far.is_none() {
+            return Err(crate::Error::Format {
+                file: name.into(),
+                check: format!(
+                    "a version {version} segment written with far counts {}",
+                    self.far.is_some()
+                ),
+            });
+        }
         let (len, header_crc) = container::write_atomic_version(
             dir,
             name,
@@ -98,7 +108,11 @@ pub struct Segment {
 }
 
 /// The format versions of a segment and their numbers of fields and sections (R-INDEX-5).
-const LAYOUTS: [container::Layout; 2] = [(VERSION, 8, 8), (VERSION_FAR, 9, 9)];
+const LAYOUTS: [container::Layout; 3] = [
+    (VERSION, 8, 8),
+    (VERSION_FAR, 9, 9),
+    (VERSION_PRODUCT, 9, 9),
+];
 
 /// R-INDEX-18: a segment's format version is its codec's.
 fn check_version(f: &str, version: u32, codec: &Codec) -> Result<()> {
