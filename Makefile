@@ -61,6 +61,7 @@ bench: build bench-deps
 	$(PY) bench/bench_maxsim.py --output bench/results/maxsim.md
 	$(PY) bench/bench_encoder.py --output bench/results/encoder.md
 	$(PY) bench/bench_index.py --output bench/results/index.md
+	$(PY) bench/bench_codec.py --output bench/results/codec.md
 	$(PY) bench/bench_index_scale.py --output bench/results/index_scale.md
 	$(PY) bench/bench_stream.py --output bench/results/stream.md
 	$(PY) bench/bench_e2e.py --output bench/results/e2e.md

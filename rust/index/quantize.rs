@@ -6,6 +6,7 @@
 use rayon::prelude::*;
 
 use super::progress::step_items;
+use crate::kernel::Isa;
 use crate::{Error, Result, memory};
 
 /// R-QUANT-1: 1, 2 or 4 bits per component.
@@ -108,34 +109,120 @@ pub fn full_bytes(dim: usize, nbits: usize) -> usize {
     dim * nbits / 8
 }
 
-/// The nearest of the 256 rows `soa` (`[per][256]`, component-major) to `r` (`[per]`): the
-/// least `sum_i (r_i - row_i)^2`, summed in f32 in component order; ties to the lower row.
-#[inline]
-fn nearest(soa: &[f32], r: &[f32], dist: &mut [f32; 256]) -> u8 {
-    dist.fill(0.0);
+/// The nearest of the 256 rows `soa` (`[per + 1][256]`: the rows component-major, then their
+/// squared norms) to `r` (`[per]`): the least `n_u + sum_i (-2 r_i) * T[u][i]` (R-QUANT-7), in
+/// f32 from the norm `n_u`, one product and one sum per component in component order; ties to
+/// the lower row. Written so that the compiler vectorises it: every row's value is the same
+/// sequence of f32 operations whatever the lane width, so the result does not depend on the
+/// instruction set.
+#[inline(always)]
+fn distances(soa: &[f32], r: &[f32]) -> [f32; 256] {
+    let per = r.len();
+    let mut dist = [0.0f32; 256];
+    dist.copy_from_slice(&soa[per * 256..(per + 1) * 256]);
     for (i, &ri) in r.iter().enumerate() {
         let col = &soa[i * 256..(i + 1) * 256];
+        let a = -2.0 * ri;
         for (d, &t) in dist.iter_mut().zip(col) {
-            let e = ri - t;
-            *d += e * e;
+            *d += a * t;
         }
     }
-    let mut best = 0;
-    for v in 1..256 {
-        if dist[v] < dist[best] {
-            best = v;
-        }
-    }
-    best as u8
+    dist
 }
 
-/// `rows` (`[256][per]`) component-major: `[per][256]`.
-fn transposed(rows: &[f32], per: usize) -> Vec<f32> {
-    let mut soa = vec![0.0f32; per * 256];
-    for v in 0..256 {
-        for i in 0..per {
-            soa[i * 256 + v] = rows[v * per + i];
+/// Lane `l` of `best`, `row` holds the first least of rows `l, l + 8, ...`: the least lane
+/// (lower row on ties) is the first least row; every value NaN or infinite: row 0.
+#[inline(always)]
+fn least_lane(best: &[f32; 8], row: &[u32; 8]) -> u8 {
+    let mut b = 0;
+    for l in 1..8 {
+        if best[l] < best[b] || (best[l] == best[b] && row[l] < row[b]) {
+            b = l;
         }
+    }
+    if best[b] == f32::INFINITY {
+        0
+    } else {
+        row[b] as u8
+    }
+}
+
+#[inline(always)]
+fn nearest_body(soa: &[f32], r: &[f32]) -> u8 {
+    let dist = distances(soa, r);
+    let mut best = [f32::INFINITY; 8];
+    let mut row = [0u32; 8];
+    for (c, chunk) in dist.chunks_exact(8).enumerate() {
+        for l in 0..8 {
+            if chunk[l] < best[l] {
+                best[l] = chunk[l];
+                row[l] = (c * 8 + l) as u32;
+            }
+        }
+    }
+    least_lane(&best, &row)
+}
+
+/// `nearest_body` with AVX2: the distances vectorised by the compiler, the lanes' running
+/// minimum by compare and blend (the same lanes, so the same row).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn nearest_avx2(soa: &[f32], r: &[f32]) -> u8 {
+    use std::arch::x86_64::*;
+    let dist = distances(soa, r);
+    let mut best = _mm256_set1_ps(f32::INFINITY);
+    let mut row = _mm256_setzero_ps();
+    let mut cur = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    let eight = _mm256_set1_epi32(8);
+    for c in 0..32 {
+        // SAFETY: c * 8 + 8 <= 256 = dist.len().
+        let d = unsafe { _mm256_loadu_ps(dist.as_ptr().add(c * 8)) };
+        let lt = _mm256_cmp_ps::<_CMP_LT_OQ>(d, best);
+        best = _mm256_blendv_ps(best, d, lt);
+        row = _mm256_blendv_ps(row, _mm256_castsi256_ps(cur), lt);
+        cur = _mm256_add_epi32(cur, eight);
+    }
+    let (mut b, mut i) = ([0.0f32; 8], [0u32; 8]);
+    // SAFETY: 8 lanes into arrays of 8.
+    unsafe {
+        _mm256_storeu_ps(b.as_mut_ptr(), best);
+        _mm256_storeu_si256(i.as_mut_ptr().cast(), _mm256_castps_si256(row));
+    }
+    least_lane(&b, &i)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn nearest_avx512(soa: &[f32], r: &[f32]) -> u8 {
+    // SAFETY: AVX-512F implies AVX2.
+    unsafe { nearest_avx2(soa, r) }
+}
+
+/// `nearest_body` compiled for the widest instruction set `isa` allows (same result).
+#[inline]
+pub(crate) fn nearest(isa: Isa, soa: &[f32], r: &[f32]) -> u8 {
+    match isa {
+        // SAFETY: `isa` was detected on this CPU (`Isa::detect`), so it has the features.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { nearest_avx512(soa, r) },
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { nearest_avx2(soa, r) },
+        _ => nearest_body(soa, r),
+    }
+}
+
+/// `rows` (`[256][per]`) component-major, then each row's squared norm (`[per + 1][256]`):
+/// `n_u = sum_i T[u][i]^2` in f32 in component order (R-QUANT-7).
+pub(crate) fn transposed(rows: &[f32], per: usize) -> Vec<f32> {
+    let mut soa = vec![0.0f32; (per + 1) * 256];
+    for v in 0..256 {
+        let mut n = 0.0f32;
+        for i in 0..per {
+            let t = rows[v * per + i];
+            soa[i * 256 + v] = t;
+            n += t * t;
+        }
+        soa[per * 256 + v] = n;
     }
     soa
 }
@@ -192,13 +279,13 @@ pub fn refine(
                     .flat_map(|i| (0..per).map(move |j| (i, j)))
                     .map(|(i, j)| residual(i, p * per + j))
                     .collect();
-                let mut dist = [0.0f32; 256];
+                let isa = Isa::detect();
                 for _ in 0..PRODUCT_ITERS {
                     let soa = transposed(&rows, per);
                     let mut sums = vec![0.0f64; 256 * per];
                     let mut counts = vec![0usize; 256];
                     for x in points.chunks_exact(per) {
-                        let v = nearest(&soa, x, &mut dist) as usize;
+                        let v = nearest(isa, &soa, x) as usize;
                         counts[v] += 1;
                         for (acc, &xi) in sums[v * per..(v + 1) * per].iter_mut().zip(x) {
                             *acc += f64::from(xi);
@@ -277,16 +364,12 @@ impl Buckets {
         if let Some(soa) = &coder.soa {
             let per = 8 / nb;
             let mut r = [0.0f32; 8];
-            let mut dist = [0.0f32; 256];
             for (p, o) in out.iter_mut().enumerate().take(full_bytes(x.len(), nb)) {
                 for i in 0..per {
                     r[i] = x[p * per + i] - c[p * per + i];
                 }
-                *o = nearest(
-                    &soa[p * per * 256..(p + 1) * per * 256],
-                    &r[..per],
-                    &mut dist,
-                );
+                let rows = &soa[p * (per + 1) * 256..(p + 1) * (per + 1) * 256];
+                *o = nearest(coder.isa, rows, &r[..per]);
             }
             first = full_bytes(x.len(), nb) * per;
         }
@@ -306,7 +389,10 @@ impl Buckets {
                 .flat_map(|byte| transposed(byte, per))
                 .collect()
         });
-        Coder { soa }
+        Coder {
+            soa,
+            isa: Isa::detect(),
+        }
     }
 
     /// The decoding table: for code byte `p` and its value `v`, the values of the `8 / nbits`
@@ -360,9 +446,10 @@ impl Buckets {
 }
 
 /// The product rows of format version 3 laid out for `Buckets::encode` (`None` for versions 1
-/// and 2): `[full bytes][per][256]`.
+/// and 2): `[full bytes][per + 1][256]` (`transposed`).
 pub struct Coder {
     soa: Option<Vec<f32>>,
+    isa: Isa,
 }
 
 /// `PER` components per code byte: one table row added to the centroid per byte.

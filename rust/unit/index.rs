@@ -412,3 +412,47 @@ fn writers_hash_only_the_ids_of_earlier_segments() {
     }
     let _ = std::fs::remove_dir_all(&root);
 }
+
+/// R-QUANT-7: the nearest row is the same on every instruction set, and it is the first row of
+/// least `n_u + sum_i (-2 r_i) * T[u][i]` computed one f32 rounding at a time.
+#[test]
+fn nearest_rows_agree_on_every_instruction_set() {
+    for per in [2usize, 4, 8] {
+        let mut r = crate::unit_support::Rng(per as u64);
+        // Rows with repeats, so that ties occur, and residuals near and far from them.
+        let rows: Vec<f32> = (0..256 * per)
+            .map(|i| if i % 7 == 0 { 0.25 } else { r.uniform() })
+            .collect();
+        let soa = quantize::transposed(&rows, per);
+        for t in 0..500 {
+            let x: Vec<f32> = if t % 5 == 0 {
+                rows[(t % 256) * per..(t % 256 + 1) * per].to_vec()
+            } else {
+                (0..per).map(|_| 2.0 * r.uniform()).collect()
+            };
+            let value = |u: usize| {
+                let mut n = 0.0f32;
+                for i in 0..per {
+                    n += rows[u * per + i] * rows[u * per + i];
+                }
+                for i in 0..per {
+                    n += (-2.0 * x[i]) * rows[u * per + i];
+                }
+                n
+            };
+            let mut want = 0;
+            for u in 1..256 {
+                if value(u) < value(want) {
+                    want = u;
+                }
+            }
+            for isa in crate::kernel::Isa::available() {
+                assert_eq!(
+                    quantize::nearest(isa, &soa, &x) as usize,
+                    want,
+                    "{per} {t} {isa:?}"
+                );
+            }
+        }
+    }
+}

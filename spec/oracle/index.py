@@ -130,12 +130,17 @@ def bucket_table(w: np.ndarray, nbits: int) -> np.ndarray:
 
 
 def nearest_rows(r: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """R-QUANT-7: for each ``r [n, per]``, the row of ``rows [256, per]`` of least squared
-    distance, the squares and their sum in f32 in component order, ties to the lower row."""
-    acc = np.zeros((len(r), len(rows)), np.float32)
+    """R-QUANT-7: for each ``r [n, per]``, the row ``u`` of ``rows [256, per]`` of least
+    ``n_u + sum_i (-2 r_i) * T[u][i]`` in f32 (``n_u = sum_i T[u][i]^2``, both in component
+    order, one rounding per product and per sum), ties to the lower row."""
+    rows = rows.astype(np.float32)
+    norms = np.zeros(len(rows), np.float32)
+    for i in range(rows.shape[1]):
+        norms = norms + rows[:, i] * rows[:, i]
+    acc = np.broadcast_to(norms, (len(r), len(rows))).copy()
     for i in range(r.shape[1]):
-        e = r[:, i : i + 1].astype(np.float32) - rows[None, :, i]
-        acc = acc + e * e
+        a = np.float32(-2.0) * r[:, i : i + 1].astype(np.float32)
+        acc = acc + a * rows[None, :, i]
     return acc.argmin(axis=1)
 
 
