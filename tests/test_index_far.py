@@ -176,22 +176,24 @@ def test_compaction_copies_the_live_documents_far_counts(
     assert stats["far_threshold"] == math.sqrt(tau2)
 
 
-def _as_version_1(path: Path) -> None:
-    """Rewrites the index at ``path`` as format version 1 wrote it: the codec without its far
-    threshold, each segment without ``n_far`` and its far counts (R-INDEX-4, R-INDEX-5)."""
+def _as_version(path: Path, version: int) -> None:
+    """Rewrites the index at ``path`` as an earlier format version wrote it (R-INDEX-4,
+    R-INDEX-5): version 2, the codec without its product iterations and rows; version 1, also
+    without its far threshold, and each segment without ``n_far`` and its far counts."""
     man = parse((path / "MANIFEST").read_bytes())
     rows = entries(man)
     codec_crc = 0  # the codec comes first (R-INDEX-3)
     for row in rows:
         name = entry_name(row)
         c = parse((path / name).read_bytes())
-        c.version = 1
+        c.version = version
         if c.kind == KIND_CODEC:
-            del c.fields[6:]
+            del c.fields[5 + version :]
             del c.sections[4:]
         else:
-            del c.fields[8:]
-            del c.sections[8:]
+            if version == 1:
+                del c.fields[8:]
+                del c.sections[8:]
             c.fields[7] = codec_crc
         blob = build(c)
         if c.kind == KIND_CODEC:
@@ -211,7 +213,7 @@ def test_version_1_indexes_are_read_and_report_no_far_figures(
     path = tmp_path / "i"
     index = Index.create(path, original, seed=SEED)
     q = _collection(9, 3)
-    _as_version_1(path)
+    _as_version(path, 1)
     old = Index.open(path)
     assert old.format_version == 1
     # R-QUANT-4: without product rows the table is the buckets' (R-INDEX-4)
@@ -234,30 +236,6 @@ def test_version_1_indexes_are_read_and_report_no_far_figures(
     assert struct.unpack_from("<I", (path / "codec-1.lti").read_bytes(), 12)[0] == 1
 
 
-def _as_version_2(path: Path) -> None:
-    """Rewrites the index at ``path`` as format version 2 wrote it: the codec without its
-    product iterations and rows, every file's version 2 (R-INDEX-4, R-INDEX-5)."""
-    man = parse((path / "MANIFEST").read_bytes())
-    rows = entries(man)
-    codec_crc = 0  # the codec comes first (R-INDEX-3)
-    for row in rows:
-        name = entry_name(row)
-        c = parse((path / name).read_bytes())
-        c.version = 2
-        if c.kind == KIND_CODEC:
-            del c.fields[7:]
-            del c.sections[4:]
-        else:
-            c.fields[7] = codec_crc
-        blob = build(c)
-        if c.kind == KIND_CODEC:
-            codec_crc = header_crc(blob)
-        (path / name).write_bytes(blob)
-        row[2], row[3] = len(blob), header_crc(blob)
-    man.sections[0] = pack_entries(rows)
-    (path / "MANIFEST").write_bytes(build(man))
-
-
 def test_version_2_indexes_keep_their_codes_and_a_refit_writes_version_3(
     tmp_path: Path, original: list[np.ndarray]
 ) -> None:
@@ -267,7 +245,7 @@ def test_version_2_indexes_keep_their_codes_and_a_refit_writes_version_3(
     path = tmp_path / "i"
     index = Index.create(path, original, seed=SEED)
     assert index.format_version == 3
-    _as_version_2(path)
+    _as_version(path, 2)
     old = Index.open(path)
     assert old.format_version == 2
     np.testing.assert_array_equal(old.table, index_oracle.bucket_table(index.weights, index.nbits))
