@@ -109,12 +109,9 @@ pub fn full_bytes(dim: usize, nbits: usize) -> usize {
     dim * nbits / 8
 }
 
-/// The nearest of the 256 rows `soa` (`[per + 1][256]`: the rows component-major, then their
-/// squared norms) to `r` (`[per]`): the least `n_u + sum_i (-2 r_i) * T[u][i]` (R-QUANT-7), in
-/// f32 from the norm `n_u`, one product and one sum per component in component order; ties to
-/// the lower row. Written so that the compiler vectorises it: every row's value is the same
-/// sequence of f32 operations whatever the lane width, so the result does not depend on the
-/// instruction set.
+/// `n_u + sum_i (-2 r_i) * T[u][i]` for the 256 rows `soa` (`[per + 1][256]`: the rows
+/// component-major, then their squared norms) and `r` (`[per]`), in f32 from the norm `n_u`, one
+/// product and one sum per component in component order (R-QUANT-7).
 #[inline(always)]
 fn distances(soa: &[f32], r: &[f32]) -> [f32; 256] {
     let per = r.len();
@@ -147,6 +144,9 @@ fn least_lane(best: &[f32; 8], row: &[u32; 8]) -> u8 {
     }
 }
 
+/// The nearest of the 256 rows `soa` to `r`: the least of `distances`, ties to the lower row.
+/// Every row's value is the same sequence of f32 operations whatever the lane width the compiler
+/// vectorises it to, so the result does not depend on the instruction set.
 #[inline(always)]
 fn nearest_body(soa: &[f32], r: &[f32]) -> u8 {
     let dist = distances(soa, r);
