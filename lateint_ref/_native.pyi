@@ -46,6 +46,15 @@ def search_exact(
 ) -> tuple[F32, I64]: ...
 def available_isas() -> list[str]: ...
 def has_bf16_dot() -> bool: ...
+def assign_centroids(
+    points: F32,
+    centroids: F32,
+    version: int,
+    n_groups: int | None = None,
+    probe: int | None = None,
+    threads: int | None = None,
+    isa: str | None = None,
+) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32] | None]: ...
 def build_index(
     path: str,
     vectors: F32,

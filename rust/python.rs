@@ -244,6 +244,61 @@ fn available_isas() -> Vec<&'static str> {
     Isa::available().into_iter().map(Isa::name).collect()
 }
 
+/// `assign_centroids(points [n, dim] f32, centroids [K, dim] f32, version, n_groups, probe,
+/// threads, isa)` -> (centroid `[n] u32`, group of each centroid `[K] u32` or `None`): the
+/// assignment a codec of format `version` gives (R-KMEANS-4, R-KMEANS-6); `n_groups` and `probe`
+/// force the coarse rule with that `G` and `P` (tests).
+#[pyfunction]
+#[pyo3(signature = (points, centroids, version, n_groups=None, probe=None, threads=None, isa=None))]
+#[allow(clippy::too_many_arguments, clippy::type_complexity)]
+fn assign_centroids<'py>(
+    py: Python<'py>,
+    points: PyReadonlyArray2<'py, f32>,
+    centroids: PyReadonlyArray2<'py, f32>,
+    version: u32,
+    n_groups: Option<usize>,
+    probe: Option<usize>,
+    threads: Option<i64>,
+    isa: Option<&str>,
+) -> PyResult<(Bound<'py, PyArray1<u32>>, Option<Bound<'py, PyArray1<u32>>>)> {
+    use crate::index::coarse::{self, Groups};
+    use crate::index::kmeans::Assigner;
+    let isa = pick_isa(isa)?;
+    let dim = points.shape()[1];
+    let k = centroids.shape()[0];
+    if dim == 0 || centroids.shape()[1] != dim || k == 0 {
+        return Err(PyRuntimeError::new_err(
+            "internal: assign_centroids needs dim >= 1, K >= 1 and equal dims",
+        ));
+    }
+    let (x, c) = (contiguous(&points)?, contiguous(&centroids)?);
+    let pool = threads::check(threads).map_err(|e| to_py(py, e))?;
+    let (arg, of) = py
+        .detach(|| {
+            threads::install(pool, || {
+                let rule = match n_groups {
+                    Some(g) => {
+                        let p = probe.unwrap_or(coarse::PROBE_GROUPS);
+                        let groups = Groups::new(isa, c, dim, g, p, &mut || Ok(()))?;
+                        Assigner::Coarse(Box::new(groups))
+                    }
+                    None => Assigner::new(isa, c, dim, version, &mut || Ok(()))?,
+                };
+                let n = x.len() / dim;
+                let mut best = crate::memory::zeroed::<f32>(n)?;
+                let mut arg = crate::memory::zeroed::<u32>(n)?;
+                rule.assign_in_steps(isa, x, dim, &mut best, &mut arg, &mut |_| Ok(()))?;
+                let of = match rule {
+                    Assigner::Coarse(groups) => Some(groups.of),
+                    Assigner::Exact(_) => None,
+                };
+                Ok::<_, Error>((arg, of))
+            })?
+        })
+        .map_err(|e| to_py(py, e))?;
+    Ok((arg.into_pyarray(py), of.map(|o| o.into_pyarray(py))))
+}
+
 /// Whether the AVX512_BF16 dot product serves bfloat16 storage on this CPU.
 #[pyfunction]
 fn has_bf16_dot() -> bool {
@@ -914,5 +969,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(search_exact, m)?)?;
     m.add_function(wrap_pyfunction!(available_isas, m)?)?;
     m.add_function(wrap_pyfunction!(has_bf16_dot, m)?)?;
+    m.add_function(wrap_pyfunction!(assign_centroids, m)?)?;
     Ok(())
 }

@@ -8,8 +8,9 @@ use rayon::prelude::*;
 use super::commit::{Added, Uncommitted, clear_leftovers, commit, lock, prepare_dir};
 use super::committed::Committed;
 use super::far;
+use super::format::container::VERSION_PRODUCT;
 use super::format::{Codec, Entry, Ids, MANIFEST, SegmentParts, manifest};
-use super::kmeans;
+use super::kmeans::{self, Assigner};
 use super::layout::{Layout, residual_bounds};
 use super::progress::Progress;
 use super::quantize;
@@ -19,6 +20,10 @@ use crate::memory;
 use crate::packed::Packed;
 use crate::queries;
 use crate::{Error, Result};
+
+/// The format version every new codec is written in (R-INDEX-4): its tokens are assigned by
+/// its rule (R-KMEANS-6).
+pub const NEW_CODEC_VERSION: u32 = VERSION_PRODUCT;
 
 /// File names of the first commit.
 pub const CODEC_NAME: &str = "codec-1.lti";
@@ -106,12 +111,15 @@ pub fn train(
 
     let iters = params.iters as u64;
     progress("k-means", 0, iters * s as u64)?;
-    let centroids = kmeans::train(isa, &sample, dim, k, params.iters, &mut |done, total| {
-        progress("k-means", done, total)
+    let version = NEW_CODEC_VERSION;
+    let centroids = kmeans::train(isa, &sample, dim, k, params.iters, version, &mut |d, t| {
+        progress("k-means", d, t)
     })?;
     drop(sample);
 
-    let assigned = assign_all(isa, points, dim, &centroids, progress)?;
+    let rule = assigner(isa, &centroids, dim, version, progress)?;
+    let assigned = assign_all(isa, points, dim, &rule, progress)?;
+    drop(rule);
 
     let residual =
         |p: usize, d: usize| points[p * dim + d] - centroids[assigned[p] as usize * dim + d];
@@ -181,7 +189,10 @@ pub fn append(
             check: format!("generation {} already names {name}", index.generation),
         });
     }
-    let assigned = assign_all(isa, docs.data, docs.dim, &codec.centroids, progress)?;
+    // R-KMEANS-6: the codec's own rule (exact for versions 1 to 3).
+    let rule = assigner(isa, &codec.centroids, codec.dim, codec.version(), progress)?;
+    let assigned = assign_all(isa, docs.data, docs.dim, &rule, progress)?;
+    drop(rule);
     files.add(&name);
     let entry = write_segment(
         dir,
@@ -230,27 +241,38 @@ pub(super) fn check_id_count(n_docs: usize, ids: &Ids) -> Result<()> {
     Ok(())
 }
 
-/// Every token's centroid (R-KMEANS-4), in steps that report progress.
+/// The assignment rule of a codec of format `version` with `centroids` (R-KMEANS-4 or
+/// R-KMEANS-6), reporting `("group", 0, 1)` while it groups the centroids.
+pub(super) fn assigner<'a>(
+    isa: Isa,
+    centroids: &'a [f32],
+    dim: usize,
+    version: u32,
+    progress: &mut Progress,
+) -> Result<Assigner<'a>> {
+    progress("group", 0, 1)?;
+    let rule = Assigner::new(isa, centroids, dim, version, &mut || {
+        progress("group", 0, 1)
+    })?;
+    progress("group", 1, 1)?;
+    Ok(rule)
+}
+
+/// Every token's centroid by `rule` (R-KMEANS-4, R-KMEANS-6), in steps that report progress.
 pub(super) fn assign_all(
     isa: Isa,
     points: &[f32],
     dim: usize,
-    centroids: &[f32],
+    rule: &Assigner<'_>,
     progress: &mut Progress,
 ) -> Result<Vec<u32>> {
     let n = points.len() / dim;
     let mut best = memory::zeroed::<f32>(n)?;
     let mut assigned = memory::zeroed::<u32>(n)?;
     progress("assign", 0, n as u64)?;
-    kmeans::assign_in_steps(
-        isa,
-        points,
-        dim,
-        centroids,
-        &mut best,
-        &mut assigned,
-        &mut |done| progress("assign", done as u64, n as u64),
-    )?;
+    rule.assign_in_steps(isa, points, dim, &mut best, &mut assigned, &mut |done| {
+        progress("assign", done as u64, n as u64)
+    })?;
     Ok(assigned)
 }
 

@@ -1,9 +1,10 @@
-//! Spherical k-means (R-KMEANS-1..5): seeded sample, Lloyd iterations, deterministic whatever the
+//! Spherical k-means (R-KMEANS-1..6): seeded sample, Lloyd iterations, deterministic whatever the
 //! thread count (assignments are independent per point; each centroid sums its own points in
 //! sample order).
 
 use rayon::prelude::*;
 
+use super::coarse::{self, Groups};
 use super::progress::step_items;
 use crate::kernel::{self, Isa};
 use crate::memory;
@@ -130,14 +131,78 @@ pub fn assign_in_steps(
     Ok(())
 }
 
-/// Trains `k` centroids on `sample: [s][dim]` with `iters` Lloyd iterations (R-KMEANS-3);
-/// `progress(done, iters * s)` in points assigned, between steps (its error stops the training).
+/// How points find their centroid among `[K][dim]` centroids: the exact best (R-KMEANS-4) or
+/// coarse-to-fine through groups of centroids (R-KMEANS-6).
+pub enum Assigner<'a> {
+    Exact(&'a [f32]),
+    Coarse(Box<Groups>),
+}
+
+impl<'a> Assigner<'a> {
+    /// The rule for `centroids` of a codec of format `version` (`coarse::coarse`); grouping the
+    /// centroids calls `tick` between steps.
+    pub fn new(
+        isa: Isa,
+        centroids: &'a [f32],
+        dim: usize,
+        version: u32,
+        tick: &mut dyn FnMut() -> Result<()>,
+    ) -> Result<Assigner<'a>> {
+        let k = centroids.len() / dim.max(1);
+        if coarse::coarse(version, k) {
+            let g = coarse::n_groups(k);
+            let groups = Groups::new(isa, centroids, dim, g, coarse::PROBE_GROUPS, tick)?;
+            Ok(Assigner::Coarse(Box::new(groups)))
+        } else {
+            Ok(Assigner::Exact(centroids))
+        }
+    }
+
+    /// Every point's centroid and product, in steps of bounded work (R-INDEX-8), `tick(points
+    /// done)` after each; the results do not depend on the steps.
+    pub fn assign_in_steps(
+        &self,
+        isa: Isa,
+        points: &[f32],
+        dim: usize,
+        best: &mut [f32],
+        arg: &mut [u32],
+        tick: &mut dyn FnMut(usize) -> Result<()>,
+    ) -> Result<()> {
+        match self {
+            Assigner::Exact(centroids) => {
+                assign_in_steps(isa, points, dim, centroids, best, arg, tick)
+            }
+            Assigner::Coarse(groups) => {
+                let n = best.len().min(arg.len());
+                let step = groups.step();
+                for start in (0..n).step_by(step) {
+                    let end = start.saturating_add(step).min(n);
+                    groups.assign(
+                        isa,
+                        &points[start * dim..end * dim],
+                        &mut best[start..end],
+                        &mut arg[start..end],
+                    )?;
+                    tick(end)?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Trains `k` centroids on `sample: [s][dim]` with `iters` Lloyd iterations (R-KMEANS-3), each
+/// assigning by the rule of a codec of format `version` (R-KMEANS-6, groups rebuilt from the
+/// current centroids); `progress(done, iters * s)` in points assigned, between steps (its error
+/// stops the training).
 pub fn train(
     isa: Isa,
     sample: &[f32],
     dim: usize,
     k: usize,
     iters: usize,
+    version: u32,
     progress: &mut dyn FnMut(u64, u64) -> Result<()>,
 ) -> Result<Vec<f32>> {
     let s = sample.len() / dim;
@@ -154,15 +219,13 @@ pub fn train(
     let total = (iters as u64).saturating_mul(s as u64);
     for it in 0..iters {
         let before = it as u64 * s as u64;
-        assign_in_steps(
-            isa,
-            sample,
-            dim,
-            &centroids,
-            &mut best,
-            &mut arg,
-            &mut |done| progress(before + done as u64, total),
-        )?;
+        let rule = Assigner::new(isa, &centroids, dim, version, &mut || {
+            progress(before, total)
+        })?;
+        rule.assign_in_steps(isa, sample, dim, &mut best, &mut arg, &mut |done| {
+            progress(before + done as u64, total)
+        })?;
+        drop(rule);
         update(sample, dim, k, &best, &arg, &mut centroids)?;
     }
     Ok(centroids)

@@ -2,6 +2,7 @@
 //! search. An index directory holds a manifest naming one codec and its segments.
 
 pub mod build;
+pub mod coarse;
 pub mod commit;
 pub mod committed;
 pub mod compact;

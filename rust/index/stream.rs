@@ -11,7 +11,10 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
-use super::build::{CODEC_NAME, Params, SEGMENT_NAME, assign_all, check_id_count, write_segment};
+use super::build::{
+    CODEC_NAME, NEW_CODEC_VERSION, Params, SEGMENT_NAME, assign_all, assigner, check_id_count,
+    write_segment,
+};
 use super::commit::{LOCK, Uncommitted, clear_leftovers, lock, prepare_dir};
 use super::far;
 use super::format::container::bytes_of;
@@ -250,12 +253,16 @@ impl Spill {
 
         let iters = params.iters as u64;
         progress("k-means", 0, iters * s as u64)?;
-        let centroids = kmeans::train(isa, &sample, dim, k, params.iters, &mut |done, total| {
-            progress("k-means", done, total)
+        let version = NEW_CODEC_VERSION;
+        let centroids = kmeans::train(isa, &sample, dim, k, params.iters, version, &mut |d, t| {
+            progress("k-means", d, t)
         })?;
-        // Each sample point's centroid: R-KMEANS-4 gives a point the same one whichever points
-        // it is assigned with, so these are the in-memory build's `assigned[picks[i]]`.
-        let sample_assigned = assign_all(isa, &sample, dim, &centroids, progress)?;
+        // Each sample point's centroid: R-KMEANS-4 and R-KMEANS-6 give a point the same one
+        // whichever points it is assigned with, so these are the in-memory build's
+        // `assigned[picks[i]]`.
+        let rule = assigner(isa, &centroids, dim, version, progress)?;
+        let sample_assigned = assign_all(isa, &sample, dim, &rule, progress)?;
+        drop(rule);
         let buckets = quantize::fit_product(
             dim,
             params.nbits,
@@ -299,6 +306,7 @@ impl Spill {
         let mut entries: Vec<Entry> = vec![codec_entry.clone()];
         let mut rows: Vec<f32> = Vec::new();
         let mut piece = memory::zeroed::<u8>(READ_PIECE.max(row_bytes))?;
+        let rule = assigner(isa, &codec.centroids, dim, codec.version(), progress)?;
         let mut d0 = 0;
         for (c, &d1) in ends.iter().enumerate() {
             let mut report =
@@ -327,7 +335,7 @@ impl Spill {
                 Ids::Int(v) => Ids::Int(v[d0..d1].to_vec()),
                 Ids::Str(v) => Ids::Str(v[d0..d1].to_vec()),
             };
-            let assigned = assign_all(isa, &rows, dim, &codec.centroids, &mut report)?;
+            let assigned = assign_all(isa, &rows, dim, &rule, &mut report)?;
             let name = segment_name(c);
             files.add(&name);
             entries.push(write_segment(
@@ -342,7 +350,7 @@ impl Spill {
             )?);
             d0 = d1;
         }
-        drop(rows);
+        drop((rows, rule));
         // The spill file goes before the commit, so that a committed index never leaves it.
         drop(file);
         std::fs::remove_file(&spill_path).map_err(io_error(&spill_path))?;

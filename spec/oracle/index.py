@@ -20,9 +20,70 @@ MASK64 = 2**64 - 1
 Dots = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
-def assign(x: np.ndarray, c: np.ndarray, dots: Dots) -> np.ndarray:
-    """R-KMEANS-4: ``[n]`` argmax of ``<x, c_k>``, ties to the lowest ``k``."""
+def assign(x: np.ndarray, c: np.ndarray, dots: Dots, version: int = 3) -> np.ndarray:
+    """R-KMEANS-4: ``[n]`` argmax of ``<x, c_k>``, ties to the lowest ``k``; R-KMEANS-6 instead
+    for a codec of format ``version`` with ``K >= COARSE_MIN_K``."""
+    if coarse(version, len(c)):
+        return assign_coarse(x, c, dots)[0]
     return np.argmax(dots(x, c), axis=1)
+
+
+COARSE_FROM_VERSION = 4  # R-KMEANS-6
+COARSE_MIN_K = 4096  # R-KMEANS-6: K_c
+GROUP_SIZE = 64  # R-KMEANS-6: G = max(1, floor(K / 64))
+PROBE_GROUPS = 16  # R-KMEANS-6: P
+GROUP_ITERS = 4  # R-KMEANS-6
+
+
+def coarse(version: int, k: int) -> bool:
+    """R-KMEANS-6: whether a codec of format ``version`` with ``k`` centroids assigns coarsely."""
+    return version >= COARSE_FROM_VERSION and k >= COARSE_MIN_K
+
+
+def groups(c: np.ndarray, g: int, dots: Dots) -> tuple[np.ndarray, np.ndarray]:
+    """R-KMEANS-6: ``(group of each centroid [K], centres [g, dim] f32)`` of the centroids
+    ``c [K, dim]``: centre ``j`` starts as ``c[floor(j K / g)]``; ``GROUP_ITERS`` times, every
+    centroid goes to its best centre (ties to the lowest) and every centre with members becomes
+    the normalised f64 sum of its members in index order (a zero sum or no member leaves it);
+    the groups are a last such assignment."""
+    k = len(c)
+    g = min(max(g, 1), k)
+    h = c[[j * k // g for j in range(g)]].copy()
+    for _ in range(GROUP_ITERS):
+        of = np.argmax(dots(c, h), axis=1)
+        for j in range(g):
+            own = np.flatnonzero(of == j)
+            if len(own):
+                total = np.zeros(c.shape[1])
+                for i in own:  # sequential, in index order
+                    total += c[i].astype(np.float64)
+                if np.any(total != 0):
+                    h[j] = normalize(total)
+    return np.argmax(dots(c, h), axis=1), h
+
+
+def assign_coarse(
+    x: np.ndarray,
+    c: np.ndarray,
+    dots: Dots,
+    g: int | None = None,
+    p: int = PROBE_GROUPS,
+) -> tuple[np.ndarray, np.ndarray]:
+    """R-KMEANS-6: ``(centroid of each token [n], group of each centroid [K])``: a token scores
+    the centres of the groups with members, keeps the ``p`` best (greater product first, ties to
+    the lower group; all of them when fewer) and takes the best centroid among their members
+    (ties to the lowest ``k``). ``g`` defaults to ``max(1, K // GROUP_SIZE)``."""
+    k = len(c)
+    of, h = groups(c, max(1, k // GROUP_SIZE) if g is None else g, dots)
+    live = sorted(set(of.tolist()))
+    sim = dots(x, h[live])
+    out = np.zeros(len(x), np.int64)
+    for t in range(len(x)):
+        order = sorted(range(len(live)), key=lambda i: (-float(sim[t, i]), i))[:p]
+        chosen = {live[i] for i in order}
+        cand = np.array([j for j in range(k) if of[j] in chosen])
+        out[t] = cand[np.argmax(dots(x[t : t + 1], c[cand])[0])]
+    return out, of
 
 
 def default_sizes(n_tokens: int) -> tuple[int, int]:
@@ -57,13 +118,16 @@ def normalize(v: np.ndarray) -> np.ndarray:
     return (v / norm if norm > 0 else v).astype(np.float32)
 
 
-def kmeans(x: np.ndarray, k: int, s: int, seed: int, iters: int, dots: Dots) -> np.ndarray:
-    """R-KMEANS-2/3: ``[k, dim] f32`` centroids of the tokens ``x [n, dim]``."""
+def kmeans(
+    x: np.ndarray, k: int, s: int, seed: int, iters: int, dots: Dots, version: int = 3
+) -> np.ndarray:
+    """R-KMEANS-2/3: ``[k, dim] f32`` centroids of the tokens ``x [n, dim]``, each iteration
+    assigning by the rule of a codec of format ``version`` (R-KMEANS-4 or R-KMEANS-6)."""
     points = x[sample_positions(len(x), s, seed)]
     c = np.stack([normalize(p) for p in points[:k]])
     for _ in range(iters):
         sim = dots(points, c)
-        owner = np.argmax(sim, axis=1)
+        owner = assign(points, c, dots, version)
         best = sim[np.arange(s), owner]
         sums = np.zeros((k, x.shape[1]))
         np.add.at(sums, owner, points.astype(np.float64))  # sequential, in sample order
