@@ -230,14 +230,14 @@ def test_batched_queries_and_threads(documents: list[np.ndarray], seed: int, ex:
 
 
 def _check_codec(index: Index, documents: list[np.ndarray], sample_rows: list[int]) -> None:
-    """R-KMEANS-4, R-QUANT-2..7, R-ISEARCH-5 for a built index (format version 3), against the
+    """R-KMEANS-4, R-QUANT-2..8, R-ISEARCH-5 for a built index (format version 4), against the
     original tokens."""
     x, offsets = packed(documents)
     c = index.centroids
     cut, w, bounds, table = index.cutoffs, index.weights, index.bounds, index.table
     n_buckets, nbits, dim = 2**index.nbits, index.nbits, index.dim
     per = 8 // nbits
-    assert index.format_version == 3
+    assert index.format_version == 4
     assert c.dtype == cut.dtype == w.dtype == bounds.dtype == table.dtype == np.float32
     assert c.shape == (index.n_centroids, dim)
     assert cut.shape == (dim, n_buckets - 1)
@@ -270,9 +270,12 @@ def _check_codec(index: Index, documents: list[np.ndarray], sample_rows: list[in
         stored = doc[order]
         r = stored - c[ids]  # R-QUANT-2: f32 subtraction
         residuals.append(r)
-        # the code bytes from the stored bits (R-INDEX-5 section 3), per R-QUANT-7 and R-QUANT-3
+        # the code bytes from the stored bits (R-INDEX-5 section 3), per R-QUANT-8 (from R-QUANT-7's
+        # nearest rows) and R-QUANT-3
         code = index_oracle.code_bytes_of(buckets, nbits)
-        np.testing.assert_array_equal(code, index_oracle.encode_product(r, table, cut, nbits))
+        np.testing.assert_array_equal(
+            code, index_oracle.encode_along(stored, c[ids], table, cut, nbits)
+        )
         # R-QUANT-4: one f32 addition per component, bit for bit
         v = index_oracle.decode_codes(c[ids], code, table)
         assert decoded[p].dtype == np.float32
@@ -299,7 +302,7 @@ def _check_codec(index: Index, documents: list[np.ndarray], sample_rows: list[in
 def test_codes_and_decoding_follow_the_spec(
     documents: list[np.ndarray], nbits: int, seed: int
 ) -> None:
-    """R-KMEANS-4, R-QUANT-2, R-QUANT-3, R-QUANT-4, R-QUANT-5, R-QUANT-6, R-QUANT-7,
+    """R-KMEANS-4, R-QUANT-2, R-QUANT-3, R-QUANT-4, R-QUANT-5, R-QUANT-6, R-QUANT-7, R-QUANT-8,
     R-ISEARCH-5 with the default sample (S = n_tokens here, so the sample's sorted residuals are
     all of them)."""
     with built(documents, nbits=nbits, seed=seed) as (index, _):
@@ -307,6 +310,58 @@ def test_codes_and_decoding_follow_the_spec(
         assert index.nbits == nbits
         assert index.n_centroids == default_sizes(n_tokens)[0]
         _check_codec(index, documents, sample_positions(n_tokens, n_tokens, seed))
+
+
+def _along_loss(x: np.ndarray, v: np.ndarray, eta: float) -> np.ndarray:
+    """R-QUANT-8's objective per token in f64, ``||e||^2 + (eta - 1) (e.x)^2 / ||x||^2``, with
+    ``e = x - v``."""
+    x, e = x.astype(np.float64), (x - v).astype(np.float64)
+    return (e * e).sum(1) + (eta - 1) * (e * x).sum(1) ** 2 / (x * x).sum(1)
+
+
+@pytest.mark.parametrize("nbits", [1, 2, 4])
+def test_coding_along_the_token_lowers_its_objective(tmp_path: Path, nbits: int) -> None:
+    """R-QUANT-8: against R-QUANT-7's nearest rows, the stored codes change some bytes, lower the
+    summed objective and the error along the token, at little more squared error; a zero token
+    keeps R-QUANT-7's codes; eta = 1 or no pass gives R-QUANT-7's codes."""
+    rng = np.random.default_rng(nbits)
+    centres = rng.standard_normal((12, 64))
+    x = centres[rng.integers(0, 12, 3000)] + 0.6 * rng.standard_normal((3000, 64))
+    x = (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+    docs = [x[i : i + 30] for i in range(0, 3000, 30)]
+    index = Index.create(tmp_path / "i", docs, nbits=nbits, seed=1, progress=False)
+    table, cut, c = index.table, index.cutoffs, index.centroids
+    owner_all = np.concatenate([index.codes(p)[0] for p in range(len(index))])
+    xs = np.concatenate([d[np.argsort(assign(d, c), kind="stable")] for d in docs])
+    stored = index_oracle.code_bytes_of(
+        np.concatenate([index.codes(p)[1] for p in range(len(index))]), nbits
+    )
+    nearest = index_oracle.encode_product(xs - c[owner_all], table, cut, nbits)
+    assert (stored != nearest).any()
+    v_along = index_oracle.decode_codes(c[owner_all], stored, table)
+    v_near = index_oracle.decode_codes(c[owner_all], nearest, table)
+    assert _along_loss(xs, v_along, 2.0).sum() < _along_loss(xs, v_near, 2.0).sum()
+    par = lambda v: float((((xs - v).astype(np.float64) * xs).sum(1) ** 2).mean())  # noqa: E731
+    sq = lambda v: float(((xs - v).astype(np.float64) ** 2).sum(1).mean())  # noqa: E731
+    assert par(v_along) < 0.8 * par(v_near)
+    assert sq(v_along) < 1.1 * sq(v_near)
+    zero = np.zeros((1, 64), np.float32)
+    np.testing.assert_array_equal(
+        index_oracle.encode_along(zero, c[:1], table, cut, nbits),
+        index_oracle.encode_product(zero - c[:1], table, cut, nbits),
+    )
+    for eta, passes in ((1.0, 2), (2.0, 0)):
+        np.testing.assert_array_equal(
+            index_oracle.encode_along(xs[:200], c[owner_all[:200]], table, cut, nbits, eta, passes),
+            nearest[:200],
+        )
+    # a zero token added to the index is stored with R-QUANT-7's codes
+    index = index.add([zero])
+    ids, buckets = index.codes(len(index) - 1)
+    np.testing.assert_array_equal(
+        index_oracle.code_bytes_of(buckets, nbits),
+        index_oracle.encode_product(zero - c[ids], table, cut, nbits),
+    )
 
 
 @builds

@@ -68,9 +68,9 @@ def test_added_segments_search_as_one_collection(
 
 
 def test_added_tokens_use_the_existing_codec(tmp_path) -> None:
-    """R-INDEX-7, R-KMEANS-4, R-QUANT-7: an added document's centroid ids are its tokens' nearest
-    existing centroids, its codes the existing table's nearest rows, and its decoded vectors use
-    that table."""
+    """R-INDEX-7, R-KMEANS-4, R-QUANT-8: an added document's centroid ids are its tokens' nearest
+    existing centroids, its codes the existing table's (R-QUANT-8 from the nearest rows), and its
+    decoded vectors use that table."""
     index = Index.create(tmp_path / "i", _docs(1, 20), seed=3)
     extra = _docs(2, 1)[0]
     index = index.add([extra])
@@ -84,10 +84,10 @@ def test_added_tokens_use_the_existing_codec(tmp_path) -> None:
     np.testing.assert_array_equal(
         v, index_oracle.decode_codes(index.centroids[ids], code, index.table)
     )
-    r = extra[np.argsort(np.argmax(extra.astype(np.float64) @ c.T, axis=1), kind="stable")]
-    r = r - index.centroids[ids]
+    x = extra[np.argsort(np.argmax(extra.astype(np.float64) @ c.T, axis=1), kind="stable")]
     np.testing.assert_array_equal(
-        code, index_oracle.encode_product(r, index.table, index.cutoffs, index.nbits)
+        code,
+        index_oracle.encode_along(x, index.centroids[ids], index.table, index.cutoffs, index.nbits),
     )
 
 

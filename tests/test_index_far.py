@@ -178,8 +178,9 @@ def test_compaction_copies_the_live_documents_far_counts(
 
 def _as_version(path: Path, version: int) -> None:
     """Rewrites the index at ``path`` as an earlier format version wrote it (R-INDEX-4,
-    R-INDEX-5): version 2, the codec without its product iterations and rows; version 1, also
-    without its far threshold, and each segment without ``n_far`` and its far counts."""
+    R-INDEX-5): version 3, the codec without R-QUANT-8's weight and passes; version 2, also
+    without its product iterations and rows; version 1, also without its far threshold, and each
+    segment without ``n_far`` and its far counts."""
     man = parse((path / "MANIFEST").read_bytes())
     rows = entries(man)
     codec_crc = 0  # the codec comes first (R-INDEX-3)
@@ -189,7 +190,8 @@ def _as_version(path: Path, version: int) -> None:
         c.version = version
         if c.kind == KIND_CODEC:
             del c.fields[5 + version :]
-            del c.sections[4:]
+            if version < 3:
+                del c.sections[4:]
         else:
             if version == 1:
                 del c.fields[8:]
@@ -241,10 +243,10 @@ def test_version_2_indexes_keep_their_codes_and_a_refit_writes_version_3(
 ) -> None:
     """R-INDEX-4, R-QUANT-4, R-QUANT-6: an index of format version 2 (scalar buckets, no
     product rows) opens and searches over its bucket table; additions and compactions keep
-    writing version 2 segments for it; a refit writes a version 3 codec."""
+    writing version 2 segments for it; a refit writes a version 4 codec."""
     path = tmp_path / "i"
     index = Index.create(path, original, seed=SEED)
-    assert index.format_version == 3
+    assert index.format_version == 4
     _as_version(path, 2)
     old = Index.open(path)
     assert old.format_version == 2
@@ -261,7 +263,46 @@ def test_version_2_indexes_keep_their_codes_and_a_refit_writes_version_3(
     ((name, _),) = compacted.segments()
     assert parse((path / name).read_bytes()).version == 2
     refitted = compacted.compact(refit=True, documents=[*original[1:], *_collection(10, 5)])
-    assert refitted.format_version == 3
+    assert refitted.format_version == 4
     for name, _ in refitted.files():
         if name != "MANIFEST":
-            assert parse((path / name).read_bytes()).version == 3
+            assert parse((path / name).read_bytes()).version == 4
+
+
+def test_version_3_indexes_code_added_documents_by_nearest_rows(
+    tmp_path: Path, original: list[np.ndarray]
+) -> None:
+    """R-INDEX-4, R-QUANT-7, R-QUANT-8: an index of format version 3 opens and searches over its
+    product rows; added documents are coded by R-QUANT-7's nearest rows (not R-QUANT-8) in
+    version 3 segments; a refit writes version 4."""
+    path = tmp_path / "i"
+    index = Index.create(path, original, seed=SEED)
+    _as_version(path, 3)
+    old = Index.open(path)
+    assert old.format_version == 3
+    np.testing.assert_array_equal(old.table, index.table)
+    q = _collection(9, 3)
+    scores = li.maxsim(q, old.decode(range(len(old))))
+    for n, hits in enumerate(old.search(q, k=5, exhaustive=True)):
+        want = sorted(range(len(old)), key=lambda p: (-float(scores[n, p]), p))[:5]
+        assert hits.ids == [old.ids[p] for p in want]
+    extra = _collection(10, 5)
+    added = old.add(extra, list(range(900, 905)))
+    assert parse((path / "segment-2.lti").read_bytes()).version == 3
+    c = added.centroids
+    owner = np.concatenate(
+        [np.argmax(d.astype(np.float64) @ c.T.astype(np.float64), 1) for d in extra]
+    )
+    x = np.concatenate(extra)
+    for j in range(5):
+        pos = len(original) + j
+        ids, buckets = added.codes(pos)
+        lo = sum(len(d) for d in extra[:j])
+        mine = owner[lo : lo + len(extra[j])]
+        stored = x[lo : lo + len(extra[j])][np.argsort(mine, kind="stable")]
+        code = index_oracle.code_bytes_of(buckets, added.nbits)
+        r = stored - c[ids]
+        want = index_oracle.encode_product(r, added.table, added.cutoffs, added.nbits)
+        np.testing.assert_array_equal(code, want)
+    refitted = added.compact(refit=True, documents=[*original, *extra])
+    assert refitted.format_version == 4

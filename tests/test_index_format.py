@@ -318,9 +318,13 @@ def _check_layout(docs: list[np.ndarray], nbits: int, id_kind: str, build_seed: 
     codec = parse(files[codec_name])
     assert k == index_oracle.default_sizes(n_tokens)[0]
     s = index_oracle.default_sizes(n_tokens)[1]  # R-KMEANS-1
-    assert (codec.kind, codec.version) == (KIND_CODEC, 3)  # R-INDEX-4: version 3
+    assert (codec.kind, codec.version) == (KIND_CODEC, 4)  # R-INDEX-4: version 4
     assert codec.fields[:6] == [dim, nbits, k, build_seed, s, 3]
     assert codec.fields[7] == 8  # R-QUANT-6: the product iterations
+    # R-QUANT-8: the weight along the token (f64 bits) and the passes
+    assert struct.unpack("<d", struct.pack("<Q", codec.fields[8]))[0] == 2.0
+    assert codec.fields[9] == 2
+    assert len(codec.fields) == 10
     far2 = struct.unpack("<d", struct.pack("<Q", codec.fields[6]))[0]
     assert far2 >= 0
     assert np.sqrt(far2) == index.stats()["far_threshold"]
@@ -335,7 +339,7 @@ def _check_layout(docs: list[np.ndarray], nbits: int, id_kind: str, build_seed: 
     assert json.loads(codec.sections[3].decode("utf-8")) == {} == index.metadata
 
     seg = parse(files[segment_name])
-    assert (seg.kind, seg.version) == (KIND_SEGMENT, 3)
+    assert (seg.kind, seg.version) == (KIND_SEGMENT, 4)
     assert len(seg.sections) == 9
     dim_, nbits_, k_, n_docs_, n_tokens_, n_pairs, kind_, codec_crc, n_far = seg.fields
     assert (dim_, nbits_, k_, n_docs_, n_tokens_) == (dim, nbits, k, n_docs, n_tokens)
@@ -611,6 +615,14 @@ def _version_2(c: Container) -> None:
         del c.sections[4:]
 
 
+def _version_3(c: Container) -> None:
+    """A file of format version 3: the codec's R-QUANT-8 fields dropped (R-INDEX-4); a segment's
+    header alone says 3."""
+    c.version = 3
+    if c.kind == KIND_CODEC:
+        del c.fields[8:]
+
+
 def _far_count_above_tokens(c: Container) -> None:
     """Document 0's far count above its tokens, ``n_far`` still the sum (R-INDEX-18)."""
     far = array(c, 8, "u4")
@@ -665,10 +677,11 @@ SEGMENT_CASES = {
     "K field huge": ("int", _set_field(2, 2**64 - 1)),
     "nbits field 3": ("int", _set_field(1, 3)),
     "dim field 0": ("int", _set_field(0, 0)),
-    "version 4": ("int", lambda c: setattr(c, "version", 4)),
+    "version 5": ("int", lambda c: setattr(c, "version", 5)),
     "version 0": ("int", lambda c: setattr(c, "version", 0)),
-    "version 1 with a version 3 codec": ("int", _version_1),
-    "version 2 with a version 3 codec": ("int", _version_2),
+    "version 1 with a version 4 codec": ("int", _version_1),
+    "version 2 with a version 4 codec": ("int", _version_2),
+    "version 3 with a version 4 codec": ("int", _version_3),
     "version 1 with 9 fields": ("int", lambda c: setattr(c, "version", 1)),
     "far counts sum above n_far": ("int", _set_field(8, 2**40)),
     "a far count above its document's tokens": ("int", _far_count_above_tokens),
@@ -705,11 +718,17 @@ CODEC_CASES = {
     "K field + 1": _set_field(2, 9),
     "nbits field 3": _set_field(1, 3),
     "dim field huge": _set_field(0, 2**62),
-    "version 4": lambda c: setattr(c, "version", 4),
-    "version 1 with 8 fields": lambda c: setattr(c, "version", 1),
-    "version 2 with 8 fields and 5 sections": lambda c: setattr(c, "version", 2),
-    "version 1 codec with version 3 segments": _version_1,
-    "version 2 codec with version 3 segments": _version_2,
+    "version 5": lambda c: setattr(c, "version", 5),
+    "version 1 with 10 fields": lambda c: setattr(c, "version", 1),
+    "version 2 with 10 fields and 5 sections": lambda c: setattr(c, "version", 2),
+    "version 3 with 10 fields": lambda c: setattr(c, "version", 3),
+    "version 1 codec with version 4 segments": _version_1,
+    "version 2 codec with version 4 segments": _version_2,
+    "version 3 codec with version 4 segments": _version_3,
+    "weight along the token below 1": _set_field(8, struct.unpack("<Q", struct.pack("<d", 0.5))[0]),
+    "weight along the token NaN": _set_field(8, 0x7FF8000000000000),
+    "weight along the token infinite": _set_field(8, 0x7FF0000000000000),
+    "coding passes above 1000": _set_field(9, 1001),
     "NaN product row value": _set_float(4, 7, float("nan")),
     "infinite product row value": _set_float(4, 0, float("inf")),
     "product rows cut short": lambda c: c.sections.__setitem__(4, c.sections[4][:-4]),

@@ -348,7 +348,7 @@ class Index:
 
     @property
     def format_version(self) -> int:
-        """The codec's format version (R-INDEX-4): 3 for every new index."""
+        """The codec's format version (R-INDEX-4): 4 for every new index."""
         return int(self._native.format_version())
 
     @property

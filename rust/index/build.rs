@@ -8,7 +8,7 @@ use rayon::prelude::*;
 use super::commit::{Added, Uncommitted, clear_leftovers, commit, lock, prepare_dir};
 use super::committed::Committed;
 use super::far;
-use super::format::container::VERSION_PRODUCT;
+use super::format::container::VERSION_ANISO;
 use super::format::{Codec, Entry, Ids, MANIFEST, SegmentParts, manifest};
 use super::kmeans::{self, Assigner};
 use super::layout::{Layout, residual_bounds};
@@ -23,7 +23,7 @@ use crate::{Error, Result};
 
 /// The format version every new codec is written in (R-INDEX-4): its tokens are assigned by
 /// its rule (R-KMEANS-6).
-pub const NEW_CODEC_VERSION: u32 = VERSION_PRODUCT;
+pub const NEW_CODEC_VERSION: u32 = VERSION_ANISO;
 
 /// File names of the first commit.
 pub const CODEC_NAME: &str = "codec-1.lti";

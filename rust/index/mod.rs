@@ -1,6 +1,7 @@
 //! The on-disk index (spec/index.md): k-means centroids, residual codes, the file format, and
 //! search. An index directory holds a manifest naming one codec and its segments.
 
+pub mod aniso;
 pub mod build;
 pub mod coarse;
 pub mod commit;

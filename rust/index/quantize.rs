@@ -1,7 +1,8 @@
 //! Residual quantization (R-QUANT-1..7): per-component bucket cutoffs and values fitted as
 //! quantiles of the sample's residuals, `nbits` per component, packed least significant bit
 //! first; in format version 3 the rows of each code byte's table refined as a product codebook
-//! (R-QUANT-6) and each byte coded as its nearest row (R-QUANT-7).
+//! (R-QUANT-6) and each byte coded as its nearest row (R-QUANT-7); in format version 4 those
+//! codes then improved for the error along the token (R-QUANT-8, `aniso.rs`).
 
 use rayon::prelude::*;
 
@@ -97,6 +98,18 @@ pub struct Buckets {
     /// Format version 3 (R-QUANT-6): the refined rows of every full code byte,
     /// `[floor(dim * nbits / 8)][256][8 / nbits]`; `None` for versions 1 and 2.
     pub product: Option<Vec<f32>>,
+    /// Format version 4 (R-QUANT-8): the weight of the error along the token and the passes of
+    /// the coding; `None` for versions 1 to 3.
+    pub aniso: Option<Aniso>,
+}
+
+/// R-QUANT-8's parameters, recorded in a version 4 codec.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Aniso {
+    /// `eta >= 1`: how much more an error along the token costs than one across it.
+    pub weight: f64,
+    /// Passes of the coordinate descent over the code bytes.
+    pub sweeps: usize,
 }
 
 /// Lloyd iterations refining the product rows (R-QUANT-6).
@@ -113,7 +126,7 @@ pub fn full_bytes(dim: usize, nbits: usize) -> usize {
 /// component-major, then their squared norms) and `r` (`[per]`), in f32 from the norm `n_u`, one
 /// product and one sum per component in component order (R-QUANT-7).
 #[inline(always)]
-fn distances(soa: &[f32], r: &[f32]) -> [f32; 256] {
+pub(crate) fn distances(soa: &[f32], r: &[f32]) -> [f32; 256] {
     let per = r.len();
     let mut dist = [0.0f32; 256];
     dist.copy_from_slice(&soa[per * 256..(per + 1) * 256]);
@@ -130,7 +143,7 @@ fn distances(soa: &[f32], r: &[f32]) -> [f32; 256] {
 /// Lane `l` of `best`, `row` holds the first least of rows `l, l + 8, ...`: the least lane
 /// (lower row on ties) is the first least row; every value NaN or infinite: row 0.
 #[inline(always)]
-fn least_lane(best: &[f32; 8], row: &[u32; 8]) -> u8 {
+pub(crate) fn least_lane(best: &[f32; 8], row: &[u32; 8]) -> u8 {
     let mut b = 0;
     for l in 1..8 {
         if best[l] < best[b] || (best[l] == best[b] && row[l] < row[b]) {
@@ -144,12 +157,10 @@ fn least_lane(best: &[f32; 8], row: &[u32; 8]) -> u8 {
     }
 }
 
-/// The nearest of the 256 rows `soa` to `r`: the least of `distances`, ties to the lower row.
-/// Every row's value is the same sequence of f32 operations whatever the lane width the compiler
-/// vectorises it to, so the result does not depend on the instruction set.
+/// The first least of the 256 values `dist` (lower row on ties); every value NaN or infinite:
+/// row 0. The lanes of `least_avx2`, so the same row on every instruction set.
 #[inline(always)]
-fn nearest_body(soa: &[f32], r: &[f32]) -> u8 {
-    let dist = distances(soa, r);
+pub(crate) fn least_body(dist: &[f32; 256]) -> u8 {
     let mut best = [f32::INFINITY; 8];
     let mut row = [0u32; 8];
     for (c, chunk) in dist.chunks_exact(8).enumerate() {
@@ -163,13 +174,12 @@ fn nearest_body(soa: &[f32], r: &[f32]) -> u8 {
     least_lane(&best, &row)
 }
 
-/// `nearest_body` with AVX2: the distances vectorised by the compiler, the lanes' running
-/// minimum by compare and blend (the same lanes, so the same row).
+/// `least_body` with AVX2: the lanes' running minimum by compare and blend.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn nearest_avx2(soa: &[f32], r: &[f32]) -> u8 {
+#[inline]
+pub(crate) unsafe fn least_avx2(dist: &[f32; 256]) -> u8 {
     use std::arch::x86_64::*;
-    let dist = distances(soa, r);
     let mut best = _mm256_set1_ps(f32::INFINITY);
     let mut row = _mm256_setzero_ps();
     let mut cur = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
@@ -189,6 +199,22 @@ unsafe fn nearest_avx2(soa: &[f32], r: &[f32]) -> u8 {
         _mm256_storeu_si256(i.as_mut_ptr().cast(), _mm256_castps_si256(row));
     }
     least_lane(&b, &i)
+}
+
+/// The nearest of the 256 rows `soa` to `r`: the least of `distances`, ties to the lower row.
+/// Every row's value is the same sequence of f32 operations whatever the lane width the compiler
+/// vectorises it to, so the result does not depend on the instruction set.
+#[inline(always)]
+fn nearest_body(soa: &[f32], r: &[f32]) -> u8 {
+    least_body(&distances(soa, r))
+}
+
+/// `nearest_body` with AVX2: the distances vectorised by the compiler, then `least_avx2`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn nearest_avx2(soa: &[f32], r: &[f32]) -> u8 {
+    // SAFETY: this function's features are `least_avx2`'s.
+    unsafe { least_avx2(&distances(soa, r)) }
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -227,8 +253,9 @@ pub(crate) fn transposed(rows: &[f32], per: usize) -> Vec<f32> {
     soa
 }
 
-/// A new codec's tables (format version 3): the buckets (R-QUANT-2), then their rows refined
-/// (R-QUANT-6); `tick(stage, done, total)` as `fit` and `refine` report it.
+/// A new codec's tables (format version 4): the buckets (R-QUANT-2), then their rows refined
+/// (R-QUANT-6), coded with R-QUANT-8's defaults; `tick(stage, done, total)` as `fit` and
+/// `refine` report it.
 pub fn fit_product(
     dim: usize,
     nbits: usize,
@@ -242,8 +269,12 @@ pub fn fit_product(
     })?;
     let full = full_bytes(dim, nbits) as u64;
     tick("product rows", 0, full)?;
-    refine(buckets, dim, s, &residual, &mut |done| {
+    let refined = refine(buckets, dim, s, &residual, &mut |done| {
         tick("product rows", done as u64, full)
+    })?;
+    Ok(Buckets {
+        aniso: Some(super::aniso::DEFAULT),
+        ..refined
     })
 }
 
@@ -350,18 +381,24 @@ pub fn fit(
         cutoffs,
         weights,
         product: None,
+        aniso: None,
     })
 }
 
 impl Buckets {
     /// The codes of the residual `x - c` into `out` (zeroed first): R-QUANT-3's packed buckets,
-    /// or in format version 3 each full byte's nearest row (R-QUANT-7), through `coder`.
+    /// or in format version 3 each full byte's nearest row (R-QUANT-7), in version 4 then
+    /// improved by R-QUANT-8, through `coder`.
     pub fn encode(&self, coder: &Coder, x: &[f32], c: &[f32], out: &mut [u8]) {
         let nb = self.nbits;
         let ncut = (1 << nb) - 1;
         out.fill(0);
         let mut first = 0;
-        if let Some(soa) = &coder.soa {
+        if let (Some(soa), Some(aniso)) = (&coder.soa, coder.aniso) {
+            let full = full_bytes(x.len(), nb);
+            super::aniso::encode(coder.isa, soa, aniso, x, c, &mut out[..full]);
+            first = full * (8 / nb);
+        } else if let Some(soa) = &coder.soa {
             let per = 8 / nb;
             let mut r = [0.0f32; 8];
             for (p, o) in out.iter_mut().enumerate().take(full_bytes(x.len(), nb)) {
@@ -391,6 +428,7 @@ impl Buckets {
         });
         Coder {
             soa,
+            aniso: self.aniso.map(super::aniso::Params::new),
             isa: Isa::detect(),
         }
     }
@@ -445,10 +483,12 @@ impl Buckets {
     }
 }
 
-/// The product rows of format version 3 laid out for `Buckets::encode` (`None` for versions 1
-/// and 2): `[full bytes][per + 1][256]` (`transposed`).
+/// The product rows of format version 3 and later laid out for `Buckets::encode` (`None` for
+/// versions 1 and 2): `[full bytes][per + 1][256]` (`transposed`); R-QUANT-8's parameters for
+/// version 4.
 pub struct Coder {
     soa: Option<Vec<f32>>,
+    aniso: Option<super::aniso::Params>,
     isa: Isa,
 }
 

@@ -389,7 +389,7 @@ fn writers_hash_only_the_ids_of_earlier_segments() {
         let mut all_bytes = 0u64;
         for e in state.entries.iter().filter(|e| e.role == ROLE_SEGMENT) {
             let bytes = std::fs::read(dir.join(&e.name)).unwrap();
-            let layout = [(container::VERSION_PRODUCT, 9, 9)];
+            let layout = [(container::VERSION_ANISO, 9, 9)];
             let p = container::parse_versions(
                 &bytes,
                 &e.name,
@@ -452,6 +452,72 @@ fn nearest_rows_agree_on_every_instruction_set() {
                     want,
                     "{per} {t} {isa:?}"
                 );
+            }
+        }
+    }
+}
+
+/// R-QUANT-8: the codes along the token are the same on every instruction set, start from
+/// R-QUANT-7's nearest rows (no pass: those rows), and no pass raises the token's objective
+/// beyond rounding.
+#[test]
+fn codes_along_the_token_agree_on_every_instruction_set() {
+    use crate::index::aniso::{self, Params};
+    use crate::index::quantize::Aniso;
+    for per in [2usize, 4, 8] {
+        let mut r = crate::unit_support::Rng(10 + per as u64);
+        let full = 64 / per;
+        let rows: Vec<f32> = (0..full * 256 * per)
+            .map(|_| 0.2 * (r.uniform() - 0.5))
+            .collect();
+        let soa: Vec<f32> = rows
+            .chunks_exact(256 * per)
+            .flat_map(|b| quantize::transposed(b, per))
+            .collect();
+        let objective = |x: &[f32], c: &[f32], code: &[u8]| {
+            let (mut sq, mut along, mut norm) = (0.0f64, 0.0f64, 0.0f64);
+            for d in 0..64 {
+                let v = c[d] + rows[((d / per) * 256 + code[d / per] as usize) * per + d % per];
+                let e = f64::from(x[d] - v);
+                sq += e * e;
+                along += e * f64::from(x[d]);
+                norm += f64::from(x[d]) * f64::from(x[d]);
+            }
+            sq + along * along / norm
+        };
+        for t in 0..200 {
+            let x: Vec<f32> = (0..64).map(|_| r.uniform() - 0.5).collect();
+            let c: Vec<f32> = x.iter().map(|v| v + 0.1 * (r.uniform() - 0.5)).collect();
+            let mut nearest = vec![0u8; full];
+            let mut res = [0.0f32; 8];
+            for b in 0..full {
+                for i in 0..per {
+                    res[i] = x[b * per + i] - c[b * per + i];
+                }
+                let part = &soa[b * (per + 1) * 256..(b + 1) * (per + 1) * 256];
+                nearest[b] = quantize::nearest(crate::kernel::Isa::Scalar, part, &res[..per]);
+            }
+            let mut want = vec![0u8; full];
+            aniso::encode(
+                crate::kernel::Isa::Scalar,
+                &soa,
+                Params::new(aniso::DEFAULT),
+                &x,
+                &c,
+                &mut want,
+            );
+            assert!(objective(&x, &c, &want) <= objective(&x, &c, &nearest) + 1e-6);
+            let mut none = vec![0u8; full];
+            let zero = Params::new(Aniso {
+                weight: 2.0,
+                sweeps: 0,
+            });
+            aniso::encode(crate::kernel::Isa::Scalar, &soa, zero, &x, &c, &mut none);
+            assert_eq!(none, nearest);
+            for isa in crate::kernel::Isa::available() {
+                let mut got = vec![0u8; full];
+                aniso::encode(isa, &soa, Params::new(aniso::DEFAULT), &x, &c, &mut got);
+                assert_eq!(got, want, "{per} {t} {isa:?}");
             }
         }
     }

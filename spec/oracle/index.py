@@ -177,6 +177,8 @@ def fit_buckets(residuals: np.ndarray, nbits: int) -> tuple[np.ndarray, np.ndarr
 
 PRODUCT_ITERS = 8  # R-QUANT-6
 PRODUCT_SAMPLE = 65536  # R-QUANT-6
+ANISO_WEIGHT = 2.0  # R-QUANT-8: eta of every new codec
+ANISO_PASSES = 2  # R-QUANT-8: passes of every new codec
 
 
 def bucket_table(w: np.ndarray, nbits: int) -> np.ndarray:
@@ -240,6 +242,70 @@ def encode_product(r: np.ndarray, table: np.ndarray, cut: np.ndarray, nbits: int
     for d in range(full * per, dim):
         b = (cut[d][None, :] < r[:, d : d + 1]).sum(axis=1)
         out[:, d // per] |= (b << ((d % per) * nbits)).astype(np.uint8)
+    return out
+
+
+def _first_least(values: np.ndarray) -> np.ndarray:
+    """Per row of ``values [n, 256]``: the first least (NaN never least; none finite: 0)."""
+    finite = np.where(np.isfinite(values), values, np.float32(np.inf))
+    return finite.argmin(axis=1)
+
+
+def encode_along(
+    x: np.ndarray,
+    c: np.ndarray,
+    table: np.ndarray,
+    cut: np.ndarray,
+    nbits: int,
+    eta: float = ANISO_WEIGHT,
+    passes: int = ANISO_PASSES,
+) -> np.ndarray:
+    """R-QUANT-8: the code bytes ``[n, code_bytes] uint8`` of tokens ``x [n, dim]`` with their
+    centroid rows ``c [n, dim]`` and the version 4 table: R-QUANT-7's codes, then ``passes``
+    passes of coordinate descent on the squared error plus ``eta - 1`` times the squared error
+    along the token. Every operation in f32, one rounding each, in the order of the spec."""
+    x = x.astype(np.float32)
+    r = x - c.astype(np.float32)
+    out = encode_product(r, table, cut, nbits)
+    dim, per = x.shape[1], 8 // nbits
+    full, n = dim * nbits // 8, len(x)
+    rows = np.arange(n)
+    dist = np.empty((full, n, 256), np.float32)
+    along = np.empty((full, n, 256), np.float32)
+    for p in range(full):
+        t = table[p].astype(np.float32)
+        norms = np.zeros(256, np.float32)
+        for i in range(per):
+            norms = norms + t[:, i] * t[:, i]
+        acc = np.broadcast_to(norms, (n, 256)).copy()
+        a = np.zeros(n, np.float32)
+        for i in range(per):
+            d = p * per + i
+            acc = acc + (np.float32(-2.0) * r[:, d : d + 1]) * t[None, :, i]
+            a = a + r[:, d] * x[:, d]
+        e = np.broadcast_to(a[:, None], (n, 256)).copy()
+        for i in range(per):
+            e = e - t[None, :, i] * x[:, p * per + i : p * per + i + 1]
+        dist[p], along[p] = acc, e
+    norm = np.zeros(n, np.float32)
+    for d in range(dim):
+        norm = norm + x[:, d] * x[:, d]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        w = np.float32(eta - 1.0) / norm
+    active = np.isfinite(w) & (w > 0)
+    codes = out[:, :full].astype(np.int64)
+    total = np.zeros(n, np.float32)
+    for p in range(full):
+        total = total + along[p][rows, codes[:, p]]
+    with np.errstate(over="ignore", invalid="ignore"):
+        for _ in range(passes):
+            for p in range(full):
+                o = total - along[p][rows, codes[:, p]]
+                s = o[:, None] + along[p]
+                cost = dist[p] + w[:, None] * (s * s)
+                codes[active, p] = _first_least(cost)[active]
+                total = o + along[p][rows, codes[:, p]]
+    out[:, :full] = codes.astype(np.uint8)
     return out
 
 

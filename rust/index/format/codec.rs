@@ -2,12 +2,14 @@
 
 use std::path::Path;
 
-use super::container::{self, Kind, Tick, VERSION, VERSION_FAR, VERSION_PRODUCT, bytes_of, view};
+use super::container::{
+    self, Kind, Tick, VERSION, VERSION_ANISO, VERSION_FAR, VERSION_PRODUCT, bytes_of, view,
+};
 use super::manifest::{Entry, ROLE_CODEC};
 use super::{fail, usize_of};
 use crate::Result;
 use crate::index::kmeans::MAX_CENTROIDS;
-use crate::index::quantize::{self, Buckets};
+use crate::index::quantize::{self, Aniso, Buckets};
 
 /// The codec: centroids and buckets (R-INDEX-4), copied out of its file.
 #[derive(Clone, Debug)]
@@ -29,10 +31,13 @@ pub struct Codec {
 }
 
 impl Codec {
-    /// The format version of this codec's file and of its segments' (R-INDEX-4): 3 with product
-    /// rows, else 2 when it records a far threshold, else 1.
+    /// The format version of this codec's file and of its segments' (R-INDEX-4): 4 with
+    /// R-QUANT-8's parameters, else 3 with product rows, else 2 when it records a far threshold,
+    /// else 1.
     pub fn version(&self) -> u32 {
-        if self.buckets.product.is_some() {
+        if self.buckets.aniso.is_some() {
+            VERSION_ANISO
+        } else if self.buckets.product.is_some() {
             VERSION_PRODUCT
         } else if self.far.is_some() {
             VERSION_FAR
@@ -67,6 +72,11 @@ impl Codec {
             fields.push(quantize::PRODUCT_ITERS as u64);
             sections.push(bytes_of(rows));
         }
+        // R-INDEX-4, R-QUANT-8: version 4 adds the weight along the token and the passes.
+        if let Some(a) = self.buckets.aniso {
+            fields.push(a.weight.to_bits());
+            fields.push(a.sweeps as u64);
+        }
         let (len, header_crc) = container::write_atomic_version(
             dir,
             name,
@@ -92,6 +102,7 @@ impl Codec {
             (VERSION, 6, 4),
             (VERSION_FAR, 7, 4),
             (VERSION_PRODUCT, 8, 5),
+            (VERSION_ANISO, 10, 5),
         ];
         let p =
             container::parse_versions(&map, f, Kind::Codec, &layouts, &|_| true, &mut |_| Ok(()))?;
@@ -155,6 +166,26 @@ impl Codec {
         if product.is_some() && far.is_none() {
             return Err(fail(f, "a version 3 codec records no far threshold".into()));
         }
+        // R-INDEX-4, R-QUANT-8: a version 4 codec's weight (at least 1, finite) and passes.
+        let aniso = match p.fields.get(8..10) {
+            Some(&[bits, sweeps]) => {
+                let weight = f64::from_bits(bits);
+                if !(weight.is_finite() && (1.0..=1e6).contains(&weight)) {
+                    return Err(fail(
+                        f,
+                        format!("the weight along the token {weight} is not in 1..=1e6"),
+                    ));
+                }
+                if sweeps > 1000 {
+                    return Err(fail(f, format!("coding passes {sweeps} > 1000")));
+                }
+                Some(Aniso {
+                    weight,
+                    sweeps: sweeps as usize,
+                })
+            }
+            _ => None,
+        };
         let metadata = std::str::from_utf8(p.sections[3])
             .map_err(|_| fail(f, "metadata is not UTF-8".into()))?
             .to_string();
@@ -170,6 +201,7 @@ impl Codec {
                 cutoffs,
                 weights,
                 product,
+                aniso,
             },
             table: Vec::new(),
             metadata,

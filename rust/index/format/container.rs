@@ -17,8 +17,11 @@ pub const VERSION: u32 = 1;
 /// The format version of codec and segment files that record far tokens (R-INDEX-18).
 pub const VERSION_FAR: u32 = 2;
 /// The format version of codec and segment files whose codes are product codes (R-QUANT-6,
-/// R-QUANT-7): what every new codec is written in.
+/// R-QUANT-7).
 pub const VERSION_PRODUCT: u32 = 3;
+/// The format version of codec and segment files whose product codes weigh the error along the
+/// token (R-QUANT-8): what every new codec is written in.
+pub const VERSION_ANISO: u32 = 4;
 /// Sections start at multiples of this many bytes.
 pub const ALIGN: u64 = 64;
 

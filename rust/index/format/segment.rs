@@ -8,7 +8,7 @@ use memmap2::Mmap;
 
 use super::codec::Codec;
 use super::container::{
-    self, Kind, Plain, Tick, VERSION, VERSION_FAR, VERSION_PRODUCT, bytes_of, view,
+    self, Kind, Plain, Tick, VERSION, VERSION_ANISO, VERSION_FAR, VERSION_PRODUCT, bytes_of, view,
 };
 use super::ids::Ids;
 use super::manifest::{Entry, ROLE_SEGMENT};
@@ -61,7 +61,7 @@ impl SegmentParts<'_> {
             id_bytes.as_slice(),
             bytes_of(self.bounds),
         ];
-        // R-INDEX-5, R-INDEX-18: versions 2 and 3 add the field n_far and the far counts.
+        // R-INDEX-5, R-INDEX-18: versions 2 to 4 add the field n_far and the far counts.
         if let Some(far) = self.far {
             fields.push(far.iter().map(|&c| u64::from(c)).sum());
             sections.push(bytes_of(far));
@@ -108,10 +108,11 @@ pub struct Segment {
 }
 
 /// The format versions of a segment and their numbers of fields and sections (R-INDEX-5).
-const LAYOUTS: [container::Layout; 3] = [
+const LAYOUTS: [container::Layout; 4] = [
     (VERSION, 8, 8),
     (VERSION_FAR, 9, 9),
     (VERSION_PRODUCT, 9, 9),
+    (VERSION_ANISO, 9, 9),
 ];
 
 /// R-INDEX-18: a segment's format version is its codec's.
