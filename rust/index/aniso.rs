@@ -4,9 +4,9 @@
 //! query tokens the token matches best. Every value is the same sequence of f32 operations
 //! whatever the instruction set, so the codes are too.
 
+use super::quantize::{Aniso, distances, least_body};
 #[cfg(target_arch = "x86_64")]
-use super::quantize::least_avx2;
-use super::quantize::{Aniso, distances, least_body, least_lane};
+use super::quantize::{least_avx2, least_lanes};
 use crate::kernel::Isa;
 
 /// What every new codec records (R-QUANT-8): an error along the token costs twice one across
@@ -63,32 +63,14 @@ unsafe fn sweep_avx2(o: f32, w: f32, d: &[f32], e: &[f32]) -> u8 {
     use std::arch::x86_64::*;
     assert!(d.len() >= 256 && e.len() >= 256);
     let (ov, wv) = (_mm256_set1_ps(o), _mm256_set1_ps(w));
-    let mut best = _mm256_set1_ps(f32::INFINITY);
-    let mut row = _mm256_setzero_ps();
-    let mut cur = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    let eight = _mm256_set1_epi32(8);
-    for c in 0..32 {
-        // SAFETY: c * 8 + 8 <= 256 <= d.len(), e.len() (asserted).
-        let (dv, ev) = unsafe {
-            (
-                _mm256_loadu_ps(d.as_ptr().add(c * 8)),
-                _mm256_loadu_ps(e.as_ptr().add(c * 8)),
-            )
-        };
-        let t = _mm256_add_ps(ov, ev);
-        let k = _mm256_add_ps(dv, _mm256_mul_ps(wv, _mm256_mul_ps(t, t)));
-        let lt = _mm256_cmp_ps::<_CMP_LT_OQ>(k, best);
-        best = _mm256_blendv_ps(best, k, lt);
-        row = _mm256_blendv_ps(row, _mm256_castsi256_ps(cur), lt);
-        cur = _mm256_add_epi32(cur, eight);
-    }
-    let (mut b, mut i) = ([0.0f32; 8], [0u32; 8]);
-    // SAFETY: 8 lanes into arrays of 8.
+    // SAFETY: c * 8 + 8 <= 256 <= d.len(), e.len() (asserted); this function has AVX2.
     unsafe {
-        _mm256_storeu_ps(b.as_mut_ptr(), best);
-        _mm256_storeu_si256(i.as_mut_ptr().cast(), _mm256_castps_si256(row));
+        least_lanes(|c| {
+            let dv = _mm256_loadu_ps(d.as_ptr().add(c * 8));
+            let t = _mm256_add_ps(ov, _mm256_loadu_ps(e.as_ptr().add(c * 8)));
+            _mm256_add_ps(dv, _mm256_mul_ps(wv, _mm256_mul_ps(t, t)))
+        })
     }
-    least_lane(&b, &i)
 }
 
 #[cfg(target_arch = "x86_64")]

@@ -179,26 +179,38 @@ pub(crate) fn least_body(dist: &[f32; 256]) -> u8 {
 #[target_feature(enable = "avx2")]
 #[inline]
 pub(crate) unsafe fn least_avx2(dist: &[f32; 256]) -> u8 {
+    // SAFETY: c * 8 + 8 <= 256 = dist.len() for the chunks c < 32 the lanes ask for.
+    unsafe { least_lanes(|c| std::arch::x86_64::_mm256_loadu_ps(dist.as_ptr().add(c * 8))) }
+}
+
+/// The first least of 256 values given 8 at a time, `chunk(c)` for rows `8c..8c + 8`, `c < 32`:
+/// a running minimum per lane by compare and blend, then `least_lane`. Inlined into the AVX2
+/// functions that call it.
+///
+/// # Safety
+/// The CPU has AVX2.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+pub(crate) unsafe fn least_lanes(chunk: impl Fn(usize) -> std::arch::x86_64::__m256) -> u8 {
     use std::arch::x86_64::*;
-    let mut best = _mm256_set1_ps(f32::INFINITY);
-    let mut row = _mm256_setzero_ps();
-    let mut cur = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    let eight = _mm256_set1_epi32(8);
-    for c in 0..32 {
-        // SAFETY: c * 8 + 8 <= 256 = dist.len().
-        let d = unsafe { _mm256_loadu_ps(dist.as_ptr().add(c * 8)) };
-        let lt = _mm256_cmp_ps::<_CMP_LT_OQ>(d, best);
-        best = _mm256_blendv_ps(best, d, lt);
-        row = _mm256_blendv_ps(row, _mm256_castsi256_ps(cur), lt);
-        cur = _mm256_add_epi32(cur, eight);
-    }
-    let (mut b, mut i) = ([0.0f32; 8], [0u32; 8]);
-    // SAFETY: 8 lanes into arrays of 8.
+    // SAFETY: the caller's CPU has AVX2.
     unsafe {
+        let mut best = _mm256_set1_ps(f32::INFINITY);
+        let mut row = _mm256_setzero_ps();
+        let mut cur = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        let eight = _mm256_set1_epi32(8);
+        for c in 0..32 {
+            let d = chunk(c);
+            let lt = _mm256_cmp_ps::<_CMP_LT_OQ>(d, best);
+            best = _mm256_blendv_ps(best, d, lt);
+            row = _mm256_blendv_ps(row, _mm256_castsi256_ps(cur), lt);
+            cur = _mm256_add_epi32(cur, eight);
+        }
+        let (mut b, mut i) = ([0.0f32; 8], [0u32; 8]);
         _mm256_storeu_ps(b.as_mut_ptr(), best);
         _mm256_storeu_si256(i.as_mut_ptr().cast(), _mm256_castps_si256(row));
+        least_lane(&b, &i)
     }
-    least_lane(&b, &i)
 }
 
 /// The nearest of the 256 rows `soa` to `r`: the least of `distances`, ties to the lower row.
