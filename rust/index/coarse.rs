@@ -92,29 +92,11 @@ impl Groups {
             if it == GROUP_ITERS {
                 break;
             }
-            let (start, ids) = members(&of, g)?;
-            centres
-                .par_chunks_mut(dim)
-                .enumerate()
-                .for_each(|(j, out)| {
-                    let own = &ids[start[j]..start[j + 1]];
-                    if own.is_empty() {
-                        return;
-                    }
-                    let mut sum = vec![0.0f64; dim];
-                    for &c in own {
-                        let row = &centroids[c as usize * dim..(c as usize + 1) * dim];
-                        for (acc, &x) in sum.iter_mut().zip(row) {
-                            *acc += f64::from(x);
-                        }
-                    }
-                    if sum.iter().any(|&x| x != 0.0) {
-                        kmeans::normalize(&sum, out);
-                    }
-                });
+            let (start, ids) = kmeans::members(&of, g)?;
+            kmeans::set_means(centroids, dim, &start, &ids, &mut centres);
             tick()?;
         }
-        let (all_start, ids) = members(&of, g)?;
+        let (all_start, ids) = kmeans::members(&of, g)?;
         // Only groups with members are candidates.
         let mut live_centres = Vec::new();
         let mut start = vec![0usize];
@@ -277,25 +259,6 @@ impl Groups {
             });
         Ok(())
     }
-}
-
-/// The members of each of `g` groups given each centroid's group `of`: `(start [g + 1], ids)`,
-/// increasing indices within a group (a stable counting sort).
-fn members(of: &[u32], g: usize) -> Result<(Vec<usize>, Vec<u32>)> {
-    let mut start = vec![0usize; g + 1];
-    for &j in of {
-        start[j as usize + 1] += 1;
-    }
-    for j in 0..g {
-        start[j + 1] += start[j];
-    }
-    let mut fill = start.clone();
-    let mut ids = memory::zeroed::<u32>(of.len())?;
-    for (c, &j) in of.iter().enumerate() {
-        ids[fill[j as usize]] = c as u32;
-        fill[j as usize] += 1;
-    }
-    Ok((start, ids))
 }
 
 /// The rows `points[p]` for the given `p` (at most `LANES`) into the lanes of `qt: [dim][LANES]`,

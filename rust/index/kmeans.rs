@@ -241,39 +241,8 @@ fn update(
     arg: &[u32],
     centroids: &mut [f32],
 ) -> Result<()> {
-    // Members of each cluster in sample order (a stable counting sort).
-    let mut start = vec![0usize; k + 1];
-    for &a in arg {
-        start[a as usize + 1] += 1;
-    }
-    for c in 0..k {
-        start[c + 1] += start[c];
-    }
-    let mut fill = start.clone();
-    let mut members = memory::zeroed::<u32>(arg.len())?;
-    for (p, &a) in arg.iter().enumerate() {
-        members[fill[a as usize]] = p as u32;
-        fill[a as usize] += 1;
-    }
-    centroids
-        .par_chunks_mut(dim)
-        .enumerate()
-        .for_each(|(c, out)| {
-            let own = &members[start[c]..start[c + 1]];
-            if own.is_empty() {
-                return;
-            }
-            let mut sum = vec![0.0f64; dim];
-            for &p in own {
-                let row = &sample[p as usize * dim..(p as usize + 1) * dim];
-                for (acc, &x) in sum.iter_mut().zip(row) {
-                    *acc += f64::from(x);
-                }
-            }
-            if sum.iter().any(|&x| x != 0.0) {
-                normalize(&sum, out);
-            }
-        });
+    let (start, members) = members(arg, k)?;
+    set_means(sample, dim, &start, &members, centroids);
     let empty: Vec<usize> = (0..k).filter(|&c| start[c] == start[c + 1]).collect();
     if !empty.is_empty() {
         let mut worst: Vec<u32> = (0..arg.len() as u32).collect();
@@ -289,4 +258,51 @@ fn update(
         }
     }
     Ok(())
+}
+
+/// The members of each of `k` clusters given each point's cluster `arg`, in point order (a
+/// stable counting sort): cluster `c` holds `members[start[c]..start[c + 1]]`.
+pub(crate) fn members(arg: &[u32], k: usize) -> Result<(Vec<usize>, Vec<u32>)> {
+    let mut start = vec![0usize; k + 1];
+    for &a in arg {
+        start[a as usize + 1] += 1;
+    }
+    for c in 0..k {
+        start[c + 1] += start[c];
+    }
+    let mut fill = start.clone();
+    let mut members = memory::zeroed::<u32>(arg.len())?;
+    for (p, &a) in arg.iter().enumerate() {
+        members[fill[a as usize]] = p as u32;
+        fill[a as usize] += 1;
+    }
+    Ok((start, members))
+}
+
+/// Each centre `out[c]` with at least one member becomes `normalize(sum of its members' rows of
+/// points)`, the sum in f64 in member order; a zero sum or no member leaves it unchanged
+/// (R-KMEANS-3, R-KMEANS-6). In parallel over centres.
+pub(crate) fn set_means(
+    points: &[f32],
+    dim: usize,
+    start: &[usize],
+    members: &[u32],
+    out: &mut [f32],
+) {
+    out.par_chunks_mut(dim).enumerate().for_each(|(c, out)| {
+        let own = &members[start[c]..start[c + 1]];
+        if own.is_empty() {
+            return;
+        }
+        let mut sum = vec![0.0f64; dim];
+        for &p in own {
+            let row = &points[p as usize * dim..(p as usize + 1) * dim];
+            for (acc, &x) in sum.iter_mut().zip(row) {
+                *acc += f64::from(x);
+            }
+        }
+        if sum.iter().any(|&x| x != 0.0) {
+            normalize(&sum, out);
+        }
+    });
 }
