@@ -58,6 +58,7 @@ bench-deps: venv
 	$(PY) -c "import maxsim_cpu" 2>/dev/null || $(PY) -m pip install --quiet maxsim-cpu
 
 bench: build bench-deps
+	$(PY) bench/peaks.py --output bench/results/peaks.md
 	$(PY) bench/bench_maxsim.py --output bench/results/maxsim.md
 	$(PY) bench/bench_encoder.py --output bench/results/encoder.md
 	$(PY) bench/bench_index.py --output bench/results/index.md

@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import peaks
 from measure import write_report
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -65,6 +66,7 @@ def worker(method: str, n: int, out: str) -> None:
         backend, precision = {
             "torch-fp32": ("torch", "float32"),
             "torch-bf16": ("torch", "bfloat16"),
+            "torch-auto": ("torch", "auto"),
             "numpy": ("numpy", "float32"),
         }[method]
         enc = li.Encoder.from_backbone(minilm(), seed=0, backend=backend, precision=precision)
@@ -77,6 +79,14 @@ def worker(method: str, n: int, out: str) -> None:
     np.savez(out, seconds=seconds, rss=rss, lengths=lengths, vectors=np.vstack(emb))
 
 
+def auto_means() -> str:
+    """What ``precision="auto"`` resolves to for documents on this CPU."""
+    sys.path.insert(0, str(ROOT))
+    from lateint_ref.encoding.precision import resolve
+
+    return resolve("auto", "torch", is_query=False)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--docs", type=int, default=1000)
@@ -87,7 +97,7 @@ def main() -> None:
     if args.worker:
         worker(args.worker, args.docs, args.out)
         return
-    methods = ["torch-fp32", "torch-bf16", "numpy"]
+    methods = ["torch-fp32", "torch-bf16", "torch-auto", "numpy"]
     if PEERS.exists():
         methods.insert(0, "pylate")
     results = {}
@@ -105,7 +115,7 @@ def main() -> None:
     lines = [
         "# Encoder throughput",
         "",
-        f"- machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
+        f"- machine: {peaks.cpu_model()}, {os.cpu_count()} cores; "
         f"Python {platform.python_version()}",
         f"- {args.docs} SciFact documents (title + text), all-MiniLM-L6-v2 + 128-d projection, "
         "batch size 32, document_length 180; every core",
@@ -113,8 +123,12 @@ def main() -> None:
         "torch float32 (PyLate's random projection differs from ours, so only its token counts "
         "are compared)",
         "",
-        "| method | seconds | docs/s | x PyLate | peak RSS MiB | tokens | max diff | mean cos |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        '- `torch-auto`: `precision="auto"` (R-ENC-13), which encodes these documents in '
+        f"{auto_means()} on this CPU",
+        "",
+        "| method | seconds | docs/s | x PyLate | x torch f32 | peak RSS MiB | tokens | max diff "
+        "| mean cos | min cos |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     base = results.get("pylate")
     for m, r in results.items():
@@ -122,11 +136,14 @@ def main() -> None:
         ratio = f"{float(base['seconds']) / secs:.2f}" if base is not None else "-"
         same = m != "pylate" and r["vectors"].shape == ref["vectors"].shape
         diff = f"{np.abs(r['vectors'] - ref['vectors']).max():.1e}" if same else "-"
-        cos = f"{(r['vectors'] * ref['vectors']).sum(axis=1).mean():.5f}" if same else "-"
+        per_token = (r["vectors"] * ref["vectors"]).sum(axis=1) if same else None
+        cos = "-" if per_token is None else f"{per_token.mean():.5f}"
+        worst = "-" if per_token is None else f"{per_token.min():.5f}"
+        vs_f32 = float(ref["seconds"]) / secs
         tokens = int(r["lengths"].sum())
         lines.append(
-            f"| {m} | {secs:.1f} | {args.docs / secs:.1f} | {ratio} | "
-            f"{float(r['rss']) / 2**20:.0f} | {tokens:,} | {diff} | {cos} |"
+            f"| {m} | {secs:.1f} | {args.docs / secs:.1f} | {ratio} | {vs_f32:.2f} | "
+            f"{float(r['rss']) / 2**20:.0f} | {tokens:,} | {diff} | {cos} | {worst} |"
         )
     if base is not None:
         equal = np.array_equal(base["lengths"], ref["lengths"])

@@ -41,6 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import peaks
 from measure import THREAD_ENV
 
 DIM = 128
@@ -96,15 +97,26 @@ class Method:
     max_repeats: int
     budget_s: float
     module: str | None = None  # a module that must be importable for the method to run
+    route: str | None = None  # the bfloat16 route forced by LATEINT_REF_BF16_ROUTE
 
     def available(self) -> bool:
-        """Whether the method's baseline library is installed."""
+        """Whether the method's baseline library is installed (its bfloat16 route runs here and
+        is not the default one, measured as ``li_bf16`` already)."""
+        if self.route is not None:
+            from lateint_ref import _native
+
+            if _native.bf16_route() == self.route:
+                return False
+            return self.route != "dot" or _native.has_bf16_dot()
         return self.module is None or importlib.util.find_spec(self.module) is not None
 
 
 METHODS = (
     Method("li_f32", "lateint_ref f32", min_repeats=5, max_repeats=20, budget_s=4.0),
     Method("li_bf16", "lateint_ref bf16", min_repeats=5, max_repeats=20, budget_s=4.0),
+    # The bfloat16 routes this CPU does not take by default, to show why (Bf16Route).
+    Method("li_bf16_dot", "lateint_ref bf16, dot route", 3, 10, 2.0, route="dot"),
+    Method("li_bf16_widen", "lateint_ref bf16, widen route", 3, 10, 2.0, route="widen"),
     Method("numpy", "numpy matmul", min_repeats=3, max_repeats=7, budget_s=4.0),
     Method("torch", "torch einsum (PyLate)", 1, 3, budget_s=4.0, module="torch"),
     Method("maxsim_cpu", "maxsim-cpu", 3, 7, budget_s=4.0, module="maxsim_cpu"),
@@ -116,7 +128,7 @@ def methods(quick: bool) -> tuple[Method, ...]:
     """The methods with their repeat policy; a quick run times each at most twice."""
     if not quick:
         return METHODS
-    return tuple(Method(m.name, m.label, 1, 2, m.budget_s / 4, m.module) for m in METHODS)
+    return tuple(Method(m.name, m.label, 1, 2, m.budget_s / 4, m.module, m.route) for m in METHODS)
 
 
 def case_files(data_dir: Path, case: Case) -> dict[str, Path]:
@@ -170,7 +182,7 @@ def prepare(method: str, queries: Any, docs: list[Any], threads: int) -> Any:
     """
     import numpy as np
 
-    if method in ("li_f32", "li_bf16"):
+    if method.startswith("li_"):
         import lateint_ref as li
 
         stored = li.Documents(docs, storage="float32" if method == "li_f32" else "bfloat16")
@@ -316,6 +328,8 @@ def run_subprocess(
 ) -> dict:
     """Runs one worker with the thread-count environment set; returns its timings per case."""
     env = dict(os.environ, **dict.fromkeys(THREAD_ENV, str(threads)))
+    if method.route is not None:
+        env["LATEINT_REF_BF16_ROUTE"] = method.route
     command = [sys.executable, __file__, "--worker", method.name, "--threads", str(threads)]
     command += ["--data", str(data_dir), "--cases", ",".join(cases)]
     command += ["--quick"] if quick else []
@@ -368,6 +382,10 @@ def main() -> None:
     started = time.perf_counter()
     lines = ["# MaxSim benchmark" + (" (quick smoke run)" if args.quick else ""), ""]
     lines += ["## Machine", "", *machine_lines(), ""]
+    # This CPU's limits first, on a quiet machine (nothing else of this run is going yet).
+    cpu = peaks.measure()
+    lines += ["## This CPU's limits (`bench/peaks.py`)", "", *peaks.lines(cpu), ""]
+    fma_peak, dot_peak = cpu["fma_f32"]["value"], cpu["dot_bf16"]["value"]
 
     with tempfile.TemporaryDirectory(prefix="lateint-bench-") as tmp:
         data_dir = Path(tmp)
@@ -388,7 +406,12 @@ def main() -> None:
             if method.available():
                 pending += [(method, threads) for threads in THREADS]
             else:
-                notes.append(f"- {method.label}: skipped, `{method.module}` is not importable")
+                why = (
+                    f"`{method.module}` is not importable"
+                    if method.route is None
+                    else "it is this CPU's default route (`lateint_ref bf16`) or cannot run here"
+                )
+                notes.append(f"- {method.label}: skipped, {why}")
         # A second pass re-measures the (method, threads) pairs that other load disturbed, while
         # time allows, keeping per case the measurement with less CPU wait.
         for attempt in range(2):
@@ -434,7 +457,7 @@ def main() -> None:
                         continue
                     err = max_rel_err(np.load(path), reference)
                     errors[case.name, method.name, threads] = err
-                    rtol = BF16_RTOL if method.name == "li_bf16" else F32_RTOL
+                    rtol = BF16_RTOL if method.name.startswith("li_bf16") else F32_RTOL
                     if not err <= rtol:
                         notes.append(
                             f"- WARNING: case {case.name}, {method.label}, {threads} thread(s): "
@@ -478,6 +501,20 @@ def main() -> None:
         t = best(case, method, threads)
         return None if t is None else info[case]["flops"] / t / 1e9
 
+    from lateint_ref import _native
+
+    def route_of(method: str) -> str | None:
+        """The bfloat16 route a method ran with, None for float32 methods."""
+        if method == "li_bf16":
+            return _native.bf16_route()
+        return {"li_bf16_dot": "dot", "li_bf16_widen": "widen"}.get(method)
+
+    def peak_share(method: str, threads: int, g: float | None) -> float | None:
+        """GFLOP/s over the limit of the instructions the method runs on (fp32 FMA, or the
+        bfloat16 dot for the dot route), times the threads."""
+        limit = dot_peak if route_of(method) == "dot" else fma_peak
+        return None if g is None or not limit else g / (limit * threads)
+
     rows = []
     for case in CASES:
         for threads in THREADS:
@@ -500,6 +537,10 @@ def main() -> None:
                         f"{t * 1e3:.1f}",
                         f"{statistics.median(times) * 1e3:.1f}",
                         f"{info[case.name]['flops'] / t / 1e9:.1f}",
+                        fmt(
+                            peak_share(method.name, threads, info[case.name]["flops"] / t / 1e9),
+                            ".0%",
+                        ),
                         f"{pairs / t:,.0f}",
                         fmt(base_np and base_np / t, ".2f"),
                         fmt(base_torch and base_torch / t, ".2f"),
@@ -507,7 +548,8 @@ def main() -> None:
                         fmt(waits.get((case.name, method.name, threads)), ".0%"),
                     ]
                 )
-    header = ["case", "method", "threads", "reps", "best ms", "median ms", "GFLOP/s", "docs/s"]
+    header = ["case", "method", "threads", "reps", "best ms", "median ms", "GFLOP/s", "of peak"]
+    header += ["docs/s"]
     lines += table([*header, "× numpy", "× torch", "rel err", "cpu wait"], rows)
     busy = [w for w in waits.values() if w is not None and w > BUSY]
     if busy:
@@ -529,7 +571,9 @@ def main() -> None:
 
     g = {(c.name, t): gflops(c.name, "li_f32", t) for c in CASES for t in THREADS}
     gb = {(c.name, t): gflops(c.name, "li_bf16", t) for c in CASES for t in THREADS}
-    check("(a) lateint f32, 1 thread: GFLOP/s", g["a", 1], 100)
+    for t in THREADS:
+        share = peak_share("li_f32", t, g["a", t])
+        check(f"(a) lateint f32, {t} thread(s): share of the fp32 FMA peak", share, 0.85)
     for t in THREADS:
         check(
             f"(a') vs (a), lateint f32, {t} thread(s): GFLOP/s ratio",
@@ -537,13 +581,21 @@ def main() -> None:
             0.9,
         )
     for t in THREADS:
-        check(f"(b) lateint f32, {t} thread(s): GFLOP/s per thread", ratio(g["b", t], t), 100)
+        share = peak_share("li_f32", t, g["b", t])
+        check(f"(b) lateint f32, {t} thread(s): share of the fp32 FMA peak", share, 0.90)
     for case in CASES:
         two_vs_one = ratio(g[case.name, 2], g[case.name, 1])
         check(f"({case.name}) lateint f32: 2 threads / 1 thread", two_vs_one, 1.8)
     for case in CASES:
         bf16_vs_f32 = ratio(gb[case.name, 1], g[case.name, 1])
         check(f"({case.name}) lateint bf16 / f32, 1 thread", bf16_vs_f32, 1.8)
+    if fma_peak and dot_peak and dot_peak < 1.8 * fma_peak:
+        notes.append(
+            f"- bfloat16 / f32 cannot reach 1.8 on this CPU: its `vdpbf16ps` limit is "
+            f"{dot_peak:.0f} GFLOP/s, {dot_peak / fma_peak:.2f}x the fp32 FMA limit "
+            f"({fma_peak:.0f}); bfloat16 storage takes the `{_native.bf16_route()}` route here "
+            "and float32 stays the default storage."
+        )
     lines += ["", "## Checks", ""]
     lines += table(
         ["check", "value", "target", "result"],

@@ -19,7 +19,8 @@ import time
 from pathlib import Path
 
 import lateint_ref as li
-from lateint_ref import _native, beir, evaluation
+from lateint_ref import beir, evaluation
+from lateint_ref.encoding.precision import resolve
 from lateint_ref.retrieval.retriever import Retriever
 
 DATA = Path(__file__).resolve().parent / "data" / "cranfield"
@@ -79,9 +80,10 @@ def main() -> None:
     parser.add_argument("--index", type=Path, help="where to keep the index (default: a temp dir)")
     parser.add_argument(
         "--precision",
-        choices=("float32", "bfloat16"),
-        help="encoder precision (default: bfloat16 where the CPU has a native bfloat16 dot "
-        "product, AVX512_BF16, else float32: emulated bfloat16 is several times slower)",
+        choices=("auto", "float32", "bfloat16"),
+        default="auto",
+        help="encoder arithmetic (default auto, R-ENC-13: documents in bfloat16 where this CPU "
+        "runs it faster, AMX-BF16 or AMD with AVX512_BF16; queries and other CPUs in float32)",
     )
     parser.add_argument(
         "--projection",
@@ -95,8 +97,6 @@ def main() -> None:
         help="skip exact search with the other projection (it encodes the collection again)",
     )
     args = parser.parse_args()
-    if args.precision is None:
-        args.precision = "bfloat16" if _native.has_bf16_dot() else "float32"
     stage = Stages()
     with tempfile.TemporaryDirectory(prefix="lateint-demo-") as tmp:
         folder = unpack(Path(tmp) / "cranfield")
@@ -109,10 +109,13 @@ def main() -> None:
             "trained": "128-d projection trained on SciFact",
             "random": "seeded 128-d projection",
         }
+        doc_precision = resolve(args.precision, "torch", is_query=False)
+        query_precision = resolve(args.precision, "torch", is_query=True)
         print(
             f"lateint-ref {li.__version__}: Cranfield, {len(corpus):,} documents, "
             f"{len(queries)} test queries; model all-MiniLM-L6-v2 + {described[args.projection]} "
-            f"({args.precision}), {os.cpu_count()} cores"
+            f"(precision {args.precision}: documents in {doc_precision}, queries in "
+            f"{query_precision}), {os.cpu_count()} cores"
         )
         kept: list = []  # the indexed documents' embeddings, for the exact baseline
         kept_ids: list = []  # their ids (empty documents are not indexed: R-RET-7)

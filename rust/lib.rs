@@ -13,6 +13,7 @@ pub mod kernel;
 pub mod maxsim;
 pub mod memory;
 pub mod packed;
+pub mod peaks;
 pub mod queries;
 pub mod search;
 pub mod threads;

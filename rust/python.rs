@@ -299,6 +299,29 @@ fn assign_centroids<'py>(
     Ok((arg.into_pyarray(py), of.map(|o| o.into_pyarray(py))))
 }
 
+/// `cpu_peak(kind, seconds, repeats)` -> (rate, instruction set) or `None`: this core's limit for
+/// `kind` ("fma_f32", "dot_bf16" GFLOP/s, "dot_i8" GOP/s, "read" GB/s), the best of `repeats`
+/// timings of at least `seconds` each on the calling thread (`make bench`).
+#[pyfunction]
+#[pyo3(signature = (kind, seconds=0.3, repeats=3))]
+fn cpu_peak(
+    py: Python<'_>,
+    kind: &str,
+    seconds: f64,
+    repeats: usize,
+) -> PyResult<Option<(f64, &'static str)>> {
+    let peak = crate::peaks::Peak::by_name(kind)
+        .ok_or_else(|| PyRuntimeError::new_err(format!("internal: unknown peak {kind:?}")))?;
+    let seconds = seconds.clamp(1e-3, 60.0);
+    Ok(py.detach(|| crate::peaks::measure(peak, seconds, repeats.clamp(1, 100))))
+}
+
+/// How bfloat16 storage is scored on this CPU: "dot", "widen" or "fused" (`Bf16Route`).
+#[pyfunction]
+fn bf16_route() -> &'static str {
+    crate::kernel::Bf16Route::detect().name()
+}
+
 /// Whether the AVX512_BF16 dot product serves bfloat16 storage on this CPU.
 #[pyfunction]
 fn has_bf16_dot() -> bool {
@@ -969,6 +992,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(search_exact, m)?)?;
     m.add_function(wrap_pyfunction!(available_isas, m)?)?;
     m.add_function(wrap_pyfunction!(has_bf16_dot, m)?)?;
+    m.add_function(wrap_pyfunction!(cpu_peak, m)?)?;
+    m.add_function(wrap_pyfunction!(bf16_route, m)?)?;
     m.add_function(wrap_pyfunction!(assign_centroids, m)?)?;
     Ok(())
 }

@@ -52,7 +52,7 @@ def test_help_shows_every_default(command: str) -> None:
         name = action.option_strings[0]
         assert f"(default: {action.default})" in entries[name], (command, name, entries[name])
         checked += 1
-    expected = {"index": 7, "add": 3, "search": 1, "eval": 2, "mine": 6, "encode": 3}
+    expected = {"index": 8, "add": 4, "search": 2, "eval": 3, "mine": 7, "encode": 4}
     assert checked == expected.get(command, checked)
 
 

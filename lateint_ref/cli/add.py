@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from lateint_ref.cli.shared import EXIT_OK, backend, corpus, index_dir, print_json
+from lateint_ref.cli.shared import EXIT_OK, backend, corpus, index_dir, precision, print_json
 
 
 def run(args: argparse.Namespace) -> int:
@@ -16,7 +16,7 @@ def run(args: argparse.Namespace) -> int:
 
     read = corpus(Path(args.corpus), args)
     documents = list(read)
-    r = Retriever.open(index_dir(args.index), backend=backend(args))
+    r = Retriever.open(index_dir(args.index), backend=backend(args), precision=precision(args))
     before = r.index.generation
     start = time.perf_counter()
     r.add(

@@ -7,7 +7,7 @@ import argparse
 import sys
 import time
 
-from lateint_ref.cli.shared import EXIT_OK, backend, index_dir, print_json
+from lateint_ref.cli.shared import EXIT_OK, backend, index_dir, precision, print_json
 
 
 def run(args: argparse.Namespace) -> int:
@@ -19,7 +19,7 @@ def run(args: argparse.Namespace) -> int:
     before = Index.open(path)
     start = time.perf_counter()
     if args.refit:
-        r = Retriever.open(path, backend=backend(args))
+        r = Retriever.open(path, backend=backend(args), precision=precision(args))
         r.compact(
             refit=True,
             batch_size=args.batch_size,

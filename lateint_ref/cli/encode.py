@@ -7,7 +7,7 @@ import io
 import sys
 
 from lateint_ref._files import write_atomic
-from lateint_ref.cli.shared import EXIT_OK, backend, print_json, snippet
+from lateint_ref.cli.shared import EXIT_OK, backend, precision, print_json, snippet
 
 
 def run(args: argparse.Namespace) -> int:
@@ -21,6 +21,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         embedding_size=args.embedding_size,
         backend=backend(args),
+        precision=precision(args),
         projection=args.projection,
     )
     embeddings = encoder.encode(texts, is_query=args.query, batch_size=args.batch_size)

@@ -11,6 +11,7 @@ from lateint_ref.cli.shared import (
     backend,
     index_dir,
     metric_name,
+    precision,
     print_json,
     search_run,
     write_run,
@@ -26,7 +27,12 @@ def run(args: argparse.Namespace) -> int:
     queries = list(judged.items())
     if not queries:
         raise InputError(f"R-CLI-9: {args.dataset}: no query is judged in {args.split}")
-    r = Retriever.open(index_dir(args.index), model_dir=args.model, backend=backend(args))
+    r = Retriever.open(
+        index_dir(args.index),
+        model_dir=args.model,
+        backend=backend(args),
+        precision=precision(args),
+    )
     indexed = {str(i) for i in r.index.live_ids}
     if not any(d in indexed for q in qrels.values() for d in q):
         raise InputError(

@@ -6,7 +6,7 @@ import argparse
 import time
 from pathlib import Path
 
-from lateint_ref.cli.shared import EXIT_OK, backend, corpus, print_json
+from lateint_ref.cli.shared import EXIT_OK, backend, corpus, precision, print_json
 
 
 def run(args: argparse.Namespace) -> int:
@@ -24,6 +24,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         embedding_size=args.embedding_size,
         backend=backend(args),
+        precision=precision(args),
         threads=args.threads,
         progress=True,  # R-CLI-5: refreshed on a terminal, a line per commit elsewhere
         prune=args.prune,

@@ -7,7 +7,7 @@ import argparse
 import sys
 import time
 
-from lateint_ref.cli.shared import EXIT_OK, backend, print_json
+from lateint_ref.cli.shared import EXIT_OK, backend, precision, print_json
 
 
 def run(args: argparse.Namespace) -> int:
@@ -30,6 +30,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         batch_size=args.batch_size,
         backend=backend(args),
+        precision=precision(args),
         threads=args.threads,
         progress=sys.stderr.isatty(),  # R-CLI-5
         projection=args.projection,

@@ -477,3 +477,10 @@ def _add_backend(p: argparse.ArgumentParser) -> None:
         default=None,
         help="encoder backend (default: torch when installed, else numpy)",
     )
+    p.add_argument(
+        "--precision",
+        choices=("auto", "float32", "bfloat16"),
+        default="auto",
+        help="encoder arithmetic (default auto: documents in bfloat16 where this CPU runs it "
+        "faster, AMX-BF16 or AMD with AVX512_BF16; queries and other CPUs in float32)",
+    )

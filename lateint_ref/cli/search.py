@@ -9,6 +9,7 @@ from lateint_ref.cli.shared import (
     EXIT_OK,
     backend,
     index_dir,
+    precision,
     print_json,
     read_ids,
     read_queries,
@@ -31,7 +32,12 @@ def run(args: argparse.Namespace) -> int:
     from lateint_ref.retrieval.retriever import Retriever
 
     queries = read_queries(Path(args.queries)) if args.queries else None
-    r = Retriever.open(index_dir(args.index), model_dir=args.model, backend=backend(args))
+    r = Retriever.open(
+        index_dir(args.index),
+        model_dir=args.model,
+        backend=backend(args),
+        precision=precision(args),
+    )
     # R-CLI-17: only the documents of the --allow file may be returned (R-ISEARCH-7).
     allow = None if args.allow is None else typed_ids(read_ids(args.allow), r.index, "R-CLI-17")
     if queries is not None:

@@ -23,6 +23,11 @@ def backend(args: argparse.Namespace) -> str:
     return args.backend or ("torch" if has_torch() else "numpy")
 
 
+def precision(args: argparse.Namespace) -> str:
+    """The encoder's precision (R-ENC-13): ``auto`` unless ``--precision`` says otherwise."""
+    return getattr(args, "precision", None) or "auto"
+
+
 def has_torch() -> bool:
     import importlib.util
 

@@ -19,6 +19,7 @@ from lateint_ref import _checks
 from lateint_ref.encoding.architectures import Architecture
 from lateint_ref.encoding.backbones import Config
 from lateint_ref.encoding.folder import ModelFolder, Projection, read_folder
+from lateint_ref.encoding.precision import PRECISIONS, resolve
 from lateint_ref.encoding.saving import write_folder
 from lateint_ref.encoding.tokens import SETTINGS, Tokens, TokenSettings, setting_problem
 from lateint_ref.encoding.tokens import with_settings as _with_settings
@@ -26,7 +27,6 @@ from lateint_ref.encoding.weights import backbone_tensors, read_tensors
 from lateint_ref.errors import InputError, WeightsError
 
 BACKENDS = ("torch", "numpy")
-PRECISIONS = ("float32", "bfloat16")
 
 
 def _project(x: np.ndarray, projections: tuple[Projection, ...]) -> np.ndarray:
@@ -54,8 +54,8 @@ class _NumpyRuntime:
         self.forward_fn = arch.numpy_function()
         self.config, self.tensors, self.projections = config, tensors, projections
 
-    def __call__(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        """``ids, mask: [batch, seq] int64`` -> ``[batch, seq, dim] f32``."""
+    def __call__(self, ids: np.ndarray, mask: np.ndarray, precision: str) -> np.ndarray:
+        """``ids, mask: [batch, seq] int64`` -> ``[batch, seq, dim] f32`` (float32 only)."""
         hidden = self.forward_fn(self.config, self.tensors, ids, mask)
         return _project(hidden, self.projections).astype(np.float32)
 
@@ -65,7 +65,7 @@ class _NumpyRuntime:
 
 class _TorchRuntime:
     """The PyTorch forward pass (``torch_model.LateInteraction``, the module training uses too);
-    ``precision="bfloat16"`` runs it under CPU autocast."""
+    a call in ``"bfloat16"`` runs it under CPU autocast."""
 
     def __init__(
         self,
@@ -74,7 +74,6 @@ class _TorchRuntime:
         tensors: dict[str, np.ndarray],
         projections: tuple[Projection, ...],
         device: str,
-        precision: str,
     ) -> None:
         import torch
 
@@ -82,14 +81,15 @@ class _TorchRuntime:
 
         self.torch = torch
         self.module = LateInteraction(arch, config, tensors, projections).eval().to(device)
-        self.device, self.precision = device, precision
+        self.device = device
 
-    def __call__(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        """``ids, mask: [batch, seq] int64`` -> ``[batch, seq, dim] f32``."""
+    def __call__(self, ids: np.ndarray, mask: np.ndarray, precision: str) -> np.ndarray:
+        """``ids, mask: [batch, seq] int64`` -> ``[batch, seq, dim] f32``; ``precision``:
+        ``"float32"`` or ``"bfloat16"``."""
         torch = self.torch
         with (
             torch.inference_mode(),
-            torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.precision == "bfloat16"),
+            torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bfloat16"),
         ):
             x = self.module(
                 torch.from_numpy(ids).to(self.device), torch.from_numpy(mask).to(self.device)
@@ -138,7 +138,7 @@ def _check_runtime(backend: str, precision: str) -> None:
         raise InputError(f"R-ENC-10: backend must be one of {BACKENDS}, got {backend!r}")
     if precision not in PRECISIONS:
         raise InputError(f"R-ENC-10: precision must be one of {PRECISIONS}, got {precision!r}")
-    if backend == "numpy" and precision != "float32":
+    if backend == "numpy" and precision == "bfloat16":
         raise InputError("R-ENC-10: the numpy backend computes in float32 only")
 
 
@@ -204,7 +204,7 @@ def build_encoder(
     arch = folder.architecture
     if backend == "torch":
         run: _NumpyRuntime | _TorchRuntime = _TorchRuntime(
-            arch, parts.config, parts.tensors, parts.projections, device, precision
+            arch, parts.config, parts.tensors, parts.projections, device
         )
     else:
         run = _NumpyRuntime(arch, parts.config, parts.tensors, parts.projections)
@@ -294,6 +294,11 @@ class Encoder:
             seeded=seeded,
         )
 
+    def precision_for(self, *, is_query: bool) -> str:
+        """The arithmetic of a call encoding queries or documents: the precision asked for, or
+        what ``"auto"`` resolves to on this CPU (R-ENC-13)."""
+        return resolve(self.precision, self.backend, is_query=is_query)
+
     @property
     def embedding_size(self) -> int:
         """Components of each token embedding."""
@@ -330,7 +335,7 @@ class Encoder:
         for b, start in enumerate(range(0, len(items), size)):
             idx = order[start : start + size]
             ids, mask = self.tokens.tokenize([items[i] for i in idx], is_query=is_query)
-            emb = self._run(ids, mask)
+            emb = self._run(ids, mask, self.precision_for(is_query=is_query))
             kept = self.tokens.kept(ids, mask, is_query=is_query)
             for row, i in enumerate(idx):
                 e = emb[row][kept[row]]

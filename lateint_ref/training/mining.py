@@ -115,6 +115,7 @@ def mine(
     seed: int = 0,
     batch_size: int = 32,
     backend: str = "torch",
+    precision: str = "float32",
     threads: int | None = None,
     progress: bool | None = None,
     projection: str | None = None,
@@ -136,6 +137,7 @@ def mine(
         seed: the index's k-means seed (and a bare backbone's projection seed, R-RET-2).
         batch_size: documents encoded per batch.
         backend: the encoder backend, ``"torch"`` or ``"numpy"``.
+        precision: the encoder's precision (``"auto"``: R-ENC-13).
         threads: worker threads; the result does not depend on it.
         progress: the build's progress reports (as ``Retriever.build``).
         projection: ``"random"`` for a bare backbone (as ``Retriever.build``, R-RET-2).
@@ -188,6 +190,7 @@ def mine(
             batch_size=batch_size,
             seed=seed,
             backend=backend,
+            precision=precision,
             threads=threads,
             progress=progress,
             projection=projection,

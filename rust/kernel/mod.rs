@@ -75,6 +75,75 @@ pub fn has_bf16_dot() -> bool {
     }
 }
 
+/// How bfloat16 document rows meet the query on an AVX-512 CPU. Every route satisfies
+/// R-MAXSIM-11; `Widen` and `Fused` give the sequential FMA chain of the scalar kernel bit for bit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Bf16Route {
+    /// `vdpbf16ps` (AVX512_BF16): on AMD Zen 4 twice the f32 FMA rate.
+    Dot,
+    /// Blocks of rows widened to f32 in a cache-resident buffer, then the f32 kernel: the f32 FMA
+    /// rate at half the memory traffic. On Intel Sapphire Rapids `vdpbf16ps` runs at half the f32
+    /// FMA rate (`make bench` measures both), so this is the faster route there.
+    Widen,
+    /// Each broadcast pair widened in registers (two more instructions per pair and row).
+    Fused,
+}
+
+impl Bf16Route {
+    /// Its name: "dot", "widen" or "fused".
+    pub fn name(self) -> &'static str {
+        match self {
+            Bf16Route::Dot => "dot",
+            Bf16Route::Widen => "widen",
+            Bf16Route::Fused => "fused",
+        }
+    }
+
+    /// The route of that name, when this CPU can run it.
+    pub fn by_name(name: &str) -> Option<Bf16Route> {
+        [Bf16Route::Dot, Bf16Route::Widen, Bf16Route::Fused]
+            .into_iter()
+            .find(|r| r.name() == name && (*r != Bf16Route::Dot || has_bf16_dot()))
+    }
+
+    /// The route of this CPU: `Dot` where AVX512_BF16 is present on an AMD CPU, `Widen`
+    /// elsewhere; the environment variable `LATEINT_REF_BF16_ROUTE` (a route's name) overrides it.
+    pub fn detect() -> Bf16Route {
+        static ROUTE: std::sync::OnceLock<Bf16Route> = std::sync::OnceLock::new();
+        *ROUTE.get_or_init(|| {
+            if let Some(r) = std::env::var("LATEINT_REF_BF16_ROUTE")
+                .ok()
+                .and_then(|v| Bf16Route::by_name(v.trim()))
+            {
+                return r;
+            }
+            if has_bf16_dot() && cpu_vendor() == "AuthenticAMD" {
+                Bf16Route::Dot
+            } else {
+                Bf16Route::Widen
+            }
+        })
+    }
+}
+
+/// The CPU's vendor string ("GenuineIntel", "AuthenticAMD", ...), empty off x86.
+pub fn cpu_vendor() -> String {
+    #[cfg(target_arch = "x86_64")]
+    {
+        // Leaf 0 of `cpuid` exists on every x86-64 CPU.
+        let r = std::arch::x86_64::__cpuid(0);
+        let bytes: Vec<u8> = [r.ebx, r.edx, r.ecx]
+            .iter()
+            .flat_map(|w| w.to_le_bytes())
+            .collect();
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        String::new()
+    }
+}
+
 /// One document's token rows.
 #[derive(Clone, Copy, Debug)]
 pub enum DocRows<'a> {
@@ -111,11 +180,13 @@ pub fn token_maxima(isa: Isa, q: &Prepared, doc: DocRows, n: usize, out: &mut [f
             match isa {
                 // SAFETY: as above; `qp` holds `dim_p * pad` values for bfloat16 queries.
                 #[cfg(target_arch = "x86_64")]
-                Isa::Avx512 if has_bf16_dot() && q.qp.len() == q.dim_p * q.pad => unsafe {
-                    x86::bf16_dot_avx512(q, rows.as_ptr(), n, out.as_mut_ptr())
+                Isa::Avx512 => match Bf16Route::detect() {
+                    Bf16Route::Dot if has_bf16_dot() && q.qp.len() == q.dim_p * q.pad => unsafe {
+                        x86::bf16_dot_avx512(q, rows.as_ptr(), n, out.as_mut_ptr())
+                    },
+                    Bf16Route::Widen => unsafe { x86::bf16_widen_avx512(q, rows.as_ptr(), n, out) },
+                    _ => unsafe { x86::bf16_avx512(q, rows.as_ptr(), n, out.as_mut_ptr()) },
                 },
-                #[cfg(target_arch = "x86_64")]
-                Isa::Avx512 => unsafe { x86::bf16_avx512(q, rows.as_ptr(), n, out.as_mut_ptr()) },
                 #[cfg(target_arch = "x86_64")]
                 Isa::Avx2 => unsafe { x86::bf16_avx2(q, rows.as_ptr(), n, out.as_mut_ptr()) },
                 _ => scalar::maxima_bf16(&q.qt, q.pad, q.len, q.dim_p, rows, n, out),
@@ -311,6 +382,70 @@ mod x86 {
         over_blocks!(q.pad / 8, 8, |off, QB, R| unsafe {
             chunk_bf16::<Avx2, QB, R>(qt.add(off), q.pad, q.dim_p / 2, doc, n, out.add(off))
         }, [1 x 8, 2 x 4, 3 x 2, 4 x 2]);
+    }
+
+    /// Floats of the per-thread buffer that bfloat16 rows are widened into (12 KiB: stays in L1
+    /// beside the query; 24 rows of 128 components).
+    const WIDE_FLOATS: usize = 3072;
+
+    thread_local! {
+        static WIDE: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+
+    /// Widens blocks of bfloat16 rows to f32 (`vpmovzxwd` and a shift: exact) and runs the f32
+    /// kernel on each block, keeping the running maxima in `out` (`a > b ? a : b`, so the result
+    /// is the single pass's).
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn bf16_widen_avx512(q: &Prepared, doc: *const u16, n: usize, out: &mut [f32]) {
+        use std::arch::x86_64::*;
+        let dim_p = q.dim_p;
+        let block = (WIDE_FLOATS / dim_p).max(1);
+        WIDE.with(|wide| {
+            let mut wide = wide.borrow_mut();
+            if wide.len() < block * dim_p + q.pad {
+                wide.resize(block * dim_p + q.pad, 0.0);
+            }
+            let (wide, tmp) = wide.split_at_mut(block * dim_p);
+            let mut j = 0;
+            while j < n {
+                let rows = block.min(n - j);
+                let len = rows * dim_p;
+                // SAFETY: rows j..j + rows of `dim_p` values are in bounds of `doc`.
+                let src = unsafe { doc.add(j * dim_p) };
+                let dst = wide.as_mut_ptr();
+                // The next block's rows (the next document's past the last) are fetched while this
+                // one is widened and scored; a prefetch never faults.
+                let next = src.wrapping_add(len);
+                let next_len = block * dim_p;
+                let mut i = 0;
+                while i + 16 <= len {
+                    if i % 32 == 0 && i < next_len {
+                        super::prefetch(next.wrapping_add(i).cast::<u8>());
+                    }
+                    // SAFETY: 16 values at `i` of both buffers are in bounds.
+                    unsafe {
+                        let h = _mm256_loadu_si256(src.add(i).cast());
+                        let w = _mm512_slli_epi32::<16>(_mm512_cvtepu16_epi32(h));
+                        _mm512_storeu_si512(dst.add(i).cast(), w);
+                    }
+                    i += 16;
+                }
+                while i < len {
+                    // SAFETY: as above, one value.
+                    unsafe { *dst.add(i) = f32::from_bits(u32::from(*src.add(i)) << 16) };
+                    i += 1;
+                }
+                let target: &mut [f32] = if j == 0 { &mut *out } else { &mut tmp[..q.pad] };
+                // SAFETY: `wide` holds `rows` rows of `dim_p` f32; `target` holds `pad` values.
+                unsafe { f32_avx512(q, wide.as_ptr(), rows, target.as_mut_ptr()) };
+                if j > 0 {
+                    for (m, &t) in out[..q.pad].iter_mut().zip(&tmp[..q.pad]) {
+                        *m = if *m > t { *m } else { t };
+                    }
+                }
+                j += rows;
+            }
+        });
     }
 
     #[target_feature(enable = "avx512f,avx512bf16")]

@@ -2,7 +2,7 @@
 //! chain is shared, within the R-MAXSIM-11 bound for `vdpbf16ps`), and the f32 kernels against a
 //! float64 reference.
 
-use super::{DocRows, Isa, has_bf16_dot, token_maxima};
+use super::{Bf16Route, DocRows, Isa, has_bf16_dot, token_maxima};
 use crate::bf16;
 use crate::queries::{Precision, Prepared};
 use crate::unit_support::{Rng, simd_isas};
@@ -254,8 +254,8 @@ fn bf16_case(rng: &mut Rng, ql: usize, n: usize, dim: usize, mode: Mode) -> (Pre
     )
 }
 
-/// The FMA bfloat16 kernels (AVX2, and AVX-512 without `vdpbf16ps`) convert to f32 and run the
-/// same FMA chain as the scalar kernel: bit for bit.
+/// The FMA bfloat16 kernels (AVX2, AVX-512's in-register and block-widening routes) convert to
+/// f32 and run the same FMA chain as the scalar kernel: bit for bit.
 #[test]
 fn bf16_fma_kernels_bit_identical_to_scalar() {
     // Both FMA bfloat16 kernels are SIMD: the AVX2 one, and AVX-512's FMA entry point.
@@ -287,7 +287,17 @@ fn bf16_fma_kernels_bit_identical_to_scalar() {
                     .all(|x| x.to_bits() == SENTINEL.to_bits())
             );
             assert_bits(&format!("Avx512 (FMA) {what}"), &out[..q.len], &want);
-            if !has_bf16_dot() {
+            // The widening route, in blocks of rows (several blocks once n * dim passes 3072).
+            let mut out = vec![SENTINEL; q.pad + 16];
+            // SAFETY: as above.
+            unsafe { super::x86::bf16_widen_avx512(&q, rows.as_ptr(), n, &mut out) };
+            assert!(
+                out[q.pad..]
+                    .iter()
+                    .all(|x| x.to_bits() == SENTINEL.to_bits())
+            );
+            assert_bits(&format!("Avx512 (widen) {what}"), &out[..q.len], &want);
+            if Bf16Route::detect() != Bf16Route::Dot {
                 assert_bits(
                     &format!("Avx512 {what}"),
                     &maxima(Isa::Avx512, &q, doc, n),
@@ -318,7 +328,13 @@ fn bf16_dot_within_bound_of_scalar() {
         let (q, rows) = bf16_case(&mut rng, ql, n, dim, mode);
         let doc = DocRows::Bf16(&rows);
         let want = maxima(Isa::Scalar, &q, doc, n);
-        let got = maxima(Isa::Avx512, &q, doc, n);
+        // The `vdpbf16ps` entry point directly: dispatch takes it only where it pays (Bf16Route).
+        let mut got = vec![0.0f32; q.pad];
+        // SAFETY: AVX-512F and AVX512_BF16 were detected; `rows` holds `n * dim_p` values.
+        #[cfg(target_arch = "x86_64")]
+        unsafe {
+            super::x86::bf16_dot_avx512(&q, rows.as_ptr(), n, got.as_mut_ptr())
+        };
         for i in 0..q.len {
             let mut a = 0.0f64;
             for row in rows.chunks_exact(q.dim_p) {
