@@ -28,6 +28,9 @@ pub struct Docs<'a> {
     pub offsets: &'a [usize],
     /// The token rows.
     pub rows: Rows<'a>,
+    /// The packed batch whose finiteness (R-MAXSIM-9) the scorers check tile by tile as they
+    /// read it (`check`); `None` when the rows were validated before.
+    pub deferred: Option<&'a Packed<'a>>,
 }
 
 impl<'a> Docs<'a> {
@@ -37,6 +40,15 @@ impl<'a> Docs<'a> {
             dim: p.dim,
             offsets: &p.offsets,
             rows: Rows::F32(p.data),
+            deferred: p.deferred.then_some(p),
+        }
+    }
+
+    /// R-MAXSIM-9 for the documents of `range` when their check was deferred (else nothing to do).
+    pub fn check(&self, range: std::ops::Range<usize>) -> Result<()> {
+        match self.deferred {
+            Some(p) => p.check_items("document", range),
+            None => Ok(()),
         }
     }
 
@@ -154,6 +166,7 @@ impl DocumentSet {
             dim: self.dim,
             offsets: &self.offsets,
             rows,
+            deferred: None,
         }
     }
 

@@ -47,8 +47,16 @@ pub fn score_one(isa: Isa, q: &Prepared, doc: DocRows, n: usize, scratch: &mut [
         .fold(0.0f64, |s, &m| s + f64::from(m)) as f32
 }
 
-/// Scores of `queries` against the documents of `range`: `[queries.len()][range.len()] f32`.
-pub fn score_tile(isa: Isa, queries: &[Prepared], docs: &Docs, range: Range<usize>) -> Vec<f32> {
+/// Scores of `queries` against the documents of `range`: `[queries.len()][range.len()] f32`,
+/// after the deferred finiteness check of those documents (R-MAXSIM-9), which reads them into the
+/// cache the scoring then reads them from.
+pub fn score_tile(
+    isa: Isa,
+    queries: &[Prepared],
+    docs: &Docs,
+    range: Range<usize>,
+) -> Result<Vec<f32>> {
+    docs.check(range.clone())?;
     let width = range.len();
     let mut out = vec![0.0f32; queries.len() * width];
     let mut scratch = vec![0.0f32; queries.iter().map(|q| q.pad).max().unwrap_or(0)];
@@ -58,7 +66,13 @@ pub fn score_tile(isa: Isa, queries: &[Prepared], docs: &Docs, range: Range<usiz
             out[row * width + col] = score_one(isa, q, rows, n, &mut scratch);
         }
     }
-    out
+    Ok(out)
+}
+
+/// The parts in order, or the error of the first failing one (the lowest tile, so the value a
+/// check before any scoring would name).
+pub fn in_order<T>(parts: Vec<Result<T>>) -> Result<Vec<T>> {
+    parts.into_iter().collect()
 }
 
 /// Validates the pairing of queries with documents and prepares the queries (in parallel).
@@ -89,10 +103,11 @@ pub fn maxsim(isa: Isa, queries: &Packed, docs: &Docs) -> Result<(Vec<f32>, usiz
                 tiles.iter().map(move |dr| (qr.clone(), dr.clone()))
             })
             .collect();
-        let parts: Vec<Vec<f32>> = work
+        let parts: Vec<Result<Vec<f32>>> = work
             .par_iter()
             .map(|(qr, dr)| score_tile(isa, &prepared[qr.clone()], docs, dr.clone()))
             .collect();
+        let parts = in_order(parts)?;
         for ((qr, dr), part) in work.iter().zip(parts) {
             for (r, q) in qr.clone().enumerate() {
                 out[q * nd + dr.start..q * nd + dr.end]
@@ -112,6 +127,7 @@ pub fn maxsim_pairwise(isa: Isa, queries: &Packed, docs: &Docs) -> Result<Vec<f3
         });
     }
     let prepared = prepare(queries, docs)?;
+    docs.check(0..docs.len())?;
     Ok(prepared
         .par_iter()
         .enumerate()

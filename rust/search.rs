@@ -7,7 +7,7 @@ use rayon::prelude::*;
 
 use crate::documents::Docs;
 use crate::kernel::Isa;
-use crate::maxsim::{QUERY_TILE, doc_tiles, prepare, score_tile};
+use crate::maxsim::{QUERY_TILE, doc_tiles, in_order, prepare, score_tile};
 use crate::packed::Packed;
 use crate::{Error, Result, memory, queries};
 
@@ -60,11 +60,11 @@ pub fn search_exact(
     let tiles = doc_tiles(docs.offsets);
     for group in prepared.chunks(QUERY_TILE) {
         // Per tile, the k best of each query of the group; merged below in tile order.
-        let parts: Vec<Vec<Vec<Hit>>> = tiles
+        let parts: Vec<Result<Vec<Vec<Hit>>>> = tiles
             .par_iter()
             .map(|dr| {
-                let block = score_tile(isa, group, docs, dr.clone());
-                block
+                let block = score_tile(isa, group, docs, dr.clone())?;
+                Ok(block
                     .chunks(dr.len())
                     .map(|row| {
                         best_k(
@@ -72,9 +72,10 @@ pub fn search_exact(
                             kk,
                         )
                     })
-                    .collect()
+                    .collect())
             })
             .collect();
+        let parts = in_order(parts)?;
         for qi in 0..group.len() {
             // At most one hit per document.
             let mut all = memory::reserve::<Hit>(parts.iter().map(|p| p[qi].len()).sum())?;

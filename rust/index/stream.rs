@@ -330,6 +330,7 @@ impl Spill {
                 dim,
                 offsets: offsets[d0..=d1].iter().map(|&o| o - t0).collect(),
                 data: &rows,
+                deferred: false, // checked when the batches were spilled
             };
             let chunk_ids = match ids {
                 Ids::Int(v) => Ids::Int(v[d0..d1].to_vec()),

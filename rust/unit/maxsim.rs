@@ -374,3 +374,58 @@ fn empty_batches() {
         }
     }
 }
+
+/// R-MAXSIM-9 deferred to the scorers (packed documents): the error names the value `Packed::new`
+/// names (the first in item order, even when a later tile also holds one), every thread count;
+/// without a bad value the scores are those of the checked batch.
+#[test]
+fn deferred_finiteness_check_names_the_first_bad_value() {
+    let dim = 8;
+    let lengths: Vec<usize> = (0..600).map(|i| 1 + i % 13).collect();
+    let mut offsets = vec![0i64];
+    for l in &lengths {
+        offsets.push(offsets.last().unwrap() + *l as i64);
+    }
+    let n_tokens = *offsets.last().unwrap() as usize;
+    let data: Vec<f32> = (0..n_tokens * dim)
+        .map(|i| ((i % 17) as f32) / 17.0 - 0.5)
+        .collect();
+    let q: Vec<f32> = (0..3 * dim).map(|i| (i as f32) / 24.0).collect();
+    let queries = Packed::new("query", &q, dim, &[0, 3]).unwrap();
+    let isa = Isa::detect();
+    let clean = Packed::deferred("document", &data, dim, &offsets).unwrap();
+    let checked = Packed::new("document", &data, dim, &offsets).unwrap();
+    assert_eq!(
+        maxsim(isa, &queries, &Docs::from_packed(&clean)).unwrap(),
+        maxsim(isa, &queries, &Docs::from_packed(&checked)).unwrap()
+    );
+    for bad in [
+        vec![n_tokens * dim - 1],
+        vec![3000, 400 * dim + 5],
+        vec![0, n_tokens * dim - 3],
+    ] {
+        let mut d = data.clone();
+        for (k, &p) in bad.iter().enumerate() {
+            d[p] = if k == 0 { f32::NAN } else { f32::INFINITY };
+        }
+        let want = Packed::new("document", &d, dim, &offsets).unwrap_err();
+        for threads in [1, 2, 3] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            let p = Packed::deferred("document", &d, dim, &offsets).unwrap();
+            let docs = Docs::from_packed(&p);
+            let got = pool.install(|| maxsim(isa, &queries, &docs)).unwrap_err();
+            assert_eq!(
+                format!("{got}"),
+                format!("{want}"),
+                "{bad:?} threads {threads}"
+            );
+            let got = pool
+                .install(|| crate::search::search_exact(isa, &queries, &docs, 5))
+                .unwrap_err();
+            assert_eq!(format!("{got}"), format!("{want}"), "search_exact {bad:?}");
+        }
+    }
+}
