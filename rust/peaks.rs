@@ -152,244 +152,104 @@ mod x86 {
     use super::*;
     use std::arch::asm;
 
-    #[target_feature(enable = "avx512f")]
-    pub unsafe fn fma512(n: u64) -> f32 {
-        let (a, b): (__m512, __m512) = (_mm512_set1_ps(0.999), _mm512_set1_ps(1e-3));
-        // SAFETY: register-only arithmetic on this CPU's features; `n >= 1` iterations.
-        unsafe {
-            asm!(
-            "vpxord zmm0, zmm0, zmm0",
-            "vpxord zmm1, zmm1, zmm1",
-            "vpxord zmm2, zmm2, zmm2",
-            "vpxord zmm3, zmm3, zmm3",
-            "vpxord zmm4, zmm4, zmm4",
-            "vpxord zmm5, zmm5, zmm5",
-            "vpxord zmm6, zmm6, zmm6",
-            "vpxord zmm7, zmm7, zmm7",
-            "vpxord zmm8, zmm8, zmm8",
-            "vpxord zmm9, zmm9, zmm9",
-            "vpxord zmm10, zmm10, zmm10",
-            "vpxord zmm11, zmm11, zmm11",
-            "vpxord zmm12, zmm12, zmm12",
-            "vpxord zmm13, zmm13, zmm13",
-            "vpxord zmm14, zmm14, zmm14",
-            "vpxord zmm15, zmm15, zmm15",
-            "2:",
-            "vfmadd231ps zmm0, zmm16, zmm17",
-            "vfmadd231ps zmm1, zmm16, zmm17",
-            "vfmadd231ps zmm2, zmm16, zmm17",
-            "vfmadd231ps zmm3, zmm16, zmm17",
-            "vfmadd231ps zmm4, zmm16, zmm17",
-            "vfmadd231ps zmm5, zmm16, zmm17",
-            "vfmadd231ps zmm6, zmm16, zmm17",
-            "vfmadd231ps zmm7, zmm16, zmm17",
-            "vfmadd231ps zmm8, zmm16, zmm17",
-            "vfmadd231ps zmm9, zmm16, zmm17",
-            "vfmadd231ps zmm10, zmm16, zmm17",
-            "vfmadd231ps zmm11, zmm16, zmm17",
-            "vfmadd231ps zmm12, zmm16, zmm17",
-            "vfmadd231ps zmm13, zmm16, zmm17",
-            "vfmadd231ps zmm14, zmm16, zmm17",
-            "vfmadd231ps zmm15, zmm16, zmm17",
-            "dec {n}",
-            "jnz 2b",
-            n = inout(reg) n.max(1) => _,
-            in("zmm16") a,
-            in("zmm17") b,
-            out("zmm0") _, out("zmm1") _, out("zmm2") _, out("zmm3") _, out("zmm4") _, out("zmm5") _, out("zmm6") _, out("zmm7") _, out("zmm8") _, out("zmm9") _, out("zmm10") _, out("zmm11") _, out("zmm12") _, out("zmm13") _, out("zmm14") _, out("zmm15") _,
-            options(nostack, nomem),
-            );
-        }
-        0.0
+    /// `$name(n)`: zeroes the accumulators `$r$i`, then `n` times applies `$ins $r$i, a, b` to
+    /// each, with the operands `a`, `b` (built by `$make`) in the registers `$ra`, `$rb`.
+    macro_rules! peak_loop {
+        ($name:ident, $feature:literal, $ty:ty, $make:expr, $zero:literal, $ins:literal,
+         $r:literal, $ra:tt, $rb:tt, [$($i:literal),+]) => {
+            #[target_feature(enable = $feature)]
+            pub unsafe fn $name(n: u64) -> f32 {
+                let (a, b): ($ty, $ty) = $make;
+                // SAFETY: register-only arithmetic on this CPU's features; `n >= 1` iterations;
+                // every vector register the loop writes is caller-saved (clobber_abi).
+                unsafe {
+                    asm!(
+                        concat!(
+                            $($zero, " ", $r, $i, ", ", $r, $i, ", ", $r, $i, "\n",)+
+                            "2:\n",
+                            $($ins, " ", $r, $i, ", ", $ra, ", ", $rb, "\n",)+
+                            "dec rcx\n",
+                            "jnz 2b",
+                        ),
+                        inout("rcx") n.max(1) => _,
+                        in($ra) a,
+                        in($rb) b,
+                        clobber_abi("C"),
+                        options(nostack, nomem),
+                    );
+                }
+                0.0
+            }
+        };
     }
 
-    #[target_feature(enable = "avx2,fma")]
-    pub unsafe fn fma256(n: u64) -> f32 {
-        let (a, b): (__m256, __m256) = (_mm256_set1_ps(0.999), _mm256_set1_ps(1e-3));
-        // SAFETY: register-only arithmetic on this CPU's features; `n >= 1` iterations.
-        unsafe {
-            asm!(
-            "vpxor xmm0, xmm0, xmm0",
-            "vpxor xmm1, xmm1, xmm1",
-            "vpxor xmm2, xmm2, xmm2",
-            "vpxor xmm3, xmm3, xmm3",
-            "vpxor xmm4, xmm4, xmm4",
-            "vpxor xmm5, xmm5, xmm5",
-            "vpxor xmm6, xmm6, xmm6",
-            "vpxor xmm7, xmm7, xmm7",
-            "vpxor xmm8, xmm8, xmm8",
-            "vpxor xmm9, xmm9, xmm9",
-            "vpxor xmm10, xmm10, xmm10",
-            "vpxor xmm11, xmm11, xmm11",
-            "2:",
-            "vfmadd231ps ymm0, ymm12, ymm13",
-            "vfmadd231ps ymm1, ymm12, ymm13",
-            "vfmadd231ps ymm2, ymm12, ymm13",
-            "vfmadd231ps ymm3, ymm12, ymm13",
-            "vfmadd231ps ymm4, ymm12, ymm13",
-            "vfmadd231ps ymm5, ymm12, ymm13",
-            "vfmadd231ps ymm6, ymm12, ymm13",
-            "vfmadd231ps ymm7, ymm12, ymm13",
-            "vfmadd231ps ymm8, ymm12, ymm13",
-            "vfmadd231ps ymm9, ymm12, ymm13",
-            "vfmadd231ps ymm10, ymm12, ymm13",
-            "vfmadd231ps ymm11, ymm12, ymm13",
-            "dec {n}",
-            "jnz 2b",
-            n = inout(reg) n.max(1) => _,
-            in("ymm12") a,
-            in("ymm13") b,
-            out("ymm0") _, out("ymm1") _, out("ymm2") _, out("ymm3") _, out("ymm4") _, out("ymm5") _, out("ymm6") _, out("ymm7") _, out("ymm8") _, out("ymm9") _, out("ymm10") _, out("ymm11") _,
-            options(nostack, nomem),
-            );
-        }
-        0.0
-    }
-
-    #[target_feature(enable = "avx512f,avx512bf16")]
-    pub unsafe fn bf16_512(n: u64) -> f32 {
-        let (a, b): (__m512i, __m512i) = (_mm512_set1_epi16(0x3f80), _mm512_set1_epi16(0x3a83));
-        // SAFETY: register-only arithmetic on this CPU's features; `n >= 1` iterations.
-        unsafe {
-            asm!(
-            "vpxord zmm0, zmm0, zmm0",
-            "vpxord zmm1, zmm1, zmm1",
-            "vpxord zmm2, zmm2, zmm2",
-            "vpxord zmm3, zmm3, zmm3",
-            "vpxord zmm4, zmm4, zmm4",
-            "vpxord zmm5, zmm5, zmm5",
-            "vpxord zmm6, zmm6, zmm6",
-            "vpxord zmm7, zmm7, zmm7",
-            "vpxord zmm8, zmm8, zmm8",
-            "vpxord zmm9, zmm9, zmm9",
-            "vpxord zmm10, zmm10, zmm10",
-            "vpxord zmm11, zmm11, zmm11",
-            "vpxord zmm12, zmm12, zmm12",
-            "vpxord zmm13, zmm13, zmm13",
-            "vpxord zmm14, zmm14, zmm14",
-            "vpxord zmm15, zmm15, zmm15",
-            "2:",
-            "vdpbf16ps zmm0, zmm16, zmm17",
-            "vdpbf16ps zmm1, zmm16, zmm17",
-            "vdpbf16ps zmm2, zmm16, zmm17",
-            "vdpbf16ps zmm3, zmm16, zmm17",
-            "vdpbf16ps zmm4, zmm16, zmm17",
-            "vdpbf16ps zmm5, zmm16, zmm17",
-            "vdpbf16ps zmm6, zmm16, zmm17",
-            "vdpbf16ps zmm7, zmm16, zmm17",
-            "vdpbf16ps zmm8, zmm16, zmm17",
-            "vdpbf16ps zmm9, zmm16, zmm17",
-            "vdpbf16ps zmm10, zmm16, zmm17",
-            "vdpbf16ps zmm11, zmm16, zmm17",
-            "vdpbf16ps zmm12, zmm16, zmm17",
-            "vdpbf16ps zmm13, zmm16, zmm17",
-            "vdpbf16ps zmm14, zmm16, zmm17",
-            "vdpbf16ps zmm15, zmm16, zmm17",
-            "dec {n}",
-            "jnz 2b",
-            n = inout(reg) n.max(1) => _,
-            in("zmm16") a,
-            in("zmm17") b,
-            out("zmm0") _, out("zmm1") _, out("zmm2") _, out("zmm3") _, out("zmm4") _, out("zmm5") _, out("zmm6") _, out("zmm7") _, out("zmm8") _, out("zmm9") _, out("zmm10") _, out("zmm11") _, out("zmm12") _, out("zmm13") _, out("zmm14") _, out("zmm15") _,
-            options(nostack, nomem),
-            );
-        }
-        0.0
-    }
-
-    #[target_feature(enable = "avx512f,avx512vnni")]
-    pub unsafe fn vnni512(n: u64) -> f32 {
-        let (a, b): (__m512i, __m512i) = (_mm512_set1_epi8(1), _mm512_set1_epi8(1));
-        // SAFETY: register-only arithmetic on this CPU's features; `n >= 1` iterations.
-        unsafe {
-            asm!(
-            "vpxord zmm0, zmm0, zmm0",
-            "vpxord zmm1, zmm1, zmm1",
-            "vpxord zmm2, zmm2, zmm2",
-            "vpxord zmm3, zmm3, zmm3",
-            "vpxord zmm4, zmm4, zmm4",
-            "vpxord zmm5, zmm5, zmm5",
-            "vpxord zmm6, zmm6, zmm6",
-            "vpxord zmm7, zmm7, zmm7",
-            "vpxord zmm8, zmm8, zmm8",
-            "vpxord zmm9, zmm9, zmm9",
-            "vpxord zmm10, zmm10, zmm10",
-            "vpxord zmm11, zmm11, zmm11",
-            "vpxord zmm12, zmm12, zmm12",
-            "vpxord zmm13, zmm13, zmm13",
-            "vpxord zmm14, zmm14, zmm14",
-            "vpxord zmm15, zmm15, zmm15",
-            "2:",
-            "vpdpbusd zmm0, zmm16, zmm17",
-            "vpdpbusd zmm1, zmm16, zmm17",
-            "vpdpbusd zmm2, zmm16, zmm17",
-            "vpdpbusd zmm3, zmm16, zmm17",
-            "vpdpbusd zmm4, zmm16, zmm17",
-            "vpdpbusd zmm5, zmm16, zmm17",
-            "vpdpbusd zmm6, zmm16, zmm17",
-            "vpdpbusd zmm7, zmm16, zmm17",
-            "vpdpbusd zmm8, zmm16, zmm17",
-            "vpdpbusd zmm9, zmm16, zmm17",
-            "vpdpbusd zmm10, zmm16, zmm17",
-            "vpdpbusd zmm11, zmm16, zmm17",
-            "vpdpbusd zmm12, zmm16, zmm17",
-            "vpdpbusd zmm13, zmm16, zmm17",
-            "vpdpbusd zmm14, zmm16, zmm17",
-            "vpdpbusd zmm15, zmm16, zmm17",
-            "dec {n}",
-            "jnz 2b",
-            n = inout(reg) n.max(1) => _,
-            in("zmm16") a,
-            in("zmm17") b,
-            out("zmm0") _, out("zmm1") _, out("zmm2") _, out("zmm3") _, out("zmm4") _, out("zmm5") _, out("zmm6") _, out("zmm7") _, out("zmm8") _, out("zmm9") _, out("zmm10") _, out("zmm11") _, out("zmm12") _, out("zmm13") _, out("zmm14") _, out("zmm15") _,
-            options(nostack, nomem),
-            );
-        }
-        0.0
-    }
-
-    #[target_feature(enable = "avx2,avxvnni")]
-    pub unsafe fn vnni256(n: u64) -> f32 {
-        let (a, b): (__m256i, __m256i) = (_mm256_set1_epi8(1), _mm256_set1_epi8(1));
-        // SAFETY: register-only arithmetic on this CPU's features; `n >= 1` iterations.
-        unsafe {
-            asm!(
-            "vpxor xmm0, xmm0, xmm0",
-            "vpxor xmm1, xmm1, xmm1",
-            "vpxor xmm2, xmm2, xmm2",
-            "vpxor xmm3, xmm3, xmm3",
-            "vpxor xmm4, xmm4, xmm4",
-            "vpxor xmm5, xmm5, xmm5",
-            "vpxor xmm6, xmm6, xmm6",
-            "vpxor xmm7, xmm7, xmm7",
-            "vpxor xmm8, xmm8, xmm8",
-            "vpxor xmm9, xmm9, xmm9",
-            "vpxor xmm10, xmm10, xmm10",
-            "vpxor xmm11, xmm11, xmm11",
-            "2:",
-            "{{vex}} vpdpbusd ymm0, ymm12, ymm13",
-            "{{vex}} vpdpbusd ymm1, ymm12, ymm13",
-            "{{vex}} vpdpbusd ymm2, ymm12, ymm13",
-            "{{vex}} vpdpbusd ymm3, ymm12, ymm13",
-            "{{vex}} vpdpbusd ymm4, ymm12, ymm13",
-            "{{vex}} vpdpbusd ymm5, ymm12, ymm13",
-            "{{vex}} vpdpbusd ymm6, ymm12, ymm13",
-            "{{vex}} vpdpbusd ymm7, ymm12, ymm13",
-            "{{vex}} vpdpbusd ymm8, ymm12, ymm13",
-            "{{vex}} vpdpbusd ymm9, ymm12, ymm13",
-            "{{vex}} vpdpbusd ymm10, ymm12, ymm13",
-            "{{vex}} vpdpbusd ymm11, ymm12, ymm13",
-            "dec {n}",
-            "jnz 2b",
-            n = inout(reg) n.max(1) => _,
-            in("ymm12") a,
-            in("ymm13") b,
-            out("ymm0") _, out("ymm1") _, out("ymm2") _, out("ymm3") _, out("ymm4") _, out("ymm5") _, out("ymm6") _, out("ymm7") _, out("ymm8") _, out("ymm9") _, out("ymm10") _, out("ymm11") _,
-            options(nostack, nomem),
-            );
-        }
-        0.0
-    }
+    peak_loop!(
+        fma512,
+        "avx512f",
+        __m512,
+        (_mm512_set1_ps(0.999), _mm512_set1_ps(1e-3)),
+        "vpxord",
+        "vfmadd231ps",
+        "zmm",
+        "zmm16",
+        "zmm17",
+        [
+            "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13", "14", "15"
+        ]
+    );
+    peak_loop!(
+        fma256,
+        "avx2,fma",
+        __m256,
+        (_mm256_set1_ps(0.999), _mm256_set1_ps(1e-3)),
+        "vpxor",
+        "vfmadd231ps",
+        "ymm",
+        "ymm12",
+        "ymm13",
+        ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11"]
+    );
+    // 0x3f80 is bfloat16 1.0, 0x3a83 about 1e-3.
+    peak_loop!(
+        bf16_512,
+        "avx512f,avx512bf16",
+        __m512i,
+        (_mm512_set1_epi16(0x3f80), _mm512_set1_epi16(0x3a83)),
+        "vpxord",
+        "vdpbf16ps",
+        "zmm",
+        "zmm16",
+        "zmm17",
+        [
+            "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13", "14", "15"
+        ]
+    );
+    peak_loop!(
+        vnni512,
+        "avx512f,avx512vnni",
+        __m512i,
+        (_mm512_set1_epi8(1), _mm512_set1_epi8(1)),
+        "vpxord",
+        "vpdpbusd",
+        "zmm",
+        "zmm16",
+        "zmm17",
+        [
+            "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13", "14", "15"
+        ]
+    );
+    peak_loop!(
+        vnni256,
+        "avx2,avxvnni",
+        __m256i,
+        (_mm256_set1_epi8(1), _mm256_set1_epi8(1)),
+        "vpxor",
+        "{{vex}} vpdpbusd",
+        "ymm",
+        "ymm12",
+        "ymm13",
+        ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11"]
+    );
 
     #[target_feature(enable = "avx512f")]
     pub unsafe fn sum512(v: &[f32]) -> f32 {
