@@ -114,6 +114,9 @@ class Method:
 METHODS = (
     Method("li_f32", "lateint_ref f32", min_repeats=5, max_repeats=20, budget_s=4.0),
     Method("li_bf16", "lateint_ref bf16", min_repeats=5, max_repeats=20, budget_s=4.0),
+    # Inputs scored as given, without a prepared Documents (validated and packed by the call).
+    Method("li_f32_packed", "lateint_ref f32, packed pair", 3, 10, 2.0),
+    Method("li_f32_list", "lateint_ref f32, list of arrays", 3, 10, 2.0),
     # The bfloat16 routes this CPU does not take by default, to show why (Bf16Route).
     Method("li_bf16_dot", "lateint_ref bf16, dot route", 3, 10, 2.0, route="dot"),
     Method("li_bf16_widen", "lateint_ref bf16, widen route", 3, 10, 2.0, route="widen"),
@@ -181,6 +184,15 @@ def prepare(method: str, queries: Any, docs: list[Any], threads: int) -> Any:
     Document preparation (storage, padding, masks) happens here, outside the timed region.
     """
     import numpy as np
+
+    if method in ("li_f32_packed", "li_f32_list"):
+        import lateint_ref as li
+
+        if method == "li_f32_list":
+            return lambda: li.maxsim(queries, docs, threads=threads)
+        vectors = np.concatenate(docs) if docs else np.zeros((0, DIM), np.float32)
+        offsets = np.cumsum([0] + [len(d) for d in docs], dtype=np.int64)
+        return lambda: li.maxsim(queries, (vectors, offsets), threads=threads)
 
     if method.startswith("li_"):
         import lateint_ref as li
@@ -589,6 +601,10 @@ def main() -> None:
     for case in CASES:
         bf16_vs_f32 = ratio(gb[case.name, 1], g[case.name, 1])
         check(f"({case.name}) lateint bf16 / f32, 1 thread", bf16_vs_f32, 1.8)
+    for name in ("li_f32_packed", "li_f32_list"):
+        given = ratio(gflops("a", name, 1), g["a", 1])
+        form = name.removeprefix("li_f32_")
+        check(f"(a) lateint f32 from a {form} / from Documents, 1 thread", given, 0.9)
     if fma_peak and dot_peak and dot_peak < 1.8 * fma_peak:
         notes.append(
             f"- bfloat16 / f32 cannot reach 1.8 on this CPU: its `vdpbf16ps` limit is "
