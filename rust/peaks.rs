@@ -8,7 +8,8 @@
 //! * `fma_f32`: `vfmadd231ps`, 2 flops per lane;
 //! * `dot_bf16`: `vdpbf16ps` (AVX512_BF16), 2 bfloat16 products and 2 adds per f32 lane;
 //! * `dot_i8`: `vpdpbusd` (AVX512_VNNI or AVX-VNNI), 4 u8 x i8 products and 4 adds per i32 lane;
-//! * `read`: a sum of 64-byte loads over a buffer far larger than the last-level cache (GB/s).
+//! * `read`: the finiteness check of packed inputs (`packed::all_finite`) over a buffer far larger
+//!   than the last-level cache (GB/s).
 //!
 //! Each returns `None` when this CPU lacks the instruction.
 
@@ -16,6 +17,8 @@
 use std::arch::x86_64::*;
 use std::hint::black_box;
 use std::time::Instant;
+
+use crate::packed::all_finite;
 
 /// A limit that `measure` can time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -105,19 +108,20 @@ fn pick(peak: Peak) -> Option<(f64, &'static str, fn(u64) -> f32)> {
     }
 }
 
-/// GB/s of one thread summing a buffer of `READ_BYTES` (touched once before timing).
+/// GB/s of one thread checking a buffer of `READ_BYTES` for non-finite values (touched once
+/// before timing): the pass R-MAXSIM-9 makes over packed inputs, at the widest vector width.
 fn read_bandwidth(seconds: f64, repeats: usize) -> Option<f64> {
     let n = READ_BYTES / 4;
     let mut buf: Vec<f32> = Vec::new();
     buf.try_reserve_exact(n).ok()?;
     buf.extend((0..n).map(|i| (i % 7) as f32));
     let mut best = 0.0f64;
-    black_box(sum(&buf));
+    black_box(all_finite(&buf));
     for _ in 0..repeats.max(1) {
         let t = Instant::now();
         let mut passes = 0u64;
         loop {
-            black_box(sum(black_box(&buf)));
+            black_box(all_finite(black_box(&buf)));
             passes += 1;
             let s = t.elapsed().as_secs_f64();
             if s >= seconds {
@@ -127,22 +131,6 @@ fn read_bandwidth(seconds: f64, repeats: usize) -> Option<f64> {
         }
     }
     Some(best)
-}
-
-/// The sum of `v` with the widest loads this CPU has.
-fn sum(v: &[f32]) -> f32 {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if is_x86_feature_detected!("avx512f") {
-            // SAFETY: the feature was just detected.
-            return unsafe { x86::sum512(v) };
-        }
-        if is_x86_feature_detected!("avx2") {
-            // SAFETY: as above.
-            return unsafe { x86::sum256(v) };
-        }
-    }
-    v.iter().sum()
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -250,41 +238,6 @@ mod x86 {
         "ymm13",
         ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11"]
     );
-
-    #[target_feature(enable = "avx512f")]
-    pub unsafe fn sum512(v: &[f32]) -> f32 {
-        let mut acc = [_mm512_setzero_ps(); 8];
-        let chunks = v.chunks_exact(128);
-        let tail: f32 = chunks.remainder().iter().sum();
-        for c in chunks {
-            for (i, a) in acc.iter_mut().enumerate() {
-                // SAFETY: `c` holds 128 values.
-                *a = _mm512_add_ps(*a, unsafe { _mm512_loadu_ps(c.as_ptr().add(16 * i)) });
-            }
-        }
-        acc.iter().map(|&a| _mm512_reduce_add_ps(a)).sum::<f32>() + tail
-    }
-
-    #[target_feature(enable = "avx2")]
-    pub unsafe fn sum256(v: &[f32]) -> f32 {
-        let mut acc = [_mm256_setzero_ps(); 8];
-        let chunks = v.chunks_exact(64);
-        let tail: f32 = chunks.remainder().iter().sum();
-        for c in chunks {
-            for (i, a) in acc.iter_mut().enumerate() {
-                // SAFETY: `c` holds 64 values.
-                *a = _mm256_add_ps(*a, unsafe { _mm256_loadu_ps(c.as_ptr().add(8 * i)) });
-            }
-        }
-        let mut lanes = [0.0f32; 8];
-        let mut total = tail;
-        for a in acc {
-            // SAFETY: `lanes` holds 8 values.
-            unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), a) };
-            total += lanes.iter().sum::<f32>();
-        }
-        total
-    }
 }
 
 #[cfg(test)]

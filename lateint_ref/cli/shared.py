@@ -24,8 +24,8 @@ def backend(args: argparse.Namespace) -> str:
 
 
 def precision(args: argparse.Namespace) -> str:
-    """The encoder's precision (R-ENC-13): ``auto`` unless ``--precision`` says otherwise."""
-    return getattr(args, "precision", None) or "auto"
+    """The encoder's precision: ``--precision``, whose default is ``auto`` (R-ENC-13)."""
+    return str(args.precision)
 
 
 def has_torch() -> bool:

@@ -2,10 +2,10 @@
 fast, never from an assumption that holds on one CPU family only.
 
 Measured with ``bench/bench_encoder.py`` (torch's CPU autocast to bfloat16 against float32, SciFact
-documents): about 2x faster on AMD Zen 4 (AVX512_BF16), about 3x on an Intel Xeon with AMX-BF16,
-but 0.6x on an Intel Xeon with AVX512_BF16 and no AMX; one query (a batch of one short text) is
-slower in bfloat16 on every CPU measured. So ``auto`` encodes documents in bfloat16 on CPUs with
-AMX-BF16 or on AMD CPUs with AVX512_BF16, and everything else in float32.
+documents): 1.9x float32's rate on AMD Zen 4 (AVX512_BF16), 2.1x on an Intel Xeon with AMX-BF16,
+but 0.6x on an Intel Xeon with AVX512_BF16 and no AMX (the speed issue's measurement); one query
+(a batch of one short text) gains nothing from it. So ``auto`` encodes documents in bfloat16 on
+CPUs with AMX-BF16 or on AMD CPUs with AVX512_BF16, and everything else in float32.
 """
 
 from __future__ import annotations

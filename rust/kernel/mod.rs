@@ -416,10 +416,9 @@ mod x86 {
                 // The next block's rows (the next document's past the last) are fetched while this
                 // one is widened and scored; a prefetch never faults.
                 let next = src.wrapping_add(len);
-                let next_len = block * dim_p;
                 let mut i = 0;
                 while i + 16 <= len {
-                    if i % 32 == 0 && i < next_len {
+                    if i % 32 == 0 {
                         super::prefetch(next.wrapping_add(i).cast::<u8>());
                     }
                     // SAFETY: 16 values at `i` of both buffers are in bounds.
