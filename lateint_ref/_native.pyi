@@ -14,6 +14,9 @@ Ids = I64 | Sequence[str]
 # nothing committed, and is raised by build_index / append_index unchanged (R-INDEX-8).
 ProgressHook = Callable[[str, int, int], object]
 
+class NotPlain(Exception):
+    """A list of documents the core cannot read in place; the caller packs it."""
+
 class DocumentSet:
     """Documents stored once: ``vectors [n_tokens, dim] f32``, ``offsets [n_docs + 1] i64``."""
 
@@ -46,6 +49,7 @@ def search_exact(
 ) -> tuple[F32, I64]: ...
 def available_isas() -> list[str]: ...
 def has_bf16_dot() -> bool: ...
+def small_linear(x: np.ndarray, weight: np.ndarray, isa: str | None = ...) -> np.ndarray: ...
 def assign_centroids(
     points: F32,
     centroids: F32,
@@ -119,6 +123,31 @@ def refit_index(
     threads: int | None = None,
     progress: ProgressHook | None = None,
 ) -> None: ...
+def build_index_with_codec(
+    path: str,
+    vectors: F32,
+    offsets: I64,
+    ids: Ids,
+    codec: str,
+    threads: int | None = None,
+    progress: ProgressHook | None = None,
+) -> None: ...
+def codec_sample(
+    n_tokens: int, n_centroids: int | None, sample: int | None, seed: int
+) -> tuple[int, I64]: ...
+def train_codec(
+    path: str,
+    rows: F32,
+    n_tokens: int,
+    nbits: int,
+    seed: int,
+    n_centroids: int | None,
+    sample: int | None,
+    iters: int,
+    metadata: str,
+    threads: int | None = None,
+    progress: ProgressHook | None = None,
+) -> None: ...
 def is_uncommitted_dir(path: str) -> bool: ...
 def committed_generation(path: str) -> int: ...
 
@@ -170,5 +199,22 @@ class Index:
         allow: I64 | None = None,
     ) -> tuple[I64, F32, I64]: ...
     def search_defaults(self, k: int) -> tuple[int, int, int]: ...
+    def shard_candidates(
+        self,
+        q_vectors: F32,
+        q_offsets: I64,
+        nprobe: int,
+        candidates: int,
+        threads: int | None = None,
+    ) -> tuple[F32, F32, I64, I64]: ...
+    def shard_rescore(
+        self,
+        q_vectors: F32,
+        q_offsets: I64,
+        positions: I64 | None,
+        pos_offsets: I64 | None,
+        k: int,
+        threads: int | None = None,
+    ) -> tuple[I64, F32, I64]: ...
     def decode(self, positions: I64) -> tuple[F32, I64]: ...
     def codes(self, position: int) -> tuple[npt.NDArray[np.uint16], npt.NDArray[np.uint8]]: ...

@@ -6,7 +6,7 @@ use rayon::prelude::*;
 use crate::bf16;
 use crate::kernel::DocRows;
 use crate::memory;
-use crate::packed::Packed;
+use crate::packed::{self, Packed};
 use crate::queries::Precision;
 use crate::{Error, Result};
 
@@ -17,6 +17,8 @@ pub enum Rows<'a> {
     F32(&'a [f32]),
     /// `[n_tokens][dim_p] u16` bfloat16, `dim_p = 2 * ceil(dim / 2)`.
     Bf16(&'a [u16]),
+    /// One `[n_tokens_j][dim] f32` buffer per document, as the caller's arrays hold them.
+    Parts(&'a [&'a [f32]]),
 }
 
 /// A validated view of the documents the scorers read.
@@ -28,9 +30,10 @@ pub struct Docs<'a> {
     pub offsets: &'a [usize],
     /// The token rows.
     pub rows: Rows<'a>,
-    /// The packed batch whose finiteness (R-MAXSIM-9) the scorers check tile by tile as they
-    /// read it (`check`); `None` when the rows were validated before.
-    pub deferred: Option<&'a Packed<'a>>,
+    /// True when the finiteness of the f32 rows (R-MAXSIM-9) is left to the scorers, which fold it
+    /// into the products they compute and settle a doubt with `check` (so the rows are read from
+    /// memory once); false when the rows were validated before.
+    pub deferred: bool,
 }
 
 impl<'a> Docs<'a> {
@@ -40,16 +43,46 @@ impl<'a> Docs<'a> {
             dim: p.dim,
             offsets: &p.offsets,
             rows: Rows::F32(p.data),
-            deferred: p.deferred.then_some(p),
+            deferred: p.deferred,
         }
     }
 
-    /// R-MAXSIM-9 for the documents of `range` when their check was deferred (else nothing to do).
-    pub fn check(&self, range: std::ops::Range<usize>) -> Result<()> {
-        match self.deferred {
-            Some(p) => p.check_items("document", range),
-            None => Ok(()),
+    /// Views documents given one buffer each (`parts[j]` holds `offsets[j + 1] - offsets[j] >= 1`
+    /// rows of `dim` values), their finiteness left to the scorers.
+    pub fn from_parts(dim: usize, offsets: &'a [usize], parts: &'a [&'a [f32]]) -> Self {
+        debug_assert!(parts.len() + 1 == offsets.len());
+        Docs {
+            dim,
+            offsets,
+            rows: Rows::Parts(parts),
+            deferred: true,
         }
+    }
+
+    /// R-MAXSIM-9 for the documents of `range` when their check was deferred (else nothing to
+    /// do): the first non-finite value in document order, so the lowest failing range names the
+    /// value a check of everything before scoring would name.
+    pub fn check(&self, range: std::ops::Range<usize>) -> Result<()> {
+        if !self.deferred {
+            return Ok(());
+        }
+        for d in range {
+            let DocRows::F32(rows) = self.doc(d).0 else {
+                continue;
+            };
+            if packed::all_finite(rows) {
+                continue;
+            }
+            let pos = rows.iter().position(|x| !x.is_finite()).unwrap_or(0);
+            return Err(Error::NonFinite {
+                what: "document",
+                index: d,
+                token: pos / self.dim,
+                component: pos % self.dim,
+                value: rows[pos],
+            });
+        }
+        Ok(())
     }
 
     /// Number of documents.
@@ -65,7 +98,7 @@ impl<'a> Docs<'a> {
     /// The arithmetic the rows call for.
     pub fn precision(&self) -> Precision {
         match self.rows {
-            Rows::F32(_) => Precision::F32,
+            Rows::F32(_) | Rows::Parts(_) => Precision::F32,
             Rows::Bf16(_) => Precision::Bf16,
         }
     }
@@ -82,6 +115,7 @@ impl<'a> Docs<'a> {
                 let dim_p = self.dim.div_ceil(2) * 2;
                 (DocRows::Bf16(&r[start * dim_p..end * dim_p]), end - start)
             }
+            Rows::Parts(p) => (DocRows::F32(p[i]), end - start),
         }
     }
 }
@@ -166,7 +200,7 @@ impl DocumentSet {
             dim: self.dim,
             offsets: &self.offsets,
             rows,
-            deferred: None,
+            deferred: false,
         }
     }
 

@@ -10,6 +10,7 @@ pub mod documents;
 pub mod error;
 pub mod index;
 pub mod kernel;
+pub mod linear;
 pub mod maxsim;
 pub mod memory;
 pub mod packed;

@@ -40,33 +40,78 @@ pub fn doc_tiles(offsets: &[usize]) -> Vec<Range<usize>> {
 ///
 /// The per-token maxima are summed in f64 in token order and rounded once to f32 (R-MAXSIM-10).
 pub fn score_one(isa: Isa, q: &Prepared, doc: DocRows, n: usize, scratch: &mut [f32]) -> f32 {
-    kernel::token_maxima(isa, q, doc, n, scratch);
-    // From +0.0 (an empty `sum` starts at -0.0), so a zero score's sign never depends on order.
-    scratch[..q.len]
-        .iter()
-        .fold(0.0f64, |s, &m| s + f64::from(m)) as f32
+    score_checked::<false>(isa, q, doc, n, scratch).0
 }
 
-/// Scores of `queries` against the documents of `range`: `[queries.len()][range.len()] f32`,
-/// after the deferred finiteness check of those documents (R-MAXSIM-9), which reads them into the
-/// cache the scoring then reads them from.
+/// As `score_one`; with `CHECK`, also whether the kernel proved the rows finite
+/// (`kernel::token_maxima_checked`).
+pub fn score_checked<const CHECK: bool>(
+    isa: Isa,
+    q: &Prepared,
+    doc: DocRows,
+    n: usize,
+    scratch: &mut [f32],
+) -> (f32, bool) {
+    let finite = kernel::token_maxima_checked::<CHECK>(isa, q, doc, n, scratch);
+    // From +0.0 (an empty `sum` starts at -0.0), so a zero score's sign never depends on order.
+    let score = scratch[..q.len]
+        .iter()
+        .fold(0.0f64, |s, &m| s + f64::from(m)) as f32;
+    (score, finite)
+}
+
+/// Scores of `queries` (at least one) against the documents of `range`:
+/// `[queries.len()][range.len()] f32`.
+///
+/// Where the documents' finiteness was deferred (R-MAXSIM-9), the first query's products prove
+/// each document finite as they are computed; a document they cannot prove (a non-finite value,
+/// or finite values whose products overflow) sends the tile to the exact check, which names the
+/// first bad value of the tile or, finding none, keeps the scores.
 pub fn score_tile(
     isa: Isa,
     queries: &[Prepared],
     docs: &Docs,
     range: Range<usize>,
 ) -> Result<Vec<f32>> {
-    docs.check(range.clone())?;
     let width = range.len();
     let mut out = vec![0.0f32; queries.len() * width];
     let mut scratch = vec![0.0f32; queries.iter().map(|q| q.pad).max().unwrap_or(0)];
-    for (col, d) in range.enumerate() {
+    let mut proven = true;
+    for (col, d) in range.clone().enumerate() {
         let (rows, n) = docs.doc(d);
+        if d + 1 < range.end {
+            prefetch_start(docs.doc(d + 1).0);
+        }
         for (row, q) in queries.iter().enumerate() {
-            out[row * width + col] = score_one(isa, q, rows, n, &mut scratch);
+            out[row * width + col] = if row == 0 && docs.deferred {
+                let (score, finite) = score_checked::<true>(isa, q, rows, n, &mut scratch);
+                proven &= finite;
+                score
+            } else {
+                score_one(isa, q, rows, n, &mut scratch)
+            };
         }
     }
+    if !proven || queries.is_empty() {
+        docs.check(range)?;
+    }
     Ok(out)
+}
+
+/// Bytes at the start of the next document fetched while one is scored: the kernels fetch rows
+/// a few groups ahead within a document, which covers the next one only where it follows in
+/// memory (not for documents given one array each).
+const NEXT_DOC_BYTES: usize = 8192;
+
+/// Prefetches the first `NEXT_DOC_BYTES` of a document's rows.
+fn prefetch_start(rows: DocRows) {
+    let (ptr, len) = match rows {
+        DocRows::F32(r) => (r.as_ptr().cast::<u8>(), std::mem::size_of_val(r)),
+        DocRows::Bf16(r) => (r.as_ptr().cast::<u8>(), std::mem::size_of_val(r)),
+    };
+    for off in (0..len.min(NEXT_DOC_BYTES)).step_by(64) {
+        kernel::prefetch(ptr.wrapping_add(off));
+    }
 }
 
 /// The parts in order, or the error of the first failing one (the lowest tile, so the value a
@@ -127,16 +172,24 @@ pub fn maxsim_pairwise(isa: Isa, queries: &Packed, docs: &Docs) -> Result<Vec<f3
         });
     }
     let prepared = prepare(queries, docs)?;
-    docs.check(0..docs.len())?;
-    Ok(prepared
+    let scored: Vec<(f32, bool)> = prepared
         .par_iter()
         .enumerate()
         .map_init(Vec::new, |scratch, (i, q)| {
             scratch.resize(q.pad, 0.0);
             let (rows, n) = docs.doc(i);
-            score_one(isa, q, rows, n, scratch)
+            if docs.deferred {
+                score_checked::<true>(isa, q, rows, n, scratch)
+            } else {
+                (score_one(isa, q, rows, n, scratch), true)
+            }
         })
-        .collect())
+        .collect();
+    // R-MAXSIM-9 as in `score_tile`: the exact check only where the products could not prove it.
+    if let Some(first) = scored.iter().position(|s| !s.1) {
+        docs.check(first..docs.len())?;
+    }
+    Ok(scored.into_iter().map(|s| s.0).collect())
 }
 
 #[cfg(test)]

@@ -7,11 +7,12 @@ use std::time::Duration;
 
 use numpy::ndarray::Array2;
 use numpy::{
-    IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods,
+    IntoPyArray, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2,
+    PyUntypedArrayMethods,
 };
 use pyo3::exceptions::{PyMemoryError, PyRuntimeError};
 use pyo3::prelude::*;
-use pyo3::types::PyType;
+use pyo3::types::{PyList, PyType};
 
 use crate::documents::{Docs, DocumentSet};
 use crate::index::format::Ids;
@@ -94,11 +95,53 @@ impl PyDocumentSet {
     }
 }
 
-/// Documents as passed from Python: a stored set, or a packed `(vectors, offsets)` pair.
+/// Documents as passed from Python: a stored set, a packed `(vectors, offsets)` pair, or a list
+/// of `[n_tokens_j, dim]` arrays scored where they lie.
 #[derive(FromPyObject)]
 enum DocsArg<'py> {
     Set(PyRef<'py, PyDocumentSet>),
     Packed((PyReadonlyArray2<'py, f32>, PyReadonlyArray1<'py, i64>)),
+    List(Bound<'py, PyList>),
+}
+
+pyo3::create_exception!(
+    _native,
+    NotPlain,
+    pyo3::exceptions::PyException,
+    "A list of documents that cannot be read in place (an array that is not C-contiguous float32 \
+     2-D with at least one row, or dims that differ): the caller packs it instead."
+);
+
+/// The arrays of a list of documents read in place, and their common dim; `None` unless every
+/// item is a C-contiguous float32 `[n >= 1, dim >= 1]` array of one dim.
+fn plain_parts<'py>(list: &Bound<'py, PyList>) -> Option<(Vec<Bound<'py, PyArray2<f32>>>, usize)> {
+    let mut arrays = Vec::with_capacity(list.len());
+    let mut dim = 0;
+    for item in list.iter() {
+        let a = item.cast_into::<PyArray2<f32>>().ok()?;
+        let (n, d) = (a.shape()[0], a.shape()[1]);
+        if n == 0 || d == 0 || (dim != 0 && d != dim) || !a.is_c_contiguous() {
+            return None;
+        }
+        dim = d;
+        arrays.push(a);
+    }
+    (dim != 0).then_some((arrays, dim))
+}
+
+/// The values of the arrays of `plain_parts`.
+///
+/// Not through numpy's borrow registry: a read-only borrow of each of thousands of views of one
+/// base array is checked against every earlier one, quadratic in their number. As for the
+/// borrowed packed pair, the caller's arrays are only read, and they stay alive in `arrays`
+/// (borrowed for the slices' lifetime).
+fn part_slices<'a>(arrays: &'a [Bound<'_, PyArray2<f32>>]) -> Vec<&'a [f32]> {
+    arrays
+        .iter()
+        // SAFETY: each array is C-contiguous float32 (checked by `plain_parts`) and kept alive by
+        // `arrays`; this code never writes to it and hands out no mutable view of it.
+        .map(|a| unsafe { a.as_slice() }.unwrap_or(&[]))
+        .collect()
 }
 
 fn contiguous<'a>(a: &'a PyReadonlyArray2<'_, f32>) -> PyResult<&'a [f32]> {
@@ -152,6 +195,24 @@ fn run<T: Send>(
                     // R-MAXSIM-9 is checked by the scorers, tile by tile as they read the rows.
                     let packed = Packed::deferred("document", d_data, d_dim, d_offs)?;
                     f(isa, &queries, &Docs::from_packed(&packed))
+                })?
+            })
+        }
+        DocsArg::List(list) => {
+            let Some((arrays, dim)) = plain_parts(list) else {
+                return Err(NotPlain::new_err("documents to pack"));
+            };
+            let parts = part_slices(&arrays);
+            let mut offsets = Vec::with_capacity(parts.len() + 1);
+            offsets.push(0usize);
+            for p in &parts {
+                offsets.push(offsets[offsets.len() - 1] + p.len() / dim);
+            }
+            py.detach(|| {
+                let queries = Packed::new("query", q_data, q_dim, q_offs)?;
+                // R-MAXSIM-9 is checked by the scorers, as for a packed pair.
+                threads::install(pool, || {
+                    f(isa, &queries, &Docs::from_parts(dim, &offsets, &parts))
                 })?
             })
         }
@@ -243,6 +304,28 @@ fn search_exact<'py>(
 #[pyfunction]
 fn available_isas() -> Vec<&'static str> {
     Isa::available().into_iter().map(Isa::name).collect()
+}
+
+/// `small_linear(x [m, k] f32, weight [n, k] f32, isa)` -> `x @ weight.T` `[m, n]` f32, one thread
+/// (`linear.rs`; the NumPy encoder's products for a few tokens).
+#[pyfunction]
+#[pyo3(signature = (x, weight, isa=None))]
+fn small_linear<'py>(
+    py: Python<'py>,
+    x: PyReadonlyArray2<'py, f32>,
+    weight: PyReadonlyArray2<'py, f32>,
+    isa: Option<&str>,
+) -> PyResult<Bound<'py, PyArray2<f32>>> {
+    let isa = pick_isa(isa)?;
+    let (m, k, n) = (x.shape()[0], x.shape()[1], weight.shape()[0]);
+    if k == 0 || weight.shape()[1] != k {
+        return Err(PyRuntimeError::new_err(
+            "internal: small_linear needs k >= 1 and equal inner dims",
+        ));
+    }
+    let (xs, ws) = (contiguous(&x)?, contiguous(&weight)?);
+    let y = py.detach(|| crate::linear::linear(isa, xs, m, k, ws, n));
+    matrix(py, y, m, n)
 }
 
 /// `assign_centroids(points [n, dim] f32, centroids [K, dim] f32, version, n_groups, probe,
@@ -670,6 +753,121 @@ fn refit_index(
     })
 }
 
+/// `build_index_with_codec(path, vectors, offsets, ids, codec, threads, progress)`: builds and
+/// commits an index coded with the codec of `codec`, an index folder or a codec file, copied byte
+/// for byte (R-INDEX-20); `progress` as `build_index`.
+#[pyfunction]
+#[pyo3(signature = (path, vectors, offsets, ids, codec, threads=None, progress=None))]
+#[allow(clippy::too_many_arguments)]
+fn build_index_with_codec(
+    py: Python<'_>,
+    path: std::path::PathBuf,
+    vectors: PyReadonlyArray2<'_, f32>,
+    offsets: PyReadonlyArray1<'_, i64>,
+    ids: IdsArg<'_>,
+    codec: std::path::PathBuf,
+    threads: Option<i64>,
+    progress: Option<Py<PyAny>>,
+) -> PyResult<()> {
+    let dim = vectors.shape()[1];
+    let (data, offs) = (contiguous(&vectors)?, contiguous1(&offsets)?);
+    let ids = ids.into_ids()?;
+    let pool = threads::check(threads).map_err(|e| to_py(py, e))?;
+    with_progress(py, progress.as_ref(), |relay| {
+        let docs = Packed::new("document", data, dim, offs)?;
+        threads::install(pool, move || {
+            let mut report = |stage: &str, done, total| relay.report(stage, done, total);
+            crate::index::shard::build_with_codec(
+                &path,
+                Isa::detect(),
+                &docs,
+                &ids,
+                &codec,
+                &mut report,
+            )
+        })?
+    })
+}
+
+/// `codec_sample(n_tokens, n_centroids, sample, seed)` -> (K, token numbers i64 `[S]`): the
+/// k-means sizes and sample of a collection of `n_tokens` tokens (R-KMEANS-1, R-KMEANS-2).
+#[pyfunction]
+fn codec_sample<'py>(
+    py: Python<'py>,
+    n_tokens: usize,
+    n_centroids: Option<usize>,
+    sample: Option<usize>,
+    seed: u64,
+) -> PyResult<(usize, Bound<'py, PyArray1<i64>>)> {
+    let (k, picks) = crate::index::shard::sample_of(n_tokens, n_centroids, sample, seed)
+        .map_err(|e| to_py(py, e))?;
+    let picks: Vec<i64> = picks.into_iter().map(|p| p as i64).collect();
+    Ok((k, picks.into_pyarray(py)))
+}
+
+/// `train_codec(path, rows, n_tokens, nbits, seed, n_centroids, sample, iters, metadata,
+/// threads, progress)`: trains the codec of a collection of `n_tokens` tokens from its sample
+/// rows `[S, dim]` (in `codec_sample` order) and writes it as the codec file `path`
+/// (R-INDEX-20); `progress` as `build_index`.
+#[pyfunction]
+#[pyo3(signature = (path, rows, n_tokens, nbits, seed, n_centroids, sample, iters, metadata, threads=None, progress=None))]
+#[allow(clippy::too_many_arguments)]
+fn train_codec(
+    py: Python<'_>,
+    path: std::path::PathBuf,
+    rows: PyReadonlyArray2<'_, f32>,
+    n_tokens: usize,
+    nbits: i64,
+    seed: u64,
+    n_centroids: Option<usize>,
+    sample: Option<usize>,
+    iters: usize,
+    metadata: String,
+    threads: Option<i64>,
+    progress: Option<Py<PyAny>>,
+) -> PyResult<()> {
+    let (n, dim) = (rows.shape()[0], rows.shape()[1]);
+    let data = contiguous(&rows)?;
+    let pool = threads::check(threads).map_err(|e| to_py(py, e))?;
+    with_progress(py, progress.as_ref(), |relay| {
+        let nbits = crate::index::quantize::check_nbits(nbits)?;
+        let rows = Packed::new("document", data, dim, &[0, n as i64])?;
+        let params = index_build::Params {
+            nbits,
+            seed,
+            n_centroids,
+            sample,
+            iters,
+            metadata,
+        };
+        let dir = path
+            .parent()
+            .unwrap_or(std::path::Path::new("."))
+            .to_path_buf();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .map(str::to_string)
+            .ok_or_else(|| Error::Param {
+                rule: "R-INDEX-20",
+                what: format!("{} is not a file name", path.display()),
+            })?;
+        threads::install(pool, move || {
+            let mut report = |stage: &str, done, total| relay.report(stage, done, total);
+            crate::index::shard::train_codec(
+                &dir,
+                &name,
+                Isa::detect(),
+                &rows,
+                n_tokens,
+                &params,
+                &mut report,
+            )
+            .map(drop)
+        })?
+    })
+}
+
 /// `is_uncommitted_dir(path)`: whether `path` is a folder without a committed manifest holding
 /// only what an index writer leaves there (R-INDEX-13): an index can be created into it.
 #[pyfunction]
@@ -974,11 +1172,152 @@ impl PyIndex {
             matrix(py, buckets, n, self.inner.codec.dim)?,
         ))
     }
+    /// `shard_candidates(q_vectors, q_offsets, nprobe, candidates, threads)` -> (probe scores
+    /// f32, code scores f32, positions i64, offsets i64): stage 1 of a sharded search, query
+    /// `i`'s candidates at `offsets[i]..offsets[i + 1]` (R-DIST-3).
+    #[pyo3(signature = (q_vectors, q_offsets, nprobe, candidates, threads=None))]
+    #[allow(clippy::type_complexity)]
+    fn shard_candidates<'py>(
+        &self,
+        py: Python<'py>,
+        q_vectors: PyReadonlyArray2<'py, f32>,
+        q_offsets: PyReadonlyArray1<'py, i64>,
+        nprobe: i64,
+        candidates: i64,
+        threads: Option<i64>,
+    ) -> PyResult<(
+        Bound<'py, PyArray1<f32>>,
+        Bound<'py, PyArray1<f32>>,
+        Bound<'py, PyArray1<i64>>,
+        Bound<'py, PyArray1<i64>>,
+    )> {
+        let q_dim = q_vectors.shape()[1];
+        let (q_data, q_offs) = (contiguous(&q_vectors)?, contiguous1(&q_offsets)?);
+        let pool = threads::check(threads).map_err(|e| to_py(py, e))?;
+        let index = &self.inner;
+        let found = py
+            .detach(|| {
+                let p = index_search::Params::new(
+                    1,
+                    Some(nprobe),
+                    Some(candidates),
+                    None,
+                    false,
+                    index.codec.k,
+                    index.n_docs(),
+                )?;
+                let queries = Packed::new("query", q_data, q_dim, q_offs)?;
+                threads::install(pool, || index.shard_candidates(Isa::detect(), &queries, &p))?
+            })
+            .map_err(|e| to_py(py, e))?;
+        let mut offsets = vec![0i64];
+        let (mut probe, mut code, mut pos) = (Vec::new(), Vec::new(), Vec::new());
+        for list in found {
+            for (p, a, d) in list {
+                probe.push(p);
+                code.push(a);
+                pos.push(d as i64);
+            }
+            offsets.push(pos.len() as i64);
+        }
+        Ok((
+            probe.into_pyarray(py),
+            code.into_pyarray(py),
+            pos.into_pyarray(py),
+            offsets.into_pyarray(py),
+        ))
+    }
+
+    /// `shard_rescore(q_vectors, q_offsets, positions, pos_offsets, k, threads)` -> (positions
+    /// i64, scores f32, offsets i64): stage 2 of a sharded search (R-DIST-3): query `i`'s `k`
+    /// best by exact score among `positions[pos_offsets[i]..pos_offsets[i + 1]]`, or among every
+    /// live document when `positions` is None.
+    #[pyo3(signature = (q_vectors, q_offsets, positions, pos_offsets, k, threads=None))]
+    #[allow(clippy::too_many_arguments, clippy::type_complexity)]
+    fn shard_rescore<'py>(
+        &self,
+        py: Python<'py>,
+        q_vectors: PyReadonlyArray2<'py, f32>,
+        q_offsets: PyReadonlyArray1<'py, i64>,
+        positions: Option<PyReadonlyArray1<'py, i64>>,
+        pos_offsets: Option<PyReadonlyArray1<'py, i64>>,
+        k: i64,
+        threads: Option<i64>,
+    ) -> PyResult<(
+        Bound<'py, PyArray1<i64>>,
+        Bound<'py, PyArray1<f32>>,
+        Bound<'py, PyArray1<i64>>,
+    )> {
+        let q_dim = q_vectors.shape()[1];
+        let (q_data, q_offs) = (contiguous(&q_vectors)?, contiguous1(&q_offsets)?);
+        let n_queries = q_offs.len().saturating_sub(1);
+        let bad = |what: String| {
+            to_py(
+                py,
+                Error::Param {
+                    rule: "R-DIST-3",
+                    what,
+                },
+            )
+        };
+        let lists: Vec<Option<Vec<usize>>> = match (&positions, &pos_offsets) {
+            (Some(p), Some(o)) => {
+                let (p, o) = (contiguous1(p)?, contiguous1(o)?);
+                if o.len() != n_queries + 1 {
+                    return Err(bad(format!("{} offsets for {n_queries} queries", o.len())));
+                }
+                o.windows(2)
+                    .map(|w| {
+                        let (a, b) = (usize::try_from(w[0]), usize::try_from(w[1]));
+                        match (a, b) {
+                            (Ok(a), Ok(b)) if a <= b && b <= p.len() => Ok(Some(
+                                p[a..b]
+                                    .iter()
+                                    .map(|&x| usize::try_from(x).unwrap_or(usize::MAX))
+                                    .collect(),
+                            )),
+                            _ => Err(bad(format!("bad position offsets {w:?}"))),
+                        }
+                    })
+                    .collect::<PyResult<_>>()?
+            }
+            (None, None) => vec![None; n_queries],
+            _ => return Err(bad("positions and pos_offsets go together".into())),
+        };
+        if k < 1 {
+            return Err(to_py(py, Error::K { got: k }));
+        }
+        let pool = threads::check(threads).map_err(|e| to_py(py, e))?;
+        let index = &self.inner;
+        let hits = py
+            .detach(|| {
+                let queries = Packed::new("query", q_data, q_dim, q_offs)?;
+                threads::install(pool, || {
+                    index.shard_rescore(Isa::detect(), &queries, &lists, k as usize)
+                })?
+            })
+            .map_err(|e| to_py(py, e))?;
+        let mut offsets = vec![0i64];
+        let (mut pos, mut scores) = (Vec::new(), Vec::new());
+        for h in hits {
+            for (s, d) in h {
+                pos.push(d as i64);
+                scores.push(s);
+            }
+            offsets.push(pos.len() as i64);
+        }
+        Ok((
+            pos.into_pyarray(py),
+            scores.into_pyarray(py),
+            offsets.into_pyarray(py),
+        ))
+    }
 }
 
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyDocumentSet>()?;
+    m.add("NotPlain", m.py().get_type::<NotPlain>())?;
     m.add_class::<PyIndex>()?;
     m.add_class::<PyIndexSpill>()?;
     m.add_function(wrap_pyfunction!(build_index, m)?)?;
@@ -986,6 +1325,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(delete_index, m)?)?;
     m.add_function(wrap_pyfunction!(compact_index, m)?)?;
     m.add_function(wrap_pyfunction!(refit_index, m)?)?;
+    m.add_function(wrap_pyfunction!(build_index_with_codec, m)?)?;
+    m.add_function(wrap_pyfunction!(codec_sample, m)?)?;
+    m.add_function(wrap_pyfunction!(train_codec, m)?)?;
     m.add_function(wrap_pyfunction!(is_uncommitted_dir, m)?)?;
     m.add_function(wrap_pyfunction!(committed_generation, m)?)?;
     m.add_function(wrap_pyfunction!(maxsim, m)?)?;
@@ -996,5 +1338,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(cpu_peak, m)?)?;
     m.add_function(wrap_pyfunction!(bf16_route, m)?)?;
     m.add_function(wrap_pyfunction!(assign_centroids, m)?)?;
+    m.add_function(wrap_pyfunction!(small_linear, m)?)?;
     Ok(())
 }

@@ -13,6 +13,9 @@ from pathlib import Path
 import numpy as np
 from hypothesis import HealthCheck, settings
 
+# Spec coverage: the `spec` marker and --spec-coverage (tests/spec_plugin.py).
+pytest_plugins = ["spec_plugin"]
+
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "spec"
 sys.path.insert(0, str(SPEC))

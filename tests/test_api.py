@@ -20,6 +20,7 @@ QUERIES = [_unit(n) for n in (32, 7, 19)]
 DOCS = [_unit(n) for n in (5, 180, 1, 64, 33)]
 
 
+@pytest.mark.spec("R-MAXSIM-3")
 def test_all_document_forms_agree() -> None:
     """R-MAXSIM-3: list, packed pair, Documents (f32) give the same bits."""
     base = li.maxsim(QUERIES, DOCS)
@@ -34,6 +35,7 @@ def test_all_document_forms_agree() -> None:
     np.testing.assert_array_equal(li.maxsim(QUERIES, li.Documents((vectors, offsets))), base)
 
 
+@pytest.mark.spec("R-MAXSIM-2", "R-MAXSIM-3")
 def test_three_dimensional_forms() -> None:
     """R-MAXSIM-2, R-MAXSIM-3: uniform-length batches as 3-D arrays (every token real)."""
     qs = np.stack([_unit(8) for _ in range(3)])
@@ -43,6 +45,7 @@ def test_three_dimensional_forms() -> None:
     np.testing.assert_array_equal(li.maxsim(qs, li.Documents(ds)), want)
 
 
+@pytest.mark.spec("R-MAXSIM-2")
 def test_single_query_gives_one_row() -> None:
     """R-MAXSIM-2: a single 2-D query gives a [1, n_docs] matrix."""
     got = li.maxsim(QUERIES[0], DOCS)
@@ -50,6 +53,7 @@ def test_single_query_gives_one_row() -> None:
     np.testing.assert_array_equal(got[0], li.maxsim(QUERIES, DOCS)[0])
 
 
+@pytest.mark.spec("R-MAXSIM-2", "R-MAXSIM-3")
 def test_empty_collections() -> None:
     """R-MAXSIM-2, R-MAXSIM-3: zero queries or zero documents are valid and give empty results."""
     assert li.maxsim([], DOCS).shape == (0, len(DOCS))
@@ -61,6 +65,7 @@ def test_empty_collections() -> None:
     assert li.maxsim(QUERIES, empty).shape == (3, 0)
 
 
+@pytest.mark.spec("R-MAXSIM-5")
 def test_float16_is_widened_exactly() -> None:
     """R-MAXSIM-5: float16 inputs score as their exact float32 values."""
     q16 = [q.astype(np.float16) for q in QUERIES]
@@ -70,12 +75,14 @@ def test_float16_is_widened_exactly() -> None:
     np.testing.assert_array_equal(li.maxsim(q16, li.Documents(d16)), want)
 
 
+@pytest.mark.spec("R-MAXSIM-5")
 def test_big_endian_float32_is_accepted() -> None:
     """R-MAXSIM-5: float32 in either byte order."""
     swapped = [d.astype(">f4") for d in DOCS]
     np.testing.assert_array_equal(li.maxsim(QUERIES, swapped), li.maxsim(QUERIES, DOCS))
 
 
+@pytest.mark.spec("R-MAXSIM-2", "R-MAXSIM-3")
 def test_non_contiguous_inputs() -> None:
     """Strided views are accepted and give the same scores as their copies."""
     wide = _unit(40, 48)
@@ -85,6 +92,7 @@ def test_non_contiguous_inputs() -> None:
     np.testing.assert_array_equal(li.maxsim(q, docs), want)
 
 
+@pytest.mark.spec("R-MAXSIM-11")
 def test_documents_object() -> None:
     """R-MAXSIM-11: the Documents object and its attributes."""
     docs = li.Documents(DOCS)
@@ -99,6 +107,7 @@ def test_documents_object() -> None:
     assert "bfloat16" in repr(half)
 
 
+@pytest.mark.spec("R-MAXSIM-10", "R-MAXSIM-11")
 def test_bfloat16_is_exact_on_rounded_inputs() -> None:
     """R-MAXSIM-11: bfloat16 storage scores the rounded inputs (bound of R-MAXSIM-10 on them)."""
     docs = li.Documents(DOCS, storage="bfloat16")
@@ -110,6 +119,7 @@ def test_bfloat16_is_exact_on_rounded_inputs() -> None:
     assert (np.abs(got - want) <= bound).all()
 
 
+@pytest.mark.spec("R-MAXSIM-12")
 def test_pairwise_is_the_diagonal() -> None:
     """R-MAXSIM-12: bit-identical to the diagonal of the matrix, in every document form."""
     qs, ds = QUERIES, DOCS[:3]
@@ -118,6 +128,7 @@ def test_pairwise_is_the_diagonal() -> None:
     np.testing.assert_array_equal(li.maxsim_pairwise(qs, li.Documents(ds)), diag)
 
 
+@pytest.mark.spec("R-SEARCH-1")
 def test_search_k_larger_than_collection() -> None:
     """R-SEARCH-1: k > n_docs returns n_docs results, best first."""
     scores, indices = li.search_exact(QUERIES, DOCS, k=50)
@@ -128,6 +139,7 @@ def test_search_k_larger_than_collection() -> None:
         assert sorted(row) == list(range(5))
 
 
+@pytest.mark.spec("R-SEARCH-1")
 def test_search_ties_to_lower_index() -> None:
     """R-SEARCH-1: duplicated documents rank by index."""
     docs = [DOCS[0], DOCS[1], DOCS[0], DOCS[1], DOCS[0]]
@@ -138,6 +150,7 @@ def test_search_ties_to_lower_index() -> None:
     np.testing.assert_array_equal(indices[0], groups[best] + groups[other])
 
 
+@pytest.mark.spec("R-MAXSIM-13")
 @pytest.mark.parametrize("threads", [None, 1, 2, np.int64(2)])
 def test_threads_argument_forms(threads: object) -> None:
     """R-MAXSIM-13: None and integers (NumPy integers too) are accepted."""

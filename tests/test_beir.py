@@ -30,6 +30,7 @@ def _pylate_text(record: dict) -> str:
     return f"{doc['title']} {doc['text']}".strip() if "title" in record else doc["text"].strip()
 
 
+@pytest.mark.spec("R-BEIR-1", "R-BEIR-3", "R-BEIR-4", "R-BEIR-5")
 @pytest.mark.parametrize(
     ("name", "n_docs", "n_queries", "n_pairs"),
     [("scifact", 5183, 300, 339), ("cranfield", 1400, 225, 1837), ("vaswani", 11429, 93, 2083)],
@@ -51,6 +52,7 @@ def test_real_collections(name: str, n_docs: int, n_queries: int, n_pairs: int) 
     assert list(corpus) == docs  # re-iterable: a second pass reads the file again
 
 
+@pytest.mark.spec("R-BEIR-1", "R-BEIR-4")
 def test_scifact_train_split_and_title_join() -> None:
     # R-BEIR-1 R-BEIR-4: title and abstract joined by one space
     folder = _data("scifact")
@@ -68,6 +70,7 @@ def _write(path: Path, lines: list) -> Path:
     return path
 
 
+@pytest.mark.spec("R-BEIR-2", "R-BEIR-4")
 def test_join_rule_edge_cases(tmp_path: Path) -> None:
     # R-BEIR-2 R-BEIR-4: missing or null title -> text alone; stripped; other fields ignored
     path = _write(
@@ -89,6 +92,7 @@ def test_join_rule_edge_cases(tmp_path: Path) -> None:
     ]
 
 
+@pytest.mark.spec("R-BEIR-2", "R-BEIR-3", "R-BEIR-4", "R-BEIR-6")
 def test_user_jsonl_fields(tmp_path: Path) -> None:
     # R-BEIR-2 R-BEIR-3 R-BEIR-4: id from "_id" else "id" (or a named field); chosen text
     # fields; blank lines skipped
@@ -110,6 +114,7 @@ def test_user_jsonl_fields(tmp_path: Path) -> None:
         read_jsonl_corpus(path, text_fields="body")
 
 
+@pytest.mark.spec("R-BEIR-3", "R-BEIR-6", "R-BEIR-8")
 @pytest.mark.parametrize(
     ("line", "what"),
     [
@@ -133,6 +138,7 @@ def test_malformed_corpus_lines(tmp_path: Path, line: object, what: str) -> None
     assert str(path) in str(err.value)
 
 
+@pytest.mark.spec("R-BEIR-1", "R-BEIR-6", "R-CLI-20")
 def test_non_utf8_and_missing_files(tmp_path: Path) -> None:
     # R-BEIR-1 R-BEIR-6 (undecodable bytes: R-CLI-20)
     (tmp_path / "corpus.jsonl").write_bytes(b'{"_id": "a", "text": "ok"}\n{"_id": "\xff"}\n')
@@ -158,6 +164,7 @@ def _dataset(tmp_path: Path, queries: list) -> Path:
     return tmp_path
 
 
+@pytest.mark.spec("R-BEIR-5")
 def test_dataset_keeps_judged_queries(tmp_path: Path) -> None:
     # R-BEIR-5
     folder = _dataset(tmp_path, [{"_id": "q1", "text": " a "}, {"_id": "q2", "text": " b "}])
@@ -166,6 +173,7 @@ def test_dataset_keeps_judged_queries(tmp_path: Path) -> None:
     assert qrels == {"q2": {"d1": 1}}
 
 
+@pytest.mark.spec("R-BEIR-5")
 def test_dataset_judged_query_missing(tmp_path: Path) -> None:
     # R-BEIR-5
     folder = _dataset(tmp_path, [{"_id": "q1", "text": "a"}])
@@ -173,6 +181,7 @@ def test_dataset_judged_query_missing(tmp_path: Path) -> None:
         load_dataset(folder)
 
 
+@pytest.mark.spec("R-BEIR-3", "R-BEIR-6")
 def test_bad_queries(tmp_path: Path) -> None:
     # R-BEIR-3 R-BEIR-6
     _write(tmp_path / "queries.jsonl", [{"_id": "q1", "text": "a"}, {"_id": "q1", "text": "b"}])
@@ -183,6 +192,7 @@ def test_bad_queries(tmp_path: Path) -> None:
         load_queries(tmp_path)
 
 
+@pytest.mark.spec("R-BEIR-7", "R-CLI-20")
 def test_text_folder(tmp_path: Path) -> None:
     # R-BEIR-7: .txt files only, sorted by name, id = stem, text stripped
     (tmp_path / "b.txt").write_text("  second\n")
@@ -195,6 +205,7 @@ def test_text_folder(tmp_path: Path) -> None:
         list(read_text_folder(tmp_path))
 
 
+@pytest.mark.spec("R-BEIR-7")
 def test_text_folder_errors(tmp_path: Path) -> None:
     # R-BEIR-7
     with pytest.raises(InputError, match=r"R-BEIR-7: no .txt file"):

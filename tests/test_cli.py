@@ -63,6 +63,7 @@ def info(index: Path) -> dict:
 # ---------------------------------------------------------------- R-CLI-1, R-CLI-2
 
 
+@pytest.mark.spec("R-CLI-1")
 def test_help_lists_every_command() -> None:
     """R-CLI-1: help for the program and each command, and the version, exit 0."""
     out = ok(lateint("--help"))
@@ -72,6 +73,7 @@ def test_help_lists_every_command() -> None:
     assert ok(lateint("--version")).startswith("lateint ")
 
 
+@pytest.mark.spec("R-CLI-1")
 def test_help_does_not_import_torch() -> None:
     """R-CLI-1: printing help loads no model, index, or torch."""
     code = (
@@ -88,6 +90,7 @@ def test_help_does_not_import_torch() -> None:
     assert result.stdout.strip() == "[]"
 
 
+@pytest.mark.spec("R-CLI-2")
 def test_global_options_before_or_after_the_command(index: Path) -> None:
     """R-CLI-2: --json and --threads on either side; results do not depend on --threads."""
     before = lateint("--json", "--threads", 1, "search", "--index", index, "cats purr")
@@ -121,6 +124,7 @@ SEARCH_USAGE_ERRORS = {
 }
 
 
+@pytest.mark.spec("R-CLI-3", "R-CLI-12")
 @pytest.mark.parametrize("argv", USAGE_ERRORS.values(), ids=USAGE_ERRORS.keys())
 def test_usage_errors_exit_2(argv: list[str], tmp_path: Path) -> None:
     """R-CLI-3, R-CLI-12: usage and one error line on stderr, exit 2, nothing written."""
@@ -130,6 +134,7 @@ def test_usage_errors_exit_2(argv: list[str], tmp_path: Path) -> None:
     assert result.stdout == ""
 
 
+@pytest.mark.spec("R-CLI-8")
 @pytest.mark.parametrize("argv", SEARCH_USAGE_ERRORS.values(), ids=SEARCH_USAGE_ERRORS.keys())
 def test_search_usage_errors_exit_2(argv: list[str], tmp_path: Path) -> None:
     """R-CLI-8: the query sources exclude each other; checked before any file is read."""
@@ -142,6 +147,7 @@ def test_search_usage_errors_exit_2(argv: list[str], tmp_path: Path) -> None:
 # ---------------------------------------------------------------- R-CLI-4: failures exit 1
 
 
+@pytest.mark.spec("R-CLI-4")
 def test_missing_corpus_is_named(tmp_path: Path) -> None:
     """R-CLI-4: a missing path gives its name and exit 1."""
     absent = tmp_path / "nope.jsonl"
@@ -149,6 +155,7 @@ def test_missing_corpus_is_named(tmp_path: Path) -> None:
     assert message == f"R-CLI-4: {absent}: No such file or directory"
 
 
+@pytest.mark.spec("R-CLI-4")
 def test_missing_index_fails(tmp_path: Path) -> None:
     """R-CLI-4: searching or describing a missing index exits 1 and names it."""
     for argv in (["search", "q"], ["info"]):
@@ -156,6 +163,7 @@ def test_missing_index_fails(tmp_path: Path) -> None:
         assert "absent" in message
 
 
+@pytest.mark.spec("R-CLI-4")
 def test_missing_model_file_is_named(dataset: Path, tmp_path: Path) -> None:
     """R-CLI-4: a model folder without its weights names the missing file."""
     model = tmp_path / "model"
@@ -167,6 +175,7 @@ def test_missing_model_file_is_named(dataset: Path, tmp_path: Path) -> None:
     assert "model.safetensors" in message
 
 
+@pytest.mark.spec("R-CLI-4", "R-CLI-6")
 def test_malformed_jsonl_line_gives_file_and_line(tmp_path: Path) -> None:
     """R-CLI-4, R-CLI-6: a bad JSONL line is reported with its file and line number."""
     corpus = tmp_path / "corpus.jsonl"
@@ -179,6 +188,7 @@ def test_malformed_jsonl_line_gives_file_and_line(tmp_path: Path) -> None:
 # ---------------------------------------------------------------- R-CLI-6, R-CLI-7: index
 
 
+@pytest.mark.spec("R-CLI-6")
 def test_index_from_text_folder_and_jsonl_file(tmp_path: Path) -> None:
     """R-CLI-6: a folder of .txt files (ids from file names) and a plain JSONL file."""
     texts = tmp_path / "texts"
@@ -200,6 +210,7 @@ def test_index_from_text_folder_and_jsonl_file(tmp_path: Path) -> None:
     assert out["seconds"] >= 0
 
 
+@pytest.mark.spec("R-CLI-6")
 def test_index_rejects_a_folder_that_is_no_corpus(tmp_path: Path) -> None:
     """R-CLI-6: a folder without corpus.jsonl or .txt files."""
     (tmp_path / "empty").mkdir()
@@ -208,6 +219,7 @@ def test_index_rejects_a_folder_that_is_no_corpus(tmp_path: Path) -> None:
     assert "empty" in message
 
 
+@pytest.mark.spec("R-CLI-7")
 def test_other_model_is_refused_and_nothing_is_lost(index: Path, dataset: Path) -> None:
     """R-CLI-7: an index built with another model says so and keeps its documents."""
     before = info(index)
@@ -217,6 +229,7 @@ def test_other_model_is_refused_and_nothing_is_lost(index: Path, dataset: Path) 
     assert info(index) == before
 
 
+@pytest.mark.spec("R-CLI-7")
 def test_failure_keeps_committed_batches_and_rerun_continues(tmp_path: Path) -> None:
     """R-CLI-7: the corpus is read whole before any work, so a bad line fails at once and
     writes nothing; over an index it leaves the committed documents usable; fixed, the same
@@ -238,6 +251,7 @@ def test_failure_keeps_committed_batches_and_rerun_continues(tmp_path: Path) -> 
     assert info(tmp_path / "i")["n_docs"] == 6
 
 
+@pytest.mark.spec("R-CLI-5", "R-RET-1")
 def test_progress_without_a_terminal_is_a_line_per_commit(tmp_path: Path) -> None:
     """R-CLI-5, R-RET-1: with stderr a pipe, `lateint index` writes one progress line per commit
     (documents committed out of those to encode, rate, time left), never a carriage return."""
@@ -256,6 +270,7 @@ def test_progress_without_a_terminal_is_a_line_per_commit(tmp_path: Path) -> Non
     ]
 
 
+@pytest.mark.spec("R-CLI-5")
 def test_progress_only_on_a_terminal(dataset: Path, tmp_path: Path) -> None:
     """R-CLI-5: with stderr a terminal, indexing reports progress there; results stay on
     stdout (the other tests check that a pipe gets nothing)."""
@@ -307,6 +322,7 @@ def test_progress_only_on_a_terminal(dataset: Path, tmp_path: Path) -> None:
 # ---------------------------------------------------------------- R-CLI-8: search
 
 
+@pytest.mark.spec("R-CLI-5", "R-CLI-8")
 def test_search_prints_rank_id_score_snippet(index: Path) -> None:
     """R-CLI-8, R-CLI-5: a header and --k lines, best first, on stdout only."""
     lines = ok(lateint("search", "--index", index, "cats purr", "--k", 3)).splitlines()
@@ -320,6 +336,7 @@ def test_search_prints_rank_id_score_snippet(index: Path) -> None:
         assert snippet in texts[doc_id]
 
 
+@pytest.mark.spec("R-CLI-5", "R-CLI-8")
 def test_search_json_several_queries(index: Path) -> None:
     """R-CLI-8, R-CLI-5: one JSON document, one object per query, --k hits each."""
     out = ok(lateint("search", "--json", "--index", index, "cats purr", "bread", "--k", 2))
@@ -332,6 +349,7 @@ def test_search_json_several_queries(index: Path) -> None:
         assert set(r["hits"][0]) == {"rank", "id", "score", "text"}
 
 
+@pytest.mark.spec("R-CLI-8")
 def test_search_queries_file_writes_trec_run(index: Path, dataset: Path, tmp_path: Path) -> None:
     """R-CLI-8: a queries file (or BEIR folder) gives a TREC run, the same both ways."""
     run = tmp_path / "run.tsv"
@@ -350,6 +368,7 @@ def test_search_queries_file_writes_trec_run(index: Path, dataset: Path, tmp_pat
     assert again.read_text() == run.read_text()
 
 
+@pytest.mark.spec("R-CLI-4")
 def test_search_missing_queries_file(index: Path, tmp_path: Path) -> None:
     """R-CLI-4: a missing queries file is named; no run is written."""
     absent = tmp_path / "q.jsonl"
@@ -361,6 +380,7 @@ def test_search_missing_queries_file(index: Path, tmp_path: Path) -> None:
 # ---------------------------------------------------------------- R-CLI-9: eval
 
 
+@pytest.mark.spec("R-CLI-9")
 def test_eval_prints_the_four_metrics(index: Path, dataset: Path, tmp_path: Path) -> None:
     """R-CLI-9: text and JSON agree; only judged queries are searched; --output writes the run."""
     lines = ok(lateint("eval", "--index", index, "--dataset", dataset)).splitlines()
@@ -377,6 +397,7 @@ def test_eval_prints_the_four_metrics(index: Path, dataset: Path, tmp_path: Path
     assert {line.split()[0] for line in run.read_text().splitlines()} == {"q1", "q2"}
 
 
+@pytest.mark.spec("R-CLI-4", "R-CLI-9")
 def test_eval_errors(index: Path, dataset: Path, tmp_path: Path) -> None:
     """R-CLI-9, R-CLI-4: a missing split file is named; no judged query is an error."""
     message = failed(lateint("eval", "--index", index, "--dataset", dataset, "--split", "dev"), 1)
@@ -390,6 +411,7 @@ def test_eval_errors(index: Path, dataset: Path, tmp_path: Path) -> None:
     assert "q9" in failed(lateint("eval", "--index", index, "--dataset", other), 1)
 
 
+@pytest.mark.spec("R-CLI-10")
 def test_encode_outputs(tmp_path: Path) -> None:
     """R-CLI-10: text lines, JSON vectors and an npz of packed vectors without pickles, the same
     numbers each way; queries are expanded to query_length."""
@@ -420,6 +442,7 @@ def test_encode_outputs(tmp_path: Path) -> None:
 # ---------------------------------------------------------------- R-CLI-11: info
 
 
+@pytest.mark.spec("R-CLI-11")
 def test_info_text_and_json(index: Path) -> None:
     """R-CLI-11: sizes, model and dims, as lines and as JSON."""
     data = info(index)

@@ -49,6 +49,7 @@ def index(dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.mark.spec("R-ISEARCH-3")
 def test_search_k_beyond_the_collection_returns_every_document(index: Path) -> None:
     """R-ISEARCH-3: `search --k 5000` on 1,200 documents returns all 1,200, best first, as an
     exhaustive search ranks them (the probing reaches only part of the collection)."""
@@ -64,6 +65,7 @@ def test_search_k_beyond_the_collection_returns_every_document(index: Path) -> N
     assert [h["id"] for h in exact] == [h["id"] for h in hits]
 
 
+@pytest.mark.spec("R-CLI-9")
 def test_eval_metrics_do_not_depend_on_k(index: Path, dataset: Path, tmp_path: Path) -> None:
     """R-CLI-9: the metrics come from one search at depth 100 whatever `--k`; `--k` sets the
     depth of the `--output` run, whose first results are those of the metrics' search."""
@@ -94,6 +96,7 @@ def test_eval_metrics_do_not_depend_on_k(index: Path, dataset: Path, tmp_path: P
     assert "depth 100" in lines[4]
 
 
+@pytest.mark.spec("R-CLI-4", "R-CLI-9")
 def test_eval_against_another_collection_fails(index: Path, dataset: Path, tmp_path: Path) -> None:
     """R-CLI-9: judgments none of whose documents is in the index give exit 1 and say so,
     instead of 0.0000 for every metric."""
@@ -109,6 +112,7 @@ def test_eval_against_another_collection_fails(index: Path, dataset: Path, tmp_p
     assert "another collection" in message
 
 
+@pytest.mark.spec("R-CLI-4", "R-CLI-7", "R-RET-7")
 def test_reindexing_an_edited_folder_replaces_the_stale_text(tmp_path: Path) -> None:
     """R-RET-7, R-CLI-7: after `echo "new text" > docs/fox.txt`, indexing again replaces the
     document (search shows the new text), reports the counts, and --prune removes a deleted
@@ -141,6 +145,7 @@ def test_reindexing_an_edited_folder_replaces_the_stale_text(tmp_path: Path) -> 
     assert json.loads(out)["counts"]["added"] == 1
 
 
+@pytest.mark.spec("R-CLI-4", "R-INDEX-14", "R-RET-1")
 def test_a_second_writer_fails_before_encoding(dataset: Path, tmp_path: Path) -> None:
     """R-INDEX-14, R-RET-1: `lateint index` into a folder another writer holds fails with exit 1
     naming R-INDEX-14 and the folder, having written nothing (it takes the lock first)."""
@@ -163,6 +168,7 @@ def test_a_second_writer_fails_before_encoding(dataset: Path, tmp_path: Path) ->
             child.stdout.close()
 
 
+@pytest.mark.spec("R-CLI-4", "R-CLI-19", "R-RET-2")
 def test_a_bare_backbone_needs_the_explicit_random_projection(tmp_path: Path) -> None:
     """R-CLI-19, R-RET-2: `lateint encode` and `index` refuse a bare backbone (MiniLM's
     sentence-transformers folder, no late-interaction projection), as Encoder.from_pretrained

@@ -27,6 +27,7 @@ def index(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.mark.spec("R-CLI-15", "R-CLI-16")
 def test_delete_then_compact(index: Path, tmp_path: Path) -> None:
     """R-CLI-15, R-CLI-16: deleting by argument and by file, then compacting; info, search and
     the JSON summaries agree."""
@@ -54,6 +55,7 @@ def test_delete_then_compact(index: Path, tmp_path: Path) -> None:
     assert Index.open(index).ids == ["d0", "d3"]
 
 
+@pytest.mark.spec("R-CLI-16", "R-INDEX-19")
 def test_compact_with_refit(index: Path) -> None:
     """R-CLI-16, R-INDEX-19: --refit encodes the stored texts again and refits the codec in the
     compaction's commit; the summary says so; info and search work on the result."""
@@ -72,6 +74,7 @@ def test_compact_with_refit(index: Path) -> None:
     assert {h["id"] for h in hits[0]["hits"]} == {"d0", "d2", "d3", "d4", "d5"}
 
 
+@pytest.mark.spec("R-CLI-3", "R-CLI-4", "R-CLI-15", "R-INDEX-10", "R-INDEX-12")
 def test_delete_errors(index: Path, tmp_path: Path) -> None:
     """R-CLI-15, R-CLI-3: both or neither of IDs and --ids is a usage error (exit 2); an unknown
     id fails (exit 1) naming it and deletes nothing; a missing file is named."""
@@ -95,6 +98,7 @@ def test_delete_errors(index: Path, tmp_path: Path) -> None:
     assert failed(lateint("compact", "--index", plain), 1).startswith("R-INDEX-12")
 
 
+@pytest.mark.spec("R-CLI-17", "R-ISEARCH-7")
 def test_search_within_an_allow_list(index: Path, tmp_path: Path) -> None:
     """R-CLI-17, R-ISEARCH-7: --allow FILE restricts the results of query texts and of a query
     file to the listed ids; unknown ids are ignored; a missing file fails naming it."""
@@ -115,6 +119,7 @@ def test_search_within_an_allow_list(index: Path, tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.spec("R-CLI-18", "R-INDEX-5", "R-INDEX-11")
 def test_add_and_upsert(index: Path, tmp_path: Path) -> None:
     """R-CLI-18, R-INDEX-11: add encodes with the index's model and commits new documents; an id
     already live fails (exit 1) and changes nothing, unless --upsert replaces it."""

@@ -37,6 +37,7 @@ def _case(seed: int, n: int, k: int, dim: int, shape: str) -> tuple[np.ndarray, 
     return np.ascontiguousarray(x, np.float32), np.ascontiguousarray(c, np.float32)
 
 
+@pytest.mark.spec("R-KMEANS-6")
 @settings(max_examples=max(10, settings().max_examples // 2))
 @given(
     st.integers(0, 2**32 - 1),
@@ -64,6 +65,7 @@ def test_coarse_rule_follows_the_oracle(
             np.testing.assert_array_equal(got, want)
 
 
+@pytest.mark.spec("R-KMEANS-4", "R-KMEANS-5", "R-KMEANS-6")
 @pytest.mark.parametrize("k", [4095, 4096, 4097])
 @pytest.mark.parametrize("version", [3, 4])
 def test_coarse_from_version_4_and_k_c(k: int, version: int) -> None:
@@ -90,6 +92,7 @@ def test_coarse_from_version_4_and_k_c(k: int, version: int) -> None:
         np.testing.assert_array_equal(again, got)
 
 
+@pytest.mark.spec("R-KMEANS-6")
 def test_coarse_assignment_is_close_to_exact() -> None:
     """R-KMEANS-6: on clustered points the coarse rule finds the exact centroid for almost every
     point, with a fraction of the products."""

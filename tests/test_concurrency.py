@@ -7,8 +7,11 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+import pytest
 
 import lateint_ref as li
+
+pytestmark = pytest.mark.spec("R-MAXSIM-14")
 
 RNG = np.random.default_rng(3)
 QUERY = RNG.standard_normal((32, 128)).astype(np.float32)

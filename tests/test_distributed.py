@@ -111,6 +111,7 @@ def ranks(tmp_path_factory: pytest.TempPathFactory) -> list[dict]:
     return [torch.load(out / f"rank{r}.pt") for r in range(WORLD)]
 
 
+@pytest.mark.spec("R-TRAIN-10")
 @pytest.mark.parametrize(("name", "kind", "shards"), CASES, ids=[c[0] for c in CASES])
 def test_two_processes_equal_one_with_the_whole_batch(
     ranks: list[dict], name: str, kind: str, shards: list[range]
@@ -137,6 +138,7 @@ def test_two_processes_equal_one_with_the_whole_batch(
         assert local[0] != local[1]
 
 
+@pytest.mark.spec("R-TRAIN-10")
 @pytest.mark.parametrize("kind", ["contrastive", "cached"])
 def test_one_process_gathers_nothing(kind: str) -> None:
     """R-TRAIN-10: without torch.distributed initialised, gather_across_devices=True is the plain
@@ -157,6 +159,7 @@ def test_one_process_gathers_nothing(kind: str) -> None:
         assert torch.equal(grads[n], g), n
 
 
+@pytest.mark.spec("R-TRAIN-8")
 def test_gather_across_devices_is_a_flag() -> None:
     """R-TRAIN-8: gather_across_devices is true or false."""
     for cls in (training.Contrastive, training.CachedContrastive):

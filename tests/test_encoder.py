@@ -47,6 +47,7 @@ def torch_encoder(folder: Path) -> li.Encoder:
     return li.Encoder.from_pretrained(folder, backend="torch")
 
 
+@pytest.mark.spec("R-ENC-4", "R-ENC-5", "R-ENC-6", "R-ENC-7")
 def test_query_tokens(numpy_encoder: li.Encoder) -> None:
     """R-ENC-4, R-ENC-5, R-ENC-6: prefix after [CLS], expansion with [MASK] to query_length."""
     tok = numpy_encoder.tokens.tokenizer
@@ -64,6 +65,7 @@ def test_query_tokens(numpy_encoder: li.Encoder) -> None:
     assert all(e.shape == (32, 32) for e in emb)  # R-ENC-7: every position kept
 
 
+@pytest.mark.spec("R-ENC-6", "R-ENC-7")
 def test_attend_to_expansion_and_no_expansion(folder: Path) -> None:
     """R-ENC-6, R-ENC-7: overrides change padding, attention and kept rows as PyLate's do."""
     attend = li.Encoder.from_pretrained(folder, backend="numpy", attend_to_expansion_tokens=True)
@@ -78,6 +80,7 @@ def test_attend_to_expansion_and_no_expansion(folder: Path) -> None:
     assert [e.shape[0] for e in plain.encode(TEXTS[:2], is_query=True)] == [7, 3]
 
 
+@pytest.mark.spec("R-ENC-4", "R-ENC-7", "R-ENC-8")
 def test_document_tokens_and_skiplist(numpy_encoder: li.Encoder) -> None:
     """R-ENC-4, R-ENC-7: documents padded to the batch, punctuation dropped after the forward."""
     tok = numpy_encoder.tokens.tokenizer
@@ -96,6 +99,7 @@ def test_document_tokens_and_skiplist(numpy_encoder: li.Encoder) -> None:
     np.testing.assert_allclose(norms, 1.0, atol=1e-6)  # R-ENC-8
 
 
+@pytest.mark.spec("R-ENC-11")
 def test_numpy_matches_torch(numpy_encoder: li.Encoder, torch_encoder: li.Encoder) -> None:
     """R-ENC-11: the two backends agree within 1e-5."""
     for is_query in (True, False):
@@ -106,6 +110,7 @@ def test_numpy_matches_torch(numpy_encoder: li.Encoder, torch_encoder: li.Encode
             assert np.abs(x - y).max() <= 1e-5
 
 
+@pytest.mark.spec("R-ENC-8")
 def test_batch_composition_does_not_matter(numpy_encoder: li.Encoder) -> None:
     """R-ENC-8: one text alone or in any batch gives the same rows (within 1e-5)."""
     together = numpy_encoder.encode(TEXTS, is_query=False, batch_size=3)
@@ -114,6 +119,7 @@ def test_batch_composition_does_not_matter(numpy_encoder: li.Encoder) -> None:
         assert np.abs(alone - want).max() <= 1e-5
 
 
+@pytest.mark.spec("R-ENC-9")
 def test_save_and_reload_roundtrip(numpy_encoder: li.Encoder, tmp_path: Path) -> None:
     """R-ENC-9: a saved folder reloads to identical embeddings, in the PyLate layout."""
     numpy_encoder.save_pretrained(tmp_path)
@@ -135,6 +141,7 @@ def test_save_and_reload_roundtrip(numpy_encoder: li.Encoder, tmp_path: Path) ->
     assert not list(tmp_path.glob(".*"))  # no temporary files left behind
 
 
+@pytest.mark.spec("R-ENC-1")
 def test_from_backbone_is_seeded() -> None:
     """R-ENC-1: the same seed gives the same encoder; another seed another projection."""
     a = li.Encoder.from_backbone(MINILM, embedding_size=16, seed=3, backend="numpy")
@@ -146,6 +153,7 @@ def test_from_backbone_is_seeded() -> None:
     assert a.embedding_size == 16
 
 
+@pytest.mark.spec("R-ENC-11")
 def test_numpy_backend_runs_without_torch(folder: Path) -> None:
     """R-ENC-11: the NumPy backend imports and runs with torch absent."""
     code = (
@@ -164,6 +172,7 @@ def _broken(folder: Path, tmp_path: Path) -> Path:
     return target
 
 
+@pytest.mark.spec("R-ENC-2", "R-ENC-3", "R-ENC-4")
 @pytest.mark.parametrize(
     ("damage", "message"),
     [
@@ -210,6 +219,7 @@ def test_damaged_folders_raise_weights_error(
         li.Encoder.from_pretrained(target, backend="numpy")
 
 
+@pytest.mark.spec("R-ENC-1", "R-ENC-10")
 def test_loading_errors() -> None:
     """R-ENC-1, R-ENC-10."""
     with pytest.raises(FileNotFoundError):
@@ -224,6 +234,7 @@ def test_loading_errors() -> None:
         li.Encoder.from_backbone(MINILM, backend="numpy", query_len=3)
 
 
+@pytest.mark.spec("R-ENC-10")
 def test_encode_argument_errors(numpy_encoder: li.Encoder) -> None:
     """R-ENC-10."""
     with pytest.raises(li.InputError, match="R-ENC-10: batch_size"):
@@ -232,6 +243,7 @@ def test_encode_argument_errors(numpy_encoder: li.Encoder) -> None:
         numpy_encoder.encode(["x", 3], is_query=True)  # type: ignore[list-item]
 
 
+@pytest.mark.spec("R-ENC-10")
 def test_integer_arguments_accept_numpy_integers(numpy_encoder: li.Encoder) -> None:
     """R-ENC-10: batch_size, embedding_size, seed and the lengths may be NumPy integers."""
     for a, b in zip(
@@ -255,6 +267,7 @@ def test_integer_arguments_accept_numpy_integers(numpy_encoder: li.Encoder) -> N
     )
 
 
+@pytest.mark.spec("R-ENC-10")
 @pytest.mark.parametrize(
     ("arguments", "name"),
     [
@@ -283,6 +296,7 @@ def test_bad_build_arguments(arguments: dict, name: str) -> None:
         li.Encoder.from_backbone(MINILM, backend="numpy", **arguments)
 
 
+@pytest.mark.spec("R-ENC-10")
 @pytest.mark.parametrize("batch_size", [0, -1, True, 2.0, np.float32(2), "2", None])
 def test_bad_batch_size(numpy_encoder: li.Encoder, batch_size: object) -> None:
     """R-ENC-10."""
@@ -298,6 +312,7 @@ def test_encoder_output_feeds_search(numpy_encoder: li.Encoder) -> None:
     assert list(indices[:, 0]) == [0, 4]
 
 
+@pytest.mark.spec("R-ENC-1")
 def test_stanford_checkpoint(tmp_path: Path) -> None:
     """R-ENC-1: a Stanford ColBERT checkpoint (artifact.metadata, HF_ColBERT weights under
     ``bert.``, ``linear.weight``) loads with [unused0]/[unused1] prefixes and its metadata."""

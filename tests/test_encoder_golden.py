@@ -53,6 +53,7 @@ def _check(enc: li.Encoder, texts: list[dict], vectors: dict, side: str) -> None
         assert np.abs(got - want).max() <= 1e-5, case["text"]
 
 
+@pytest.mark.spec("R-ENC-4", "R-ENC-5", "R-ENC-6", "R-ENC-7", "R-ENC-8", "R-ENC-11")
 @pytest.mark.parametrize("backend", ["torch", "numpy"])
 def test_matches_pylate(golden: tuple, backend: str) -> None:
     """R-ENC-4 to R-ENC-8, R-ENC-11: ids, masks and embeddings of queries and documents."""
@@ -64,6 +65,7 @@ def test_matches_pylate(golden: tuple, backend: str) -> None:
         _check(enc, data["texts"], vectors, side)
 
 
+@pytest.mark.spec("R-ENC-5", "R-ENC-6")
 def test_variants_match_pylate(golden: tuple) -> None:
     """R-ENC-5, R-ENC-6: attend_to_expansion_tokens and do_query_expansion=False on queries."""
     _, data, vectors, folder = golden

@@ -22,6 +22,7 @@ def test_hierarchy() -> None:
     assert issubclass(li.InputError, ValueError)
 
 
+@pytest.mark.spec("R-MAXSIM-5")
 @pytest.mark.parametrize(
     "dtype", [np.float64, np.int32, np.int64, np.bool_, np.complex64, np.uint8, object]
 )
@@ -35,12 +36,14 @@ def test_dtype_rejected(dtype: type) -> None:
         li.Documents([D[0].astype(dtype)])
 
 
+@pytest.mark.spec("R-MAXSIM-5")
 def test_python_lists_of_floats_are_float64_and_rejected() -> None:
     """R-MAXSIM-5: no silent float64 downcast, even from plain lists."""
     with _raises("R-MAXSIM-5"):
         li.maxsim([[0.5, 0.5]], [np.ones((1, 2), np.float32)])
 
 
+@pytest.mark.spec("R-MAXSIM-6")
 @pytest.mark.parametrize(
     ("queries", "documents"),
     [
@@ -59,6 +62,7 @@ def test_wrong_rank(queries: object, documents: object) -> None:
         li.maxsim(queries, documents)
 
 
+@pytest.mark.spec("R-MAXSIM-7")
 def test_dimension_rules() -> None:
     """R-MAXSIM-7: dims equal and >= 1."""
     with pytest.raises(li.InputError, match=r"^R-MAXSIM-7: query dim 8 != document dim 3$"):
@@ -71,6 +75,7 @@ def test_dimension_rules() -> None:
         li.maxsim(np.zeros((2, 0), np.float32), [np.zeros((1, 0), np.float32)])
 
 
+@pytest.mark.spec("R-MAXSIM-8")
 def test_empty_items() -> None:
     """R-MAXSIM-8: a query or document with no token."""
     with pytest.raises(li.InputError, match=r"^R-MAXSIM-8: document 1 has no token$"):
@@ -83,6 +88,7 @@ def test_empty_items() -> None:
         li.maxsim(np.zeros((2, 0, 8), np.float32), D)
 
 
+@pytest.mark.spec("R-MAXSIM-9")
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
 def test_non_finite(bad: float) -> None:
     """R-MAXSIM-9: names the item, token and component."""
@@ -100,6 +106,7 @@ def test_non_finite(bad: float) -> None:
         li.maxsim(Q, (np.vstack([D[0], d]), np.array([0, 3, 8])))
 
 
+@pytest.mark.spec("R-MAXSIM-4")
 @pytest.mark.parametrize(
     "offsets",
     [[1, 8], [0, 9], [0, 5, 3, 8], [0], [], 8, [0.0, 8.0], [-1, 8], [0, 2**63 + 5]],
@@ -111,6 +118,7 @@ def test_bad_offsets(offsets: list) -> None:
         li.maxsim(Q, (vectors, offsets))
 
 
+@pytest.mark.spec("R-MAXSIM-11")
 def test_bfloat16_overflow_and_storage() -> None:
     """R-MAXSIM-11."""
     big = D[0].copy()
@@ -126,12 +134,14 @@ def test_bfloat16_overflow_and_storage() -> None:
             li.Documents(D, storage=storage)
 
 
+@pytest.mark.spec("R-MAXSIM-12")
 def test_pairwise_count() -> None:
     """R-MAXSIM-12."""
     with pytest.raises(li.InputError, match=r"^R-MAXSIM-12: .* 1 queries and 2 documents"):
         li.maxsim_pairwise([Q], D)
 
 
+@pytest.mark.spec("R-MAXSIM-13")
 @pytest.mark.parametrize("threads", [0, -1, 1025, 2**70, True, 1.0, "2"])
 def test_bad_threads(threads: object) -> None:
     """R-MAXSIM-13."""
@@ -141,6 +151,7 @@ def test_bad_threads(threads: object) -> None:
         li.search_exact(Q, D, threads=threads)
 
 
+@pytest.mark.spec("R-SEARCH-2")
 @pytest.mark.parametrize("k", [0, -5, 2.0, None, True, "3"])
 def test_bad_k(k: object) -> None:
     """R-SEARCH-2."""
@@ -148,6 +159,7 @@ def test_bad_k(k: object) -> None:
         li.search_exact(Q, D, k=k)
 
 
+@pytest.mark.spec("R-MAXSIM-4", "R-MAXSIM-11", "R-MAXSIM-13", "R-SEARCH-2")
 def test_native_layer_checks_too() -> None:
     """The native functions validate on their own (R-MAXSIM-4, -13, R-SEARCH-2): a caller that
     skips the Python layer still gets InputError, never a panic."""
@@ -165,6 +177,7 @@ def test_native_layer_checks_too() -> None:
         _native.DocumentSet(dv, do, "int8")
 
 
+@pytest.mark.spec("R-MAXSIM-15")
 def test_result_too_large_is_memory_error() -> None:
     """R-MAXSIM-15: a result that cannot be allocated raises MemoryError, not an abort."""
     # 4e6 x 1e7 scores = 160 TB: beyond any address space, whatever the overcommit policy.
@@ -174,6 +187,7 @@ def test_result_too_large_is_memory_error() -> None:
         li.maxsim(queries, docs)
 
 
+@pytest.mark.spec("R-MAXSIM-15")
 def test_search_result_too_large_is_memory_error() -> None:
     """R-MAXSIM-15: search_exact's result (200,000 queries x k' = 200,000: 480 GB of scores and
     indices) raises MemoryError before anything is allocated; the process does not abort. Run in

@@ -124,6 +124,9 @@ def reference(run: dict, qrels: dict, metrics: list[str]) -> dict[str, dict[str,
 ALL = [*TREC, "mrr@1", "mrr@10", "mrr@100"]
 
 
+@pytest.mark.spec(
+    "R-EVAL-2", "R-EVAL-3", "R-EVAL-4", "R-EVAL-5", "R-EVAL-6", "R-EVAL-7", "R-EVAL-8", "R-EVAL-9"
+)
 @pytest.mark.parametrize("kind", ["overlap", "random"])
 @pytest.mark.parametrize("name", COLLECTIONS)
 def test_agrees_with_pytrec_eval_on_real_runs(name: str, kind: str) -> None:
@@ -147,6 +150,7 @@ def test_agrees_with_pytrec_eval_on_real_runs(name: str, kind: str) -> None:
     assert map_at(run, qrels, 1000) == means["map@1000"]
 
 
+@pytest.mark.spec("R-EVAL-3", "R-EVAL-4")
 def test_graded_cranfield_uses_raw_relevance_as_gain() -> None:
     # R-EVAL-3 R-EVAL-4: Cranfield's codes -1..4; a binarised qrels gives another nDCG
     run, qrels = real_run("cranfield", "overlap")
@@ -158,6 +162,7 @@ def test_graded_cranfield_uses_raw_relevance_as_gain() -> None:
     assert graded == pytest.approx(sum(v["ndcg_cut_10"] for v in ref.values()) / len(ref), abs=TOL)
 
 
+@pytest.mark.spec("R-EVAL-2", "R-EVAL-10")
 def test_run_file_round_trip_with_pytrec_eval(tmp_path: Path) -> None:
     # R-EVAL-10: our file is read by pytrec_eval's parser, and ours reads it back exactly
     run, _ = real_run("scifact", "overlap")
@@ -176,6 +181,7 @@ def test_run_file_round_trip_with_pytrec_eval(tmp_path: Path) -> None:
     assert [ln.split()[2] for ln in lines if ln.split()[0] == q] == [d for d, _ in ranked(run[q])]
 
 
+@pytest.mark.spec("R-EVAL-11")
 def test_qrels_files_both_formats(tmp_path: Path) -> None:
     # R-EVAL-11: the BEIR tsv and the same judgments as TREC qrels read alike (and as pytrec_eval)
     beir = _data("cranfield") / "qrels" / "test.tsv"
@@ -191,6 +197,7 @@ def test_qrels_files_both_formats(tmp_path: Path) -> None:
 # ----------------------------------------------------------------------------- ties, policy
 
 
+@pytest.mark.spec("R-EVAL-2")
 def test_ties_broken_by_doc_id_descending() -> None:
     # R-EVAL-2: equal scores -> the greater doc id (code points, like strcmp on UTF-8) first
     qrels = {"q": {"a1": 1}}
@@ -203,6 +210,7 @@ def test_ties_broken_by_doc_id_descending() -> None:
     assert ranked({"b": -0.0, "a": 0.0}) == [("b", -0.0), ("a", 0.0)]  # -0.0 == 0.0: a tie
 
 
+@pytest.mark.spec("R-EVAL-2")
 def test_ties_are_decided_in_float32() -> None:
     # R-EVAL-2: trec_eval keeps scores as C floats; float64 differences below that are ties
     qrels = {"q": {"d1": 1}}
@@ -215,6 +223,7 @@ def test_ties_are_decided_in_float32() -> None:
     assert ranked(close["q"]) == [("d2", 1.0), ("d1", 1.0 + 1e-12)]  # scores kept as given
 
 
+@pytest.mark.spec("R-EVAL-8")
 def test_missing_queries_policy() -> None:
     # R-EVAL-8: skip (pytrec_eval) or zero (trec_eval -c); run-only queries are ignored
     qrels = {"q1": {"d1": 1}, "q2": {"d2": 1}, "q3": {"d3": 1}}
@@ -232,6 +241,7 @@ def test_missing_queries_policy() -> None:
         ndcg(run, qrels, missing="drop")
 
 
+@pytest.mark.spec("R-EVAL-3")
 def test_query_without_relevant_documents_counts_zero() -> None:
     # R-EVAL-3: only non-positive judgments -> 0 in every metric, as pytrec_eval
     qrels = {"q": {"d1": 0, "d2": 0}}
@@ -242,6 +252,7 @@ def test_query_without_relevant_documents_counts_zero() -> None:
     assert ref["q"] == {"ndcg_cut_10": 0.0, "recall_10": 0.0}
 
 
+@pytest.mark.spec("R-EVAL-2")
 def test_rankings_are_not_truncated() -> None:
     # R-EVAL-2: a relevant document at rank 2502 still counts
     run = {"q": {f"z{i:05d}": float(-i) for i in range(3000)}}
@@ -254,6 +265,7 @@ def test_rankings_are_not_truncated() -> None:
     assert recall(run, qrels, 2502) == 1.0
 
 
+@pytest.mark.spec("R-EVAL-1")
 def test_hits_like_rankings_and_int_ids() -> None:
     # R-EVAL-1: objects with ids/scores (an index's Hits), int ids read as text
     class Hits:
@@ -299,6 +311,7 @@ PROPERTY_METRICS = ["ndcg@1", "ndcg@3", "ndcg@10", "recall@2", "recall@10", "map
 PROPERTY_METRICS += ["mrr@1", "mrr@5"]
 
 
+@pytest.mark.spec("R-EVAL-2", "R-EVAL-3", "R-EVAL-4", "R-EVAL-5", "R-EVAL-6", "R-EVAL-7")
 @given(run_and_qrels())
 def test_property_agrees_with_pytrec_eval(data: tuple[dict, dict]) -> None:
     # R-EVAL-2 R-EVAL-3 R-EVAL-4 R-EVAL-5 R-EVAL-6 R-EVAL-7
@@ -311,6 +324,7 @@ def test_property_agrees_with_pytrec_eval(data: tuple[dict, dict]) -> None:
             assert ours[q][m] == pytest.approx(ref[q][m], abs=1e-9), (q, m)
 
 
+@pytest.mark.spec("R-EVAL-1", "R-EVAL-2")
 @given(run_and_qrels(), st.randoms(use_true_random=False))
 def test_property_bounds_and_order_invariance(data: tuple[dict, dict], rnd: random.Random) -> None:
     # R-EVAL-1 R-EVAL-2: values in [0, 1]; the order and form a ranking is given in do not matter
@@ -325,6 +339,7 @@ def test_property_bounds_and_order_invariance(data: tuple[dict, dict], rnd: rand
     assert evaluate(shuffled, qrels, PROPERTY_METRICS, per_query=True) == values
 
 
+@pytest.mark.spec("R-EVAL-4", "R-EVAL-5", "R-EVAL-6", "R-EVAL-7")
 @given(run_and_qrels())
 def test_property_perfect_ranking_scores_one(data: tuple[dict, dict]) -> None:
     # R-EVAL-4..7: relevant documents ranked by relevance give 1 (when the query has any)
@@ -337,6 +352,7 @@ def test_property_perfect_ranking_scores_one(data: tuple[dict, dict]) -> None:
         assert v["recall@20"] == v["map@20"] == v["mrr@1"] == expected
 
 
+@pytest.mark.spec("R-EVAL-8")
 @given(run_and_qrels())
 def test_property_missing_zero_scales_the_mean(data: tuple[dict, dict]) -> None:
     # R-EVAL-8: dropping queries from the run lowers the "zero" mean by the share dropped
@@ -347,6 +363,7 @@ def test_property_missing_zero_scales_the_mean(data: tuple[dict, dict]) -> None:
     assert zero == pytest.approx(skip * len(kept) / len(qrels))
 
 
+@pytest.mark.spec("R-EVAL-10")
 @given(
     st.dictionaries(
         st.text("abcé1", min_size=1, max_size=4),
@@ -372,6 +389,7 @@ def test_property_run_file_round_trip(run: dict) -> None:
 # ----------------------------------------------------------------------------- errors
 
 
+@pytest.mark.spec("R-EVAL-1", "R-EVAL-2")
 @pytest.mark.parametrize(
     ("run", "qrels", "match"),
     [
@@ -396,6 +414,7 @@ def test_bad_inputs(run: object, qrels: object, match: str) -> None:
         evaluate(run, qrels)
 
 
+@pytest.mark.spec("R-EVAL-9")
 @pytest.mark.parametrize("metric", ["ndcg", "ndcg@0", "ndcg@-1", "foo@10", "ndcg@1.5", "NDCG@10"])
 def test_bad_metric_names(metric: str) -> None:
     # R-EVAL-9
@@ -403,6 +422,7 @@ def test_bad_metric_names(metric: str) -> None:
         evaluate({"q": {"d": 1.0}}, {"q": {"d": 1}}, [metric])
 
 
+@pytest.mark.spec("R-EVAL-9")
 @pytest.mark.parametrize("k", [0, -3, 2.0, True, "10"])
 def test_bad_cutoffs(k: object) -> None:
     # R-EVAL-9
@@ -411,6 +431,7 @@ def test_bad_cutoffs(k: object) -> None:
             fn({"q": {"d": 1.0}}, {"q": {"d": 1}}, k)
 
 
+@pytest.mark.spec("R-EVAL-10")
 def test_write_run_rejects_whitespace(tmp_path: Path) -> None:
     # R-EVAL-10
     with pytest.raises(InputError, match="R-EVAL-10: document id"):
@@ -420,6 +441,7 @@ def test_write_run_rejects_whitespace(tmp_path: Path) -> None:
     assert not list(tmp_path.iterdir())  # nothing half-written
 
 
+@pytest.mark.spec("R-EVAL-12")
 @pytest.mark.parametrize(
     ("text", "line", "what"),
     [
@@ -440,6 +462,7 @@ def test_malformed_run_files(tmp_path: Path, text: str, line: int, what: str) ->
     assert what in str(err.value)
 
 
+@pytest.mark.spec("R-EVAL-11", "R-EVAL-12")
 @pytest.mark.parametrize(
     ("text", "line", "what"),
     [
@@ -460,6 +483,7 @@ def test_malformed_qrels_files(tmp_path: Path, text: str, line: int, what: str) 
     assert what in str(err.value)
 
 
+@pytest.mark.spec("R-EVAL-11", "R-EVAL-12")
 def test_qrels_duplicates_and_non_utf8(tmp_path: Path) -> None:
     # R-EVAL-11: the same judgment twice is fine; R-EVAL-12: bytes that are not UTF-8
     path = tmp_path / "qrels.txt"

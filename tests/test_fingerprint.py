@@ -41,6 +41,7 @@ def _build(index: Path, model: Path, docs=DOCS) -> Retriever:
     return Retriever.build(index, model, docs, backend="numpy", commit_every=2)
 
 
+@pytest.mark.spec("R-RET-9")
 def test_the_fingerprint_covers_the_files_the_encoder_reads(tmp_path: Path) -> None:
     """R-RET-9: the files of a PyLate folder, hashed as specified, in chunks; a copy elsewhere
     has the same fingerprint, one changed byte of a projection's weights another."""
@@ -65,6 +66,7 @@ def test_the_fingerprint_covers_the_files_the_encoder_reads(tmp_path: Path) -> N
     assert fingerprint(read_folder(copy)) != fingerprint(folder)
 
 
+@pytest.mark.spec("R-RET-9")
 def test_the_fingerprint_is_streamed(monkeypatch: pytest.MonkeyPatch) -> None:
     """R-RET-9: a weights file is read in chunks, never whole: with 64-byte chunks the hash is
     the same."""
@@ -73,6 +75,7 @@ def test_the_fingerprint_is_streamed(monkeypatch: pytest.MonkeyPatch) -> None:
     assert fingerprint(read_folder(MODEL)) == whole
 
 
+@pytest.mark.spec("R-RET-2", "R-RET-9")
 def test_an_index_whose_model_moved_opens_with_model_dir(tmp_path: Path) -> None:
     """R-RET-9, R-RET-2: the record holds the fingerprint; with the folder moved, `open` alone
     fails, `open(model_dir=NEW)` gives the same hits; a changed weight is refused, naming both
@@ -101,6 +104,7 @@ def test_an_index_whose_model_moved_opens_with_model_dir(tmp_path: Path) -> None
         Retriever.open(tmp_path / "i", model_dir=tmp_path / "absent", backend="numpy")
 
 
+@pytest.mark.spec("R-RET-3", "R-RET-9")
 def test_a_changed_model_under_the_same_path_is_refused_at_a_resumed_build(
     tmp_path: Path,
 ) -> None:
@@ -134,6 +138,7 @@ def _old_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, model: Path) -> 
     return tmp_path / "old"
 
 
+@pytest.mark.spec("R-RET-3", "R-RET-9")
 def test_an_index_built_before_fingerprints_keeps_working(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

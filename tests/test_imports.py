@@ -56,6 +56,7 @@ def test_unknown_attribute_is_an_attribute_error() -> None:
         _ = lateint_ref.nope  # type: ignore[attr-defined]
 
 
+@pytest.mark.spec("R-CLI-1")
 def test_help_loads_no_command() -> None:
     """R-CLI-1: ``lateint --help`` and ``lateint search --help`` load no command module."""
     modules = modules_after(

@@ -127,6 +127,7 @@ def _same_hits(a: list, b: list) -> None:
 # ----------------------------------------------------------------------------- search
 
 
+@pytest.mark.spec("R-ISEARCH-2", "R-ISEARCH-5", "R-QUANT-4", "R-SEARCH-1")
 @builds
 @given(collections(), st.sampled_from([1, 2, 4]), st.integers(0, 2**32 - 1), st.integers(1, 50))
 def test_exhaustive_search_is_maxsim_over_decoded(
@@ -154,6 +155,7 @@ def test_exhaustive_search_is_maxsim_over_decoded(
             _same_hits(probed, hits)
 
 
+@pytest.mark.spec("R-ISEARCH-1")
 @builds
 @given(
     collections(),
@@ -179,6 +181,7 @@ def test_search_follows_the_pipeline(
             np.testing.assert_array_equal(h.scores.view(np.uint32), scores.view(np.uint32))
 
 
+@pytest.mark.spec("R-ISEARCH-3")
 @builds
 @given(collections(max_docs=12), st.integers(0, 2**32 - 1))
 def test_default_search_parameters(documents: list[np.ndarray], seed: int) -> None:
@@ -204,6 +207,7 @@ def test_default_search_parameters(documents: list[np.ndarray], seed: int) -> No
             assert len(hit.ids) == min(k, len(index))
 
 
+@pytest.mark.spec("R-ISEARCH-4", "R-MAXSIM-2", "R-MAXSIM-13")
 @builds
 @given(collections(max_docs=20), st.integers(0, 2**32 - 1), st.booleans())
 def test_batched_queries_and_threads(documents: list[np.ndarray], seed: int, ex: bool) -> None:
@@ -297,6 +301,19 @@ def _check_codec(index: Index, documents: list[np.ndarray], sample_rows: list[in
     np.testing.assert_array_equal(bounds[:, 1], r_all.max(axis=0))
 
 
+@pytest.mark.spec(
+    "R-INDEX-5",
+    "R-ISEARCH-5",
+    "R-KMEANS-2",
+    "R-KMEANS-4",
+    "R-QUANT-2",
+    "R-QUANT-3",
+    "R-QUANT-4",
+    "R-QUANT-5",
+    "R-QUANT-6",
+    "R-QUANT-7",
+    "R-QUANT-8",
+)
 @builds
 @given(collections(), st.sampled_from([1, 2, 4]), st.integers(0, 2**64 - 1))
 def test_codes_and_decoding_follow_the_spec(
@@ -319,6 +336,7 @@ def _along_loss(x: np.ndarray, v: np.ndarray, eta: float) -> np.ndarray:
     return (e * e).sum(1) + (eta - 1) * (e * x).sum(1) ** 2 / (x * x).sum(1)
 
 
+@pytest.mark.spec("R-QUANT-7", "R-QUANT-8")
 @pytest.mark.parametrize("nbits", [1, 2, 4])
 def test_coding_along_the_token_lowers_its_objective(tmp_path: Path, nbits: int) -> None:
     """R-QUANT-8: against R-QUANT-7's nearest rows, the stored codes change some bytes, lower the
@@ -364,6 +382,21 @@ def test_coding_along_the_token_lowers_its_objective(tmp_path: Path, nbits: int)
     )
 
 
+@pytest.mark.spec(
+    "R-INDEX-5",
+    "R-ISEARCH-5",
+    "R-KMEANS-1",
+    "R-KMEANS-2",
+    "R-KMEANS-3",
+    "R-KMEANS-4",
+    "R-QUANT-2",
+    "R-QUANT-3",
+    "R-QUANT-4",
+    "R-QUANT-5",
+    "R-QUANT-6",
+    "R-QUANT-7",
+    "R-QUANT-8",
+)
 @builds
 @given(collections(max_docs=30), st.integers(0, 2**64 - 1), st.data())
 def test_sample_and_kmeans_follow_the_spec(
@@ -386,6 +419,7 @@ def test_sample_and_kmeans_follow_the_spec(
         _check_codec(index, documents, sample_positions(n_tokens, s, seed))
 
 
+@pytest.mark.spec("R-KMEANS-1")
 @pytest.mark.parametrize(
     "n_tokens", [1, 2, 3, 4, 5, 15, 16, 17, 63, 64, 65, 100, 255, 256, 257, 1023, 1024, 1025]
 )
@@ -401,6 +435,7 @@ def test_default_number_of_centroids(n_tokens: int) -> None:
             assert index.n_centroids == want[n_tokens]
 
 
+@pytest.mark.spec("R-KMEANS-5")
 @builds
 @given(collections(max_docs=25), st.integers(0, 2**64 - 1))
 def test_files_identical_whatever_the_thread_count(documents: list[np.ndarray], seed: int) -> None:
@@ -415,6 +450,7 @@ def test_files_identical_whatever_the_thread_count(documents: list[np.ndarray], 
     assert contents[2] == contents[0]
 
 
+@pytest.mark.spec("R-KMEANS-2", "R-KMEANS-5")
 def test_seed_changes_the_centroids_and_only_the_seed_matters() -> None:
     """R-KMEANS-2, R-KMEANS-5: another seed draws another sample (so other centroids); the same
     seed again gives the same files."""
@@ -450,6 +486,21 @@ def _edge_cases() -> list[tuple[str, list[np.ndarray], dict]]:
     ]
 
 
+@pytest.mark.spec(
+    "R-INDEX-5",
+    "R-ISEARCH-5",
+    "R-KMEANS-1",
+    "R-KMEANS-2",
+    "R-KMEANS-3",
+    "R-KMEANS-4",
+    "R-QUANT-2",
+    "R-QUANT-3",
+    "R-QUANT-4",
+    "R-QUANT-5",
+    "R-QUANT-6",
+    "R-QUANT-7",
+    "R-QUANT-8",
+)
 @pytest.mark.parametrize(
     ("documents", "kwargs"), [c[1:] for c in _edge_cases()], ids=[c[0] for c in _edge_cases()]
 )
@@ -484,6 +535,7 @@ def test_edge_collections(documents: object, kwargs: dict) -> None:
 DOCS = _collection(11, 8, [3, 5, 2, 4, 6, 1], "normal")  # 21 tokens: default K = 16
 
 
+@pytest.mark.spec("R-KMEANS-1", "R-KMEANS-2", "R-MAXSIM-13", "R-QUANT-1")
 @pytest.mark.parametrize(
     ("kwargs", "req"),
     [
@@ -528,6 +580,9 @@ def test_bad_build_arguments(kwargs: dict, req: str, tmp_path: Path) -> None:
     assert not path.exists() or not any(path.iterdir())
 
 
+@pytest.mark.spec(
+    "R-MAXSIM-4", "R-MAXSIM-5", "R-MAXSIM-6", "R-MAXSIM-7", "R-MAXSIM-8", "R-MAXSIM-9"
+)
 @pytest.mark.parametrize(
     ("documents", "req"),
     [
@@ -547,12 +602,14 @@ def test_bad_documents(documents: object, req: str, tmp_path: Path) -> None:
         Index.create(tmp_path / "index", documents)
 
 
+@pytest.mark.spec("R-KMEANS-1")
 def test_empty_collection_is_rejected(tmp_path: Path) -> None:
     """Section 1 and R-KMEANS-1: an index needs at least one token (K >= 1)."""
     with pytest.raises(InputError):
         Index.create(tmp_path / "index", [])
 
 
+@pytest.mark.spec("R-MAXSIM-5")
 def test_float16_documents_are_widened_exactly() -> None:
     """R-MAXSIM-5: float16 documents index as their exact float32 values."""
     half = [d.astype(np.float16) for d in DOCS]
@@ -565,6 +622,7 @@ def test_float16_documents_are_widened_exactly() -> None:
 # ----------------------------------------------------------------------------- ids
 
 
+@pytest.mark.spec("R-INDEX-5")
 @pytest.mark.parametrize(
     "ids",
     [
@@ -593,6 +651,7 @@ def test_ids_round_trip(ids: list, tmp_path: Path) -> None:
     _same_hits(again.search(q, k=3, nprobe=2, rescore=4), index.search(q, k=3, nprobe=2, rescore=4))
 
 
+@pytest.mark.spec("R-INDEX-5")
 def test_numpy_integer_ids_are_ints(tmp_path: Path) -> None:
     """R-INDEX-5: ids given as NumPy integers come back as Python ints."""
     index = Index.create(tmp_path / "index", DOCS, list(np.arange(100, 106, dtype=np.int64)))
@@ -600,6 +659,7 @@ def test_numpy_integer_ids_are_ints(tmp_path: Path) -> None:
     assert all(type(i) is int for i in index.ids)
 
 
+@pytest.mark.spec("R-INDEX-5")
 @pytest.mark.parametrize(
     "ids",
     [
@@ -640,6 +700,7 @@ def test_bad_ids(ids: list, tmp_path: Path) -> None:
 # ----------------------------------------------------------------------------- create, open
 
 
+@pytest.mark.spec("R-INDEX-6")
 def test_create_refuses_a_non_empty_path(tmp_path: Path) -> None:
     """R-INDEX-6: an existing index, a directory with a user's file, or a file at the path are
     refused with InputError, and left byte for byte as they were."""
@@ -665,6 +726,7 @@ def test_create_refuses_a_non_empty_path(tmp_path: Path) -> None:
     assert file.read_bytes() == b"data"
 
 
+@pytest.mark.spec("R-INDEX-6")
 def test_create_accepts_an_empty_directory_and_str_paths(tmp_path: Path) -> None:
     """R-INDEX-6: an existing empty directory is accepted; so is a str path."""
     path = tmp_path / "empty"
@@ -676,6 +738,7 @@ def test_create_accepts_an_empty_directory_and_str_paths(tmp_path: Path) -> None
     assert not [f for f in path.iterdir() if f.name.endswith(".tmp")]  # R-INDEX-6: renamed
 
 
+@pytest.mark.spec("R-INDEX-6")
 def test_stray_files_are_ignored(tmp_path: Path) -> None:
     """Section 4, R-INDEX-6: files the manifest does not name (a crash's ``*.tmp``, a user's
     notes) change nothing on open."""
@@ -702,6 +765,7 @@ def test_missing_path(tmp_path: Path) -> None:
         Index.open(tmp_path / "nope")
 
 
+@pytest.mark.spec("R-INDEX-4")
 def test_metadata_round_trip(tmp_path: Path) -> None:
     """R-INDEX-4: metadata is the caller's JSON, ``{}`` by default."""
     meta = {"model": "lightonai/GTE-ModernColBERT-v1", "dims": [1, 2.5], "ü": None, "t": True}
@@ -717,6 +781,7 @@ def test_metadata_round_trip(tmp_path: Path) -> None:
         Index.create(tmp_path / "d", DOCS, metadata={"x": float("nan")})  # not JSON
 
 
+@pytest.mark.spec("R-INDEX-3", "R-INDEX-6", "R-INDEX-7")
 @builds
 @given(collections(max_docs=30), st.sampled_from([1, 2, 4]))
 def test_stats(documents: list[np.ndarray], nbits: int) -> None:
@@ -751,6 +816,15 @@ def small_index(tmp_path_factory: pytest.TempPathFactory) -> Index:
 Q8 = np.random.default_rng(3).standard_normal((3, 8)).astype(np.float32)
 
 
+@pytest.mark.spec(
+    "R-ISEARCH-4",
+    "R-MAXSIM-2",
+    "R-MAXSIM-5",
+    "R-MAXSIM-6",
+    "R-MAXSIM-7",
+    "R-MAXSIM-8",
+    "R-MAXSIM-9",
+)
 @pytest.mark.parametrize(
     ("queries", "req"),
     [
@@ -779,6 +853,7 @@ def test_bad_queries(small_index: Index, queries: object, req: str) -> None:
             small_index.search(queries, **kw)
 
 
+@pytest.mark.spec("R-ISEARCH-3", "R-MAXSIM-13", "R-SEARCH-2")
 @pytest.mark.parametrize(
     ("kwargs", "req"),
     [
@@ -812,6 +887,7 @@ def test_bad_search_arguments(small_index: Index, kwargs: dict, req: str) -> Non
         small_index.search(Q8, **kwargs)
 
 
+@pytest.mark.spec("R-ISEARCH-3")
 def test_budgets_never_below_k(tmp_path: Path) -> None:
     """R-ISEARCH-3: candidates or rescore below k are raised to k, and a k at or above the live
     documents returns each of them (deleted ones excluded, an allow-list honoured), as the
@@ -839,6 +915,7 @@ def test_budgets_never_below_k(tmp_path: Path) -> None:
     assert sorted(h.ids) == sorted(allow)
 
 
+@pytest.mark.spec("R-ISEARCH-3")
 def test_search_argument_limits(small_index: Index) -> None:
     """R-ISEARCH-3: the extreme valid values work: nprobe = 1 and K, rescore = 1, huge k."""
     n = len(small_index)
@@ -850,6 +927,7 @@ def test_search_argument_limits(small_index: Index) -> None:
     assert len(h.ids) == 3  # rescore below k is raised to k
 
 
+@pytest.mark.spec("R-ISEARCH-5")
 def test_decode_and_codes_reject_bad_positions(small_index: Index) -> None:
     """R-ISEARCH-5: positions are document numbers 0..n_docs-1."""
     n = len(small_index)

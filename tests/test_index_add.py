@@ -28,6 +28,7 @@ def _files(path) -> dict[str, bytes]:
     return {f.name: f.read_bytes() for f in path.iterdir() if f.name != "LOCK"}
 
 
+@pytest.mark.spec("R-INDEX-7", "R-ISEARCH-2")
 @settings(max_examples=10, deadline=None)
 @given(st.integers(0, 2**32 - 1), st.integers(1, 12), st.integers(1, 12), st.integers(1, 9))
 def test_added_segments_search_as_one_collection(
@@ -67,6 +68,7 @@ def test_added_segments_search_as_one_collection(
         np.testing.assert_array_equal(a.scores, b.scores)
 
 
+@pytest.mark.spec("R-INDEX-7", "R-KMEANS-4", "R-QUANT-8")
 def test_added_tokens_use_the_existing_codec(tmp_path) -> None:
     """R-INDEX-7, R-KMEANS-4, R-QUANT-8: an added document's centroid ids are its tokens' nearest
     existing centroids, its codes the existing table's (R-QUANT-8 from the nearest rows), and its
@@ -91,6 +93,7 @@ def test_added_tokens_use_the_existing_codec(tmp_path) -> None:
     )
 
 
+@pytest.mark.spec("R-INDEX-5", "R-INDEX-7")
 @pytest.mark.parametrize(
     ("ids", "rule"),
     [
@@ -113,6 +116,7 @@ def test_bad_additions_change_nothing(tmp_path, ids: list, rule: str) -> None:
     assert len(Index.open(path)) == 4
 
 
+@pytest.mark.spec("R-INDEX-7", "R-MAXSIM-7")
 def test_addition_of_another_dimension_is_refused(tmp_path) -> None:
     """R-INDEX-7, R-MAXSIM-7: added documents must have the index's dimension."""
     index = Index.create(tmp_path / "i", _docs(1, 4, dim=8))
@@ -120,6 +124,7 @@ def test_addition_of_another_dimension_is_refused(tmp_path) -> None:
         index.add(_docs(2, 1, dim=6))
 
 
+@pytest.mark.spec("R-INDEX-6", "R-INDEX-14")
 def test_second_writer_is_refused(tmp_path) -> None:
     """R-INDEX-6, R-INDEX-14: while another writer holds the index's LOCK, an addition raises
     IndexLockedError at once."""

@@ -70,6 +70,7 @@ def _child(script: str, *args: str) -> subprocess.Popen[str]:
     )
 
 
+@pytest.mark.spec("R-INDEX-13")
 @pytest.mark.parametrize("trial", range(CRASH_TRIALS))
 def test_killed_first_commit_leaves_a_folder_to_create_into(tmp_path: Path, trial: int) -> None:
     """R-INDEX-13: a child killed at a random point of Index.create leaves a folder that is
@@ -97,6 +98,7 @@ def test_killed_first_commit_leaves_a_folder_to_create_into(tmp_path: Path, tria
     ]
 
 
+@pytest.mark.spec("R-INDEX-6", "R-INDEX-13")
 def test_folder_with_foreign_files_is_still_refused(tmp_path: Path) -> None:
     """R-INDEX-13, R-INDEX-6: leftovers of a first commit are removed, but a folder holding any
     other file is refused and left as it was."""
@@ -113,6 +115,7 @@ def test_folder_with_foreign_files_is_still_refused(tmp_path: Path) -> None:
     assert sorted(p.name for p in (tmp_path / "b").iterdir()) == ["LOCK", "notes.txt"]
 
 
+@pytest.mark.spec("R-INDEX-6", "R-INDEX-10", "R-INDEX-11", "R-INDEX-12")
 @pytest.mark.parametrize("trial", range(CRASH_TRIALS))
 def test_killed_changes_leave_the_last_commit(tmp_path: Path, trial: int) -> None:
     """R-INDEX-6, R-INDEX-10, R-INDEX-11, R-INDEX-12: a child deleting, upserting, adding and
@@ -153,6 +156,7 @@ def test_killed_changes_leave_the_last_commit(tmp_path: Path, trial: int) -> Non
     assert index.delete([index.live_ids[0]]).n_live == index.n_live - 1
 
 
+@pytest.mark.spec("R-INDEX-12")
 def test_readers_open_while_a_writer_deletes_and_compacts(tmp_path: Path) -> None:
     """R-INDEX-12: while another process deletes, upserts and compacts (removing the files its
     commits no longer name), every Index.open succeeds, on the commit it found or a newer one,

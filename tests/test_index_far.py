@@ -77,6 +77,7 @@ def original() -> list[np.ndarray]:
     return _collection(1, 200)
 
 
+@pytest.mark.spec("R-INDEX-5", "R-INDEX-18", "R-KMEANS-4")
 def test_far_counts_follow_the_spec(tmp_path: Path, original: list[np.ndarray]) -> None:
     """R-INDEX-18, R-INDEX-5: the codec's threshold is the sample's squared residual norm of rank
     floor(S * 99 / 100); each segment (create's and add's) counts the tokens beyond it with the
@@ -121,6 +122,7 @@ def test_far_counts_follow_the_spec(tmp_path: Path, original: list[np.ndarray]) 
     assert stats["far_threshold"] == math.sqrt(tau2)  # add keeps the codec
 
 
+@pytest.mark.spec("R-INDEX-18")
 def test_drifted_additions_show_a_high_far_share(
     tmp_path: Path, original: list[np.ndarray]
 ) -> None:
@@ -138,6 +140,7 @@ def test_drifted_additions_show_a_high_far_share(
     assert drifted.stats()["far_share"] > 3 * shares[0]
 
 
+@pytest.mark.spec("R-INDEX-18", "R-KMEANS-5")
 def test_far_counts_are_deterministic(tmp_path: Path, original: list[np.ndarray]) -> None:
     """R-INDEX-18, R-KMEANS-5: the same vectors added again count the same far tokens, and the
     files (far counts included) do not depend on the thread count."""
@@ -154,6 +157,7 @@ def test_far_counts_are_deterministic(tmp_path: Path, original: list[np.ndarray]
     assert trees[0] == trees[1]
 
 
+@pytest.mark.spec("R-INDEX-12", "R-INDEX-18", "R-KMEANS-4")
 def test_compaction_copies_the_live_documents_far_counts(
     tmp_path: Path, original: list[np.ndarray]
 ) -> None:
@@ -206,6 +210,7 @@ def _as_version(path: Path, version: int) -> None:
     (path / "MANIFEST").write_bytes(build(man))
 
 
+@pytest.mark.spec("R-INDEX-1", "R-INDEX-4", "R-INDEX-7", "R-INDEX-18", "R-QUANT-4")
 def test_version_1_indexes_are_read_and_report_no_far_figures(
     tmp_path: Path, original: list[np.ndarray]
 ) -> None:
@@ -238,6 +243,7 @@ def test_version_1_indexes_are_read_and_report_no_far_figures(
     assert struct.unpack_from("<I", (path / "codec-1.lti").read_bytes(), 12)[0] == 1
 
 
+@pytest.mark.spec("R-INDEX-4", "R-QUANT-4", "R-QUANT-6")
 def test_version_2_indexes_keep_their_codes_and_a_refit_writes_version_3(
     tmp_path: Path, original: list[np.ndarray]
 ) -> None:
@@ -269,6 +275,7 @@ def test_version_2_indexes_keep_their_codes_and_a_refit_writes_version_3(
             assert parse((path / name).read_bytes()).version == 4
 
 
+@pytest.mark.spec("R-INDEX-4", "R-QUANT-7", "R-QUANT-8")
 def test_version_3_indexes_code_added_documents_by_nearest_rows(
     tmp_path: Path, original: list[np.ndarray]
 ) -> None:

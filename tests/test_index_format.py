@@ -254,6 +254,17 @@ def _unpack_codes(raw: np.ndarray, dim: int, nbits: int) -> np.ndarray:
     return (bits.reshape(len(raw), dim, nbits) * weights).sum(axis=2).astype(np.uint8)
 
 
+@pytest.mark.spec(
+    "R-INDEX-1",
+    "R-INDEX-3",
+    "R-INDEX-4",
+    "R-INDEX-5",
+    "R-INDEX-7",
+    "R-INDEX-18",
+    "R-KMEANS-1",
+    "R-QUANT-6",
+    "R-QUANT-8",
+)
 @settings(max_examples=max(10, settings().max_examples // 2))  # one index built per example
 @given(
     st.integers(0, 2**32 - 1),
@@ -272,6 +283,7 @@ def test_files_follow_the_layout(
     _check_layout(_docs(seed, dim, lens), nbits, id_kind, build_seed)
 
 
+@pytest.mark.spec("R-INDEX-4", "R-INDEX-18", "R-KMEANS-1", "R-QUANT-6", "R-QUANT-8")
 def test_files_follow_the_layout_above_the_sample_floor() -> None:
     """R-KMEANS-1 in the files: above 4096 sample tokens ``S = 32 K`` (here 40,000 tokens, K =
     1024, S = 32,768 < n_tokens), not a floor of 4096 or another multiple of K."""
@@ -402,6 +414,7 @@ def _resolve(files: dict[str, bytes], which: str) -> str:
     return {"MANIFEST": "MANIFEST", "codec": codec_name, "segment": segment_name}[which]
 
 
+@pytest.mark.spec("R-INDEX-1", "R-INDEX-2", "R-INDEX-3")
 @pytest.mark.parametrize(("kind", "which"), FILE_CASES)
 def test_every_truncation_is_rejected(pristine: dict, kind: str, which: str) -> None:
     """R-INDEX-1, R-INDEX-2, R-INDEX-3: a file cut at any length (0 included) fails on open with
@@ -422,6 +435,7 @@ def test_every_truncation_is_rejected(pristine: dict, kind: str, which: str) -> 
         Index.open(path)  # the control: the restored file opens
 
 
+@pytest.mark.spec("R-INDEX-1", "R-INDEX-2")
 @pytest.mark.parametrize(("kind", "which"), FILE_CASES)
 def test_every_byte_flip_is_rejected(pristine: dict, kind: str, which: str) -> None:
     """R-INDEX-1, R-INDEX-2: every byte of every file is covered by a CRC or the zero-padding
@@ -440,6 +454,7 @@ def test_every_byte_flip_is_rejected(pristine: dict, kind: str, which: str) -> N
         Index.open(path)  # the control: the restored file opens
 
 
+@pytest.mark.spec("R-INDEX-2")
 @given(st.data())
 def test_random_corruption_is_rejected(data: st.DataObject) -> None:
     """R-INDEX-2: several flipped bytes, then possibly a cut, in any file: IndexFormatError on
@@ -458,6 +473,7 @@ def test_random_corruption_is_rejected(data: st.DataObject) -> None:
             Index.open(path)
 
 
+@pytest.mark.spec("R-INDEX-3")
 @pytest.mark.parametrize("which", ["MANIFEST", "codec", "segment"])
 def test_missing_or_replaced_files(pristine: dict, which: str) -> None:
     """R-INDEX-3: every named file must exist with its length and header CRC; a missing MANIFEST
@@ -691,6 +707,7 @@ SEGMENT_CASES = {
 }
 
 
+@pytest.mark.spec("R-INDEX-2", "R-INDEX-5", "R-INDEX-7")
 @pytest.mark.parametrize("case", sorted(SEGMENT_CASES))
 def test_inconsistent_segment_is_rejected(pristine: dict, case: str) -> None:
     """R-INDEX-5, R-INDEX-2, R-INDEX-7: a segment with valid CRCs but content that breaks a rule
@@ -742,6 +759,7 @@ CODEC_CASES = {
 }
 
 
+@pytest.mark.spec("R-INDEX-2", "R-INDEX-4", "R-INDEX-7")
 @pytest.mark.parametrize("case", sorted(CODEC_CASES))
 def test_inconsistent_codec_is_rejected(pristine: dict, case: str) -> None:
     """R-INDEX-4, R-INDEX-2, R-INDEX-7: every float finite, cutoffs non-decreasing, metadata
@@ -801,6 +819,7 @@ MANIFEST_CASES = {
 }
 
 
+@pytest.mark.spec("R-INDEX-3", "R-INDEX-7")
 @pytest.mark.parametrize("case", sorted(MANIFEST_CASES))
 def test_inconsistent_manifest_is_rejected(pristine: dict, case: str) -> None:
     """R-INDEX-3, R-INDEX-7: one codec first, then segments; known roles; zero fields; safe
@@ -844,6 +863,7 @@ RAW_CASES = {
 }
 
 
+@pytest.mark.spec("R-INDEX-1", "R-INDEX-2")
 @pytest.mark.parametrize("which", ["MANIFEST", "codec", "segment"])
 @pytest.mark.parametrize("case", sorted(RAW_CASES))
 def test_bad_container_is_rejected(pristine: dict, case: str, which: str) -> None:
@@ -865,6 +885,7 @@ def test_bad_container_is_rejected(pristine: dict, case: str, which: str) -> Non
         rejected(path, name)
 
 
+@pytest.mark.spec("R-INDEX-5")
 def test_segment_names_another_codec(pristine: dict) -> None:
     """R-INDEX-5: the segment's codec CRC field must be the codec's header CRC."""
     files = pristine["int"]
@@ -874,6 +895,7 @@ def test_segment_names_another_codec(pristine: dict) -> None:
         rejected(path, segment_name)
 
 
+@pytest.mark.spec("R-INDEX-6")
 def test_mixed_files_of_two_indexes_are_rejected(pristine: dict) -> None:
     """R-INDEX-6: a reader sees a whole index: the files of two indexes mixed (codec of one,
     segment of the other) are rejected even with every length and CRC in the manifest right."""
@@ -885,6 +907,7 @@ def test_mixed_files_of_two_indexes_are_rejected(pristine: dict) -> None:
         rejected(path, segment_name, codec_name)
 
 
+@pytest.mark.spec("R-INDEX-6")
 def test_open_does_not_write(pristine: dict) -> None:
     """R-INDEX-6: opening and searching leave the files as they were."""
     with copy_of(pristine["int"]) as path:
@@ -894,6 +917,7 @@ def test_open_does_not_write(pristine: dict) -> None:
         assert index_files(path) == pristine["int"]
 
 
+@pytest.mark.spec("R-INDEX-3")
 def test_copied_index_opens_elsewhere(pristine: dict, tmp_path: Path) -> None:
     """R-INDEX-3: names are relative; a copied directory is the same index."""
     with copy_of(pristine["str"]) as path:

@@ -47,6 +47,7 @@ def index(tmp_path) -> Index:
     return first.add(_docs(2, 10), ids=[f"e{i}" for i in range(10)])
 
 
+@pytest.mark.spec("R-INDEX-9", "R-INDEX-10", "R-ISEARCH-6")
 def test_deleted_documents_are_never_returned(index: Index) -> None:
     """R-INDEX-10, R-ISEARCH-6, R-INDEX-9: after a delete, no search (default, exhaustive, any
     nprobe) returns a deleted document; exhaustive results are exact MaxSim over the live ones;
@@ -76,6 +77,7 @@ def test_deleted_documents_are_never_returned(index: Index) -> None:
     _same(Index.open(again.path).search(q, k=10, exhaustive=True), _exact(again, q, 10))
 
 
+@pytest.mark.spec("R-INDEX-5", "R-INDEX-10")
 def test_unknown_ids_are_refused_before_any_change(index: Index) -> None:
     """R-INDEX-10: an id no live document has (never added, or already deleted) raises
     InputError naming it, and nothing is committed; ids of the other kind are R-INDEX-5."""
@@ -92,6 +94,7 @@ def test_unknown_ids_are_refused_before_any_change(index: Index) -> None:
     assert index.delete([]).generation == index.generation  # nothing to commit
 
 
+@pytest.mark.spec("R-INDEX-5", "R-INDEX-11")
 def test_upsert_replaces_in_one_commit(index: Index) -> None:
     """R-INDEX-11: adding an id of a live document is refused unless upsert=True, which deletes
     the old document and adds the new one in one commit; a deleted id may be added again."""
@@ -114,6 +117,7 @@ def test_upsert_replaces_in_one_commit(index: Index) -> None:
         index.add(new, ids=["x", "y"], upsert=1)
 
 
+@pytest.mark.spec("R-INDEX-12")
 def test_compaction_keeps_results_and_ids(index: Index, tmp_path) -> None:
     """R-INDEX-12: compaction merges the live documents into one segment with the same codec:
     exhaustive results identical, ids kept, tombstones gone, old files removed; an index opened
@@ -143,6 +147,7 @@ def test_compaction_keeps_results_and_ids(index: Index, tmp_path) -> None:
         everything.compact()
 
 
+@pytest.mark.spec("R-ISEARCH-7")
 def test_allow_list_is_exact_over_the_allowed_documents(index: Index) -> None:
     """R-ISEARCH-7: with an allow-list, results hold only allowed live documents; a short list
     (at most rescore documents) or exhaustive mode gives exact MaxSim over them; a long list in
@@ -166,6 +171,7 @@ def test_allow_list_is_exact_over_the_allowed_documents(index: Index) -> None:
         index.search(q, k=3, allow="d1")
 
 
+@pytest.mark.spec("R-INDEX-2", "R-INDEX-9")
 def test_tombstones_file_is_validated(index: Index) -> None:
     """R-INDEX-9, R-INDEX-2: a tombstones file is checked as every file: a flipped byte or a
     truncation raises IndexFormatError, never a crash."""

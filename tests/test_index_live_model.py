@@ -10,12 +10,17 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+import pytest
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 import lateint_ref as li
 from lateint_ref import Index
+
+pytestmark = pytest.mark.spec(
+    "R-INDEX-10", "R-INDEX-11", "R-INDEX-12", "R-ISEARCH-2", "R-ISEARCH-6", "R-ISEARCH-7"
+)
 
 DIM = 4
 

@@ -59,6 +59,7 @@ def index(tmp_path: Path) -> Index:
     return Index.create(tmp_path / "i", _docs(0, 20), seed=1)
 
 
+@pytest.mark.spec("R-INDEX-13", "R-INDEX-14")
 def test_a_second_writer_raises_at_once(index: Index, tmp_path: Path) -> None:
     """R-INDEX-14: while another process holds LOCK, add, delete, compact and create (into a
     folder a killed first commit left) raise IndexLockedError naming the requirement and the
@@ -94,6 +95,7 @@ def test_a_second_writer_raises_at_once(index: Index, tmp_path: Path) -> None:
     assert len(Index.create(fresh, _docs(2, 4))) == 4  # R-INDEX-13: LOCK is a leftover
 
 
+@pytest.mark.spec("R-INDEX-14")
 def test_a_writer_with_a_timeout_waits_for_the_holder(index: Index) -> None:
     """R-INDEX-14: with lock_timeout, a writer polls the lock and commits once the holder has
     released it; a timeout too short raises IndexLockedError naming the time waited."""
@@ -116,6 +118,7 @@ def test_a_writer_with_a_timeout_waits_for_the_holder(index: Index) -> None:
         child.wait()
 
 
+@pytest.mark.spec("R-INDEX-14")
 def test_a_killed_holder_releases_the_lock(index: Index) -> None:
     """R-INDEX-14: the lock dies with its process: once a holder is killed by SIGKILL, a writer
     that does not wait commits."""
@@ -125,6 +128,7 @@ def test_a_killed_holder_releases_the_lock(index: Index) -> None:
     assert index.add(_docs(1, 2)).generation == index.generation + 1
 
 
+@pytest.mark.spec("R-INDEX-14")
 @pytest.mark.parametrize("bad", [-1, -0.5, float("nan"), float("inf"), True, "1", [1]])
 def test_a_bad_lock_timeout_is_an_input_error(index: Index, bad: object) -> None:
     """R-INDEX-14: lock_timeout is a finite number >= 0 or None; anything else raises InputError
@@ -136,6 +140,7 @@ def test_a_bad_lock_timeout_is_an_input_error(index: Index, bad: object) -> None
     assert Index.open(index.path).generation == index.generation
 
 
+@pytest.mark.spec("R-INDEX-14", "R-RET-1")
 def test_the_retriever_folder_lock_raises_the_same_error(tmp_path: Path) -> None:
     """R-INDEX-14: the retriever's writer lock on its folder (R-RET-1) raises IndexLockedError at
     once, waits with a timeout, and is released when its holder is killed."""

@@ -30,6 +30,7 @@ def _drifted_index(path: Path) -> tuple[Index, dict[int, np.ndarray]]:
     return index, docs
 
 
+@pytest.mark.spec("R-INDEX-12", "R-INDEX-15", "R-INDEX-18", "R-INDEX-19", "R-KMEANS-1")
 def test_refit_equals_a_fresh_create(tmp_path: Path) -> None:
     """R-INDEX-19, R-INDEX-18: after a drifted addition, a refit on the live embeddings commits
     generation g + 1 naming a new codec and one segment, byte for byte those of a fresh
@@ -71,6 +72,7 @@ def test_refit_equals_a_fresh_create(tmp_path: Path) -> None:
     assert Index.open(tmp_path / "i").stats() == after
 
 
+@pytest.mark.spec("R-INDEX-19", "R-KMEANS-1")
 def test_refit_parameters(tmp_path: Path) -> None:
     """R-INDEX-19: nbits, seed and kmeans_iters default to the codec's, n_centroids and sample to
     R-KMEANS-1's; given ones are used as create uses them."""
@@ -115,6 +117,7 @@ BAD = {
 }
 
 
+@pytest.mark.spec("R-INDEX-19", "R-KMEANS-1", "R-KMEANS-2", "R-MAXSIM-9", "R-QUANT-1")
 @pytest.mark.parametrize("case", sorted(BAD))
 def test_bad_refits_change_nothing(tmp_path: Path, case: str) -> None:
     """R-INDEX-19: a wrong number of documents, a wrong dim, documents or parameters without
@@ -128,6 +131,7 @@ def test_bad_refits_change_nothing(tmp_path: Path, case: str) -> None:
     assert _files(tmp_path / "i") == before
 
 
+@pytest.mark.spec("R-INDEX-19")
 def test_refit_of_an_index_with_no_live_document(tmp_path: Path) -> None:
     """R-INDEX-19: every document deleted: no documents can match, InputError, no change."""
     index = Index.create(tmp_path / "i", _collection(1, 5))
@@ -155,6 +159,7 @@ def _stop_at(n: int) -> Callable[[str, int, int], None]:
     return callback
 
 
+@pytest.mark.spec("R-INDEX-8", "R-INDEX-19")
 def test_a_stopped_refit_leaves_the_last_commit(tmp_path: Path) -> None:
     """R-INDEX-19, R-INDEX-8: a progress callback error at any of several reports of a refit is
     raised unchanged; the index stays at its last commit, byte for byte; a later refit then

@@ -26,6 +26,7 @@ def _queries(seed: int) -> np.ndarray:
     return np.random.default_rng(seed).standard_normal((3, 4, 8)).astype(np.float32)
 
 
+@pytest.mark.spec("R-INDEX-12", "R-INDEX-15")
 def test_refresh_moves_to_the_latest_commit(tmp_path: Path) -> None:
     """R-INDEX-15: refresh returns False while nothing was committed; after commits by another
     writer it returns True and searches as the index opened afresh, by default and
@@ -52,6 +53,7 @@ def test_refresh_moves_to_the_latest_commit(tmp_path: Path) -> None:
     assert all(len(h.ids) == 5 for h in stale.search(_queries(2), 5, exhaustive=True))
 
 
+@pytest.mark.spec("R-INDEX-15")
 def test_a_refresh_that_fails_leaves_the_commit_opened(tmp_path: Path) -> None:
     """R-INDEX-15: a newer commit that cannot be opened raises IndexFormatError and the index
     keeps searching the commit it had."""
@@ -95,6 +97,7 @@ with open(report, "w") as f:
 """
 
 
+@pytest.mark.spec("R-INDEX-6", "R-INDEX-12", "R-INDEX-15")
 def test_readers_in_other_processes_see_committed_states(tmp_path: Path) -> None:
     """R-INDEX-15, R-INDEX-6, R-INDEX-12: two reader processes search in a loop, refreshing, while
     this process adds, upserts, deletes and compacts: no search fails, every result holds live

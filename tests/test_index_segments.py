@@ -63,6 +63,7 @@ def _same(indexes: list[Index], queries: list[np.ndarray], **params: object) -> 
             np.testing.assert_array_equal(a.scores, b.scores)
 
 
+@pytest.mark.spec("R-INDEX-7", "R-ISEARCH-3", "R-ISEARCH-8")
 @pytest.mark.parametrize(
     "params",
     [
@@ -84,6 +85,7 @@ def test_results_do_not_depend_on_segmentation(splits: list[Index], params: dict
     assert all(len(h.ids) == 10 for h in splits[1].search(queries, 10, **params))
 
 
+@pytest.mark.spec("R-ISEARCH-6", "R-ISEARCH-7", "R-ISEARCH-8")
 def test_deleted_and_allowed_documents_do_not_depend_on_segmentation(
     splits: list[Index], tmp_path: Path
 ) -> None:

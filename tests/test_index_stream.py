@@ -84,6 +84,7 @@ def _same_hits(a: Index, b: Index, queries: list[np.ndarray]) -> None:
 # ----------------------------------------------------------------------------- same codec
 
 
+@pytest.mark.spec("R-INDEX-17")
 @pytest.mark.parametrize(
     ("nbits", "seed", "params"),
     [
@@ -128,6 +129,7 @@ def test_codec_is_the_in_memory_builds(
     assert all(np.array_equal(x, y) for x, y in zip(decoded, decoded_ref, strict=True))
 
 
+@pytest.mark.spec("R-INDEX-17")
 def test_one_chunk_gives_the_in_memory_files(tmp_path: Path) -> None:
     """R-INDEX-17: a stream whose documents fit one chunk gives byte-identical files (manifest,
     codec, segment)."""
@@ -137,6 +139,7 @@ def test_one_chunk_gives_the_in_memory_files(tmp_path: Path) -> None:
     assert _files(tmp_path / "s") == _files(tmp_path / "ref")
 
 
+@pytest.mark.spec("R-INDEX-12", "R-INDEX-17", "R-INDEX-18", "R-ISEARCH-8")
 def test_hits_and_compaction_are_the_in_memory_index(tmp_path: Path) -> None:
     """R-INDEX-17, R-ISEARCH-8, R-INDEX-12: a streamed index of many segments returns the ids and
     bit-identical scores of the in-memory one, default pipeline and exhaustive, for several
@@ -158,6 +161,7 @@ def test_hits_and_compaction_are_the_in_memory_index(tmp_path: Path) -> None:
     _same_hits(streamed_c, ref, queries)
 
 
+@pytest.mark.spec("R-INDEX-17", "R-ISEARCH-8")
 @settings(max_examples=max(10, settings().max_examples // 6))
 @given(
     seed=st.integers(0, 2**32 - 1),
@@ -184,6 +188,7 @@ def test_any_batching_and_chunking_gives_the_same_codec_and_hits(
     _same_hits(streamed, ref, _queries(seed, 4, dim=8))
 
 
+@pytest.mark.spec("R-INDEX-17", "R-KMEANS-5")
 @pytest.mark.parametrize("threads", [1, 2])
 def test_files_do_not_depend_on_threads(tmp_path: Path, threads: int) -> None:
     """R-INDEX-17, R-KMEANS-5: a streamed build writes the same bytes on 1 and on 2 threads."""
@@ -196,6 +201,7 @@ def test_files_do_not_depend_on_threads(tmp_path: Path, threads: int) -> None:
 # ----------------------------------------------------------------------------- inputs
 
 
+@pytest.mark.spec("R-INDEX-17")
 def test_batches_of_every_form(tmp_path: Path) -> None:
     """R-INDEX-17: each batch may be a list of arrays, a packed pair, a 3-d array or float16
     arrays, and a batch of no document is skipped; the index is the in-memory one of the
@@ -225,6 +231,7 @@ def test_batches_of_every_form(tmp_path: Path) -> None:
     assert len(Index.open(tmp_path / "it")) == 60
 
 
+@pytest.mark.spec("R-INDEX-5", "R-INDEX-17")
 @pytest.mark.parametrize("kind", ["int", "str", "iterator"])
 def test_ids_of_each_kind(tmp_path: Path, kind: str) -> None:
     """R-INDEX-17, R-INDEX-5: ids given as a sequence of ints or of strings, or as an iterator,
@@ -247,6 +254,7 @@ def test_ids_of_each_kind(tmp_path: Path, kind: str) -> None:
     _same_hits(streamed, ref, _queries(1, 5))
 
 
+@pytest.mark.spec("R-INDEX-5", "R-INDEX-17")
 @pytest.mark.parametrize(
     ("ids", "match"),
     [
@@ -263,6 +271,9 @@ def test_bad_ids(tmp_path: Path, ids: Any, match: str) -> None:
     assert not (tmp_path / "s").exists()
 
 
+@pytest.mark.spec(
+    "R-INDEX-17", "R-MAXSIM-5", "R-MAXSIM-6", "R-MAXSIM-7", "R-MAXSIM-8", "R-MAXSIM-9"
+)
 @pytest.mark.parametrize(
     ("bad", "match"),
     [
@@ -302,6 +313,7 @@ def test_bad_batch(tmp_path: Path, bad: np.ndarray, match: str, exists: bool) ->
         assert not path.exists()
 
 
+@pytest.mark.spec("R-INDEX-5", "R-INDEX-17")
 @pytest.mark.parametrize("stream", [[], [[], np.zeros((0, 4, 8), np.float32)]])
 def test_empty_stream(tmp_path: Path, stream: list[Any]) -> None:
     """R-INDEX-17, R-INDEX-5: a stream with no document raises R-INDEX-5's error; nothing left."""
@@ -310,6 +322,7 @@ def test_empty_stream(tmp_path: Path, stream: list[Any]) -> None:
     assert not (tmp_path / "s").exists()
 
 
+@pytest.mark.spec("R-INDEX-17")
 @pytest.mark.parametrize("bad", [0, -3, 1.5, True, None])
 def test_bad_segment_tokens(tmp_path: Path, bad: Any) -> None:
     """R-INDEX-17: segment_tokens must be an integer >= 1, on either path, checked before the
@@ -321,6 +334,7 @@ def test_bad_segment_tokens(tmp_path: Path, bad: Any) -> None:
         assert not (tmp_path / "s").exists()
 
 
+@pytest.mark.spec("R-INDEX-14", "R-INDEX-17")
 def test_locked_folder_is_refused_before_reading(tmp_path: Path) -> None:
     """R-INDEX-17, R-INDEX-14: the lock is taken before the stream is read: a folder another
     writer holds raises IndexLockedError and the iterator is not advanced."""
@@ -346,6 +360,7 @@ def test_locked_folder_is_refused_before_reading(tmp_path: Path) -> None:
 # ----------------------------------------------------------------------------- stopping
 
 
+@pytest.mark.spec("R-INDEX-8", "R-INDEX-17")
 def test_iterator_errors_propagate_and_leave_nothing(tmp_path: Path) -> None:
     """R-INDEX-17, R-INDEX-8: an exception of the iterator (KeyboardInterrupt included) reaches
     the caller unchanged; the spill file, LOCK and the folder created are removed."""
@@ -392,6 +407,7 @@ def _native_stream(
         spill.close()
 
 
+@pytest.mark.spec("R-INDEX-8", "R-INDEX-17")
 def test_callback_error_stops_a_streamed_build(tmp_path: Path) -> None:
     """R-INDEX-17, R-INDEX-8: a progress callback's error at the first report of each stage (and
     the last report) stops the build of a stream and is raised unchanged; nothing is committed
@@ -418,6 +434,7 @@ def test_callback_error_stops_a_streamed_build(tmp_path: Path) -> None:
     assert _files(path) == _files(tmp_path / "ref")
 
 
+@pytest.mark.spec("R-INDEX-8", "R-INDEX-17")
 @pytest.mark.parametrize("stage", ["sample", "k-means", "read 2/4", "encode 3/4"])
 def test_keyboard_interrupt_from_the_callback_stops_a_streamed_build(
     tmp_path: Path, stage: str
@@ -441,6 +458,7 @@ def test_keyboard_interrupt_from_the_callback_stops_a_streamed_build(
 # ----------------------------------------------------------------------------- leftovers
 
 
+@pytest.mark.spec("R-INDEX-6", "R-INDEX-13", "R-INDEX-17")
 def test_leftovers_of_a_streamed_build_are_cleared(tmp_path: Path) -> None:
     """R-INDEX-13, R-INDEX-17: a folder holding only what a first commit leaves (a spill file,
     chunk segments, their temporaries) is created into, by a stream or at once; any other file
@@ -502,6 +520,7 @@ KILLED = textwrap.dedent(
 )
 
 
+@pytest.mark.spec("R-INDEX-13", "R-INDEX-17")
 @pytest.mark.parametrize("where", ["stream", "k-means", "encode 2/5", "write 4/5"])
 def test_killed_streamed_build_can_be_created_again(tmp_path: Path, where: str) -> None:
     """R-INDEX-13, R-INDEX-17: a streamed build killed (SIGKILL) while reading the stream or

@@ -30,6 +30,7 @@ def _flip_section(path: Path, section: int) -> None:
 
 
 # offsets, codes, residuals, lists, bounds, far counts (R-INDEX-18)
+@pytest.mark.spec("R-INDEX-16")
 @pytest.mark.parametrize("section", [0, 1, 2, 3, 4, 7, 8])
 def test_additions_and_deletions_do_not_read_earlier_codes(tmp_path: Path, section: int) -> None:
     """R-INDEX-16: with a byte of an earlier segment's code sections corrupted after its commit,
@@ -52,6 +53,7 @@ def test_additions_and_deletions_do_not_read_earlier_codes(tmp_path: Path, secti
         writer.compact(path)
 
 
+@pytest.mark.spec("R-INDEX-16")
 @pytest.mark.parametrize("section", [5, 6])
 def test_writers_check_the_ids_they_read(tmp_path: Path, section: int) -> None:
     """R-INDEX-16: a corrupted ids section of an earlier segment is refused by an addition and a
@@ -70,6 +72,7 @@ def test_writers_check_the_ids_they_read(tmp_path: Path, section: int) -> None:
     )
 
 
+@pytest.mark.spec("R-INDEX-15", "R-INDEX-16")
 def test_the_index_an_addition_returns_reuses_the_segments_it_had(tmp_path: Path) -> None:
     """R-INDEX-16, R-INDEX-15: ``add`` and ``refresh`` reopen the index reusing the segments the
     object already checked and mapped: with an earlier segment's file replaced on disk by a

@@ -72,6 +72,7 @@ def _files(path: Path) -> dict[str, bytes]:
     return {f.name: f.read_bytes() for f in path.iterdir() if f.name != "LOCK"}
 
 
+@pytest.mark.spec("R-INDEX-8")
 @pytest.mark.parametrize("threads", [None, 2])
 def test_callback_error_stops_create(tmp_path: Path, threads: int | None) -> None:
     """R-INDEX-8: a callback's error at any report stops the build and is raised unchanged
@@ -93,6 +94,7 @@ def test_callback_error_stops_create(tmp_path: Path, threads: int | None) -> Non
     assert _files(path) == _files(tmp_path / "ref")
 
 
+@pytest.mark.spec("R-INDEX-7", "R-INDEX-8")
 @pytest.mark.parametrize("threads", [None, 2])
 def test_callback_error_stops_add(tmp_path: Path, threads: int | None) -> None:
     """R-INDEX-8, R-INDEX-7: a callback's error at any report of an addition is raised
@@ -116,6 +118,7 @@ def test_callback_error_stops_add(tmp_path: Path, threads: int | None) -> None:
     assert _files(path) == _files(ref)
 
 
+@pytest.mark.spec("R-INDEX-8")
 def test_keyboard_interrupt_from_the_callback_propagates(tmp_path: Path) -> None:
     """R-INDEX-8: KeyboardInterrupt raised in the callback stays KeyboardInterrupt."""
 
@@ -193,6 +196,7 @@ def _interrupt(mode: str, path: Path, marker: bytes) -> tuple[float, str]:
             child.wait()
 
 
+@pytest.mark.spec("R-INDEX-8")
 def test_ctrl_c_stops_create(tmp_path: Path) -> None:
     """R-INDEX-8: SIGINT during the native k-means raises KeyboardInterrupt in the caller within
     well under 2 s; the path holds no committed index (nothing at all: it did not exist)."""
@@ -203,6 +207,7 @@ def test_ctrl_c_stops_create(tmp_path: Path) -> None:
     assert not path.exists(), sorted(p.name for p in path.iterdir())
 
 
+@pytest.mark.spec("R-INDEX-8")
 def test_ctrl_c_stops_add(tmp_path: Path) -> None:
     """R-INDEX-8: SIGINT during the assignment of an addition raises KeyboardInterrupt within
     well under 2 s; the index is still at generation 1, with its files only."""

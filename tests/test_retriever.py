@@ -35,6 +35,7 @@ def files(path: Path) -> dict[str, bytes]:
     return {f.name: f.read_bytes() for f in sorted(path.iterdir()) if f.name != "LOCK"}
 
 
+@pytest.mark.spec("R-RET-1", "R-RET-2", "R-RET-4", "R-RET-8")
 def test_chunks_become_segments_with_their_texts(tmp_path) -> None:
     """R-RET-1, R-RET-2, R-RET-4, R-RET-8: a codec sample of 10 of 25 documents, then chunks of
     10, make three commits: the sample's documents first, in corpus order, then the others;
@@ -60,6 +61,7 @@ def test_chunks_become_segments_with_their_texts(tmp_path) -> None:
     assert again.search([]) == []
 
 
+@pytest.mark.spec("R-RET-3")
 def test_interrupted_build_resumes_to_the_same_files(tmp_path) -> None:
     """R-RET-3: a run interrupted in its third commit (the codec sample, then chunks) keeps its
     two committed ones; the rerun skips them and ends with the files of an uninterrupted run."""
@@ -79,6 +81,7 @@ def test_interrupted_build_resumes_to_the_same_files(tmp_path) -> None:
     assert files(tmp_path / "a") == files(tmp_path / "b")
 
 
+@pytest.mark.spec("R-INDEX-17", "R-RET-8")
 def test_interrupted_codec_sample_leaves_nothing(tmp_path) -> None:
     """R-RET-8, R-INDEX-17: an interruption while the codec sample is encoded (its first group
     here) leaves no index and no staged texts; the rerun builds the same files."""
@@ -96,6 +99,7 @@ def test_interrupted_codec_sample_leaves_nothing(tmp_path) -> None:
     assert files(tmp_path / "a") == files(tmp_path / "b")
 
 
+@pytest.mark.spec("R-RET-3")
 def test_other_model_settings_are_refused(tmp_path) -> None:
     """R-RET-3: resuming with other settings (here nbits) raises and changes nothing."""
     path = tmp_path / "i"
@@ -110,6 +114,7 @@ def test_other_model_settings_are_refused(tmp_path) -> None:
         build(tmp_path / "other", corpus(5))
 
 
+@pytest.mark.spec("R-RET-1")
 @pytest.mark.parametrize(
     ("bad", "rule"),
     [
@@ -126,6 +131,7 @@ def test_bad_corpus_items(tmp_path, bad, rule) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.spec("R-RET-2")
 def test_missing_model_and_unrecorded_index(tmp_path) -> None:
     """R-RET-2: a missing model folder, or an index built without a retriever record, raise."""
     with pytest.raises(InputError, match="R-RET-2"):
@@ -135,6 +141,7 @@ def test_missing_model_and_unrecorded_index(tmp_path) -> None:
         Retriever.open(tmp_path / "plain")
 
 
+@pytest.mark.spec("R-RET-5")
 def test_rerank_orders_by_exact_maxsim(tmp_path) -> None:
     """R-RET-5: candidates ordered by exact MaxSim with the query, ties by input order."""
     r = build(tmp_path / "i", corpus(5))
@@ -150,6 +157,7 @@ def test_rerank_orders_by_exact_maxsim(tmp_path) -> None:
     assert r.rerank("q", []).ids == []
 
 
+@pytest.mark.spec("R-RET-1")
 def test_on_chunk_sees_every_chunk_before_it_is_indexed(tmp_path) -> None:
     """R-RET-1: on_chunk receives the ids and document embeddings of the codec sample, then of
     each chunk, in the index's order."""
@@ -174,6 +182,7 @@ def _stderr_as_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
 
 
+@pytest.mark.spec("R-RET-1")
 def test_progress_false_prints_nothing(tmp_path, capsys, monkeypatch) -> None:
     """R-RET-1: progress=False silences the build, its encoding and the index writer, even on a
     terminal."""
@@ -182,6 +191,7 @@ def test_progress_false_prints_nothing(tmp_path, capsys, monkeypatch) -> None:
     assert capsys.readouterr().err == ""
 
 
+@pytest.mark.spec("R-RET-1")
 def test_progress_on_a_terminal_refreshes_documents_rate_and_time_left(
     tmp_path, capsys, monkeypatch
 ) -> None:
@@ -202,6 +212,7 @@ def test_progress_on_a_terminal_refreshes_documents_rate_and_time_left(
     assert "encoding documents: batch" not in err  # the encoder's own bar is not shown
 
 
+@pytest.mark.spec("R-RET-1")
 def test_progress_elsewhere_is_a_line_per_commit(tmp_path, capsys) -> None:
     """R-RET-1: when stderr is no terminal, progress=True writes one line per commit (no \r),
     with the documents committed out of the total, the rate, the time left and the elapsed."""
@@ -217,6 +228,7 @@ def test_progress_elsewhere_is_a_line_per_commit(tmp_path, capsys) -> None:
     assert all("/s, " in line and " left; committed after " in line for line in lines), lines
 
 
+@pytest.mark.spec("R-RET-1", "R-RET-7")
 def test_a_resumed_build_counts_only_what_it_encodes(tmp_path, capsys) -> None:
     """R-RET-1, R-RET-7: the total is the documents this run encodes, not the corpus."""
     docs = corpus(25)
@@ -228,6 +240,7 @@ def test_a_resumed_build_counts_only_what_it_encodes(tmp_path, capsys) -> None:
 # ---------------------------------------------------------------- R-RET-8: the codec sample
 
 
+@pytest.mark.spec("R-KMEANS-1", "R-KMEANS-2", "R-RET-8")
 def test_sample_rule_is_the_seeded_shuffle_of_the_index_sample() -> None:
     """R-RET-8: the sample's positions are R-KMEANS-2's seeded shuffle, sorted; the default size
     is PLAID's; the centroids are R-KMEANS-1's for the estimated token count."""
@@ -253,6 +266,7 @@ def test_sample_rule_is_the_seeded_shuffle_of_the_index_sample() -> None:
     assert sample.checked_size(9, 5) == 5
 
 
+@pytest.mark.spec("R-RET-8")
 def test_codec_does_not_depend_on_commit_every(tmp_path) -> None:
     """R-RET-8: the codec is fitted on the sample, encoded in groups of its own, so the codec file
     is the same whatever commit_every is, and so are the hits; its K is the one for the
@@ -274,6 +288,7 @@ def test_codec_does_not_depend_on_commit_every(tmp_path) -> None:
         np.testing.assert_allclose(hits[0].scores, hits[2].scores, atol=1e-5)
 
 
+@pytest.mark.spec("R-RET-8")
 def test_a_fully_sampled_corpus_gets_the_codec_of_one_create(tmp_path) -> None:
     """R-RET-8: a corpus small enough to be sampled whole is one commit, whose codec is that of
     Index.create over all its embeddings at once."""
@@ -288,6 +303,7 @@ def test_a_fully_sampled_corpus_gets_the_codec_of_one_create(tmp_path) -> None:
     ).read_bytes()
 
 
+@pytest.mark.spec("R-RET-7")
 def test_truncated_documents_are_counted(tmp_path) -> None:
     """R-RET-7: counts["truncated"]: the encoded documents longer than the document length."""
     r = build(tmp_path / "i", corpus(5), progress=False)

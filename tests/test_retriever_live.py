@@ -18,6 +18,7 @@ from lateint_ref import Index, InputError
 from lateint_ref.retrieval import changes
 
 
+@pytest.mark.spec("R-INDEX-10", "R-RET-6")
 def test_delete_removes_documents_and_texts(tmp_path: Path) -> None:
     """R-RET-6, R-INDEX-10: a deletion through the retriever is one commit; searches and texts
     no longer hold the documents; a reopened retriever checks its texts and agrees; unknown ids
@@ -36,6 +37,7 @@ def test_delete_removes_documents_and_texts(tmp_path: Path) -> None:
     assert reopen(tmp_path / "i").index.generation == again.index.generation
 
 
+@pytest.mark.spec("R-INDEX-12", "R-RET-6")
 def test_compact_rewrites_the_texts_store(tmp_path: Path) -> None:
     """R-RET-6, R-INDEX-12: compaction writes the live texts as the new segment's file, removes
     the files of the segments compacted away, and keeps search results; the build then resumes
@@ -59,6 +61,7 @@ def test_compact_rewrites_the_texts_store(tmp_path: Path) -> None:
     assert reopen(path).text("d29") == dict(corpus(30))["d29"]
 
 
+@pytest.mark.spec("R-INDEX-19", "R-RET-6")
 def test_compact_with_refit_reencodes_the_stored_texts(tmp_path: Path) -> None:
     """R-RET-6, R-INDEX-19: Retriever.compact(refit=True) encodes the live documents' stored
     texts with its encoder and refits the codec in the compaction's commit: the codec and segment
@@ -90,6 +93,7 @@ def test_compact_with_refit_reencodes_the_stored_texts(tmp_path: Path) -> None:
         changes.compact(tmp_path / "p", encode=lambda texts: [])
 
 
+@pytest.mark.spec("R-RET-6")
 def test_plain_index_changes_without_texts(tmp_path: Path) -> None:
     """R-RET-6: the same functions change an index without a texts store."""
     docs = list(np.random.default_rng(0).standard_normal((12, 3, 8)).astype(np.float32))
@@ -98,6 +102,7 @@ def test_plain_index_changes_without_texts(tmp_path: Path) -> None:
     assert changes.compact(tmp_path / "p").ids == [0, *range(3, 12)]
 
 
+@pytest.mark.spec("R-INDEX-13", "R-RET-3")
 def test_build_reruns_into_a_folder_left_by_a_first_commit(tmp_path: Path) -> None:
     """R-INDEX-13, R-RET-3: a folder holding only a first commit's leftovers (LOCK, a temporary)
     is no index: the build creates into it instead of failing with R-RET-3."""
@@ -125,6 +130,7 @@ print("done", flush=True)
 """
 
 
+@pytest.mark.spec("R-INDEX-13", "R-RET-3")
 @pytest.mark.parametrize("trial", range(CRASH_TRIALS))
 def test_build_killed_in_its_first_commit_reruns(tmp_path: Path, trial: int) -> None:
     """R-INDEX-13, R-RET-3: a build killed by SIGKILL at a random point of its first commit
@@ -151,6 +157,7 @@ def test_build_killed_in_its_first_commit_reruns(tmp_path: Path, trial: int) -> 
     assert reopen(path).text("d7") == dict(corpus(400))["d7"]
 
 
+@pytest.mark.spec("R-INDEX-5", "R-INDEX-11", "R-RET-6")
 def test_add_and_upsert_with_texts(tmp_path: Path) -> None:
     """R-RET-6, R-INDEX-11: Retriever.add commits new documents with their texts; an id already
     live is refused (nothing committed) unless upsert=True, which replaces its text and vectors

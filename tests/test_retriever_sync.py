@@ -27,6 +27,7 @@ def counts(**kw: int) -> dict[str, int]:
     return base | kw
 
 
+@pytest.mark.spec("R-RET-7")
 def test_rebuild_adds_replaces_and_skips(tmp_path: Path) -> None:
     """R-RET-7: an edited text is re-encoded and replaces the old one; a new document is added;
     unchanged ones are not encoded again; a missing one is kept and counted without prune."""
@@ -50,6 +51,7 @@ def test_rebuild_adds_replaces_and_skips(tmp_path: Path) -> None:
     assert again.index.generation == r.index.generation  # nothing to commit
 
 
+@pytest.mark.spec("R-RET-7")
 def test_prune_removes_what_the_corpus_lacks(tmp_path: Path) -> None:
     """R-RET-7: with prune, the documents the corpus lacks are deleted in one commit."""
     path = tmp_path / "i"
@@ -60,6 +62,7 @@ def test_prune_removes_what_the_corpus_lacks(tmp_path: Path) -> None:
     assert r.text("d3") is None
 
 
+@pytest.mark.spec("R-RET-7")
 def test_another_collection_is_refused_unless_appended(tmp_path: Path) -> None:
     """R-RET-7: a corpus none of whose ids the index holds raises before any encoding and
     changes nothing; append=True adds it."""
@@ -78,6 +81,7 @@ def test_another_collection_is_refused_unless_appended(tmp_path: Path) -> None:
         build(path, other, prune="yes")
 
 
+@pytest.mark.spec("R-RET-1", "R-RET-7")
 def test_empty_documents_are_skipped_unless_kept(tmp_path: Path) -> None:
     """R-RET-7: empty or whitespace-only texts are skipped and counted; keep_empty indexes them;
     a document whose text became empty is removed; a corpus of empty texts alone raises."""

@@ -70,6 +70,7 @@ def _cut(data: bytes, where: str) -> bytes:
     }[where]
 
 
+@pytest.mark.spec("R-RET-1")
 @pytest.mark.parametrize(
     "where",
     [
@@ -89,6 +90,7 @@ def test_truncated_texts_file_is_refused(built: Path, where: str) -> None:
     assert_refused(built, "texts-2.jsonl")
 
 
+@pytest.mark.spec("R-RET-1")
 def test_every_flipped_byte_is_refused(built: Path) -> None:
     """R-RET-1: each texts file is self-validating: flipping any one byte of it raises
     IndexFormatError naming it."""
@@ -104,6 +106,7 @@ def test_every_flipped_byte_is_refused(built: Path) -> None:
     assert reopen(built).text("d24") == corpus(25)[24][1]
 
 
+@pytest.mark.spec("R-RET-1")
 @pytest.mark.parametrize("generation", [1, 2, 3])
 def test_missing_texts_file_is_refused(built: Path, generation: int) -> None:
     """R-RET-1: every committed generation has its texts file; a missing one is named."""
@@ -111,6 +114,7 @@ def test_missing_texts_file_is_refused(built: Path, generation: int) -> None:
     assert_refused(built, f"texts-{generation}.jsonl")
 
 
+@pytest.mark.spec("R-RET-1")
 def test_texts_of_other_ids_are_refused(tmp_path: Path, built: Path) -> None:
     """R-RET-1: a well-formed texts file whose ids are not those of its generation's documents
     (here, generation 2 of another index, or generation 3's file in place of 2) is refused."""
@@ -123,6 +127,7 @@ def test_texts_of_other_ids_are_refused(tmp_path: Path, built: Path) -> None:
     assert_refused(built, "texts-2.jsonl")
 
 
+@pytest.mark.spec("R-RET-1")
 def test_uncommitted_and_temporary_files_are_ignored_then_cleared(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -159,6 +164,7 @@ def test_uncommitted_and_temporary_files_are_ignored_then_cleared(
     assert files(a) == files(tmp_path / "c")
 
 
+@pytest.mark.spec("R-RET-1", "R-RET-3")
 def test_interrupted_right_after_the_first_commit(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -186,6 +192,7 @@ def test_interrupted_right_after_the_first_commit(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b"]
 
 
+@pytest.mark.spec("R-INDEX-14", "R-RET-1")
 def test_a_second_writer_is_refused_and_loses_nothing(built: Path) -> None:
     """R-RET-1: while a build holds the retriever's writer lock, another build of the same index
     raises IndexLockedError at once (R-INDEX-14); the texts already committed are never
@@ -206,6 +213,7 @@ def test_a_second_writer_is_refused_and_loses_nothing(built: Path) -> None:
     assert all(r.text(i) == t for i, t in corpus(25))
 
 
+@pytest.mark.spec("R-RET-1")
 def test_a_writer_that_ignores_the_lock_cannot_overwrite_committed_texts(
     built: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -228,6 +236,7 @@ def test_a_writer_that_ignores_the_lock_cannot_overwrite_committed_texts(
     assert all(r.text(i) == t for i, t in docs + others)
 
 
+@pytest.mark.spec("R-RET-1")
 def test_texts_of_the_first_retriever_version_are_read(tmp_path: Path) -> None:
     """R-RET-1: a texts file without the header (the first retriever version's) is read and
     checked by its lines and ids; a damaged one is an IndexFormatError."""

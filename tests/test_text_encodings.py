@@ -58,6 +58,7 @@ def _read(kind: str, path: Path, **kw):
 FORMS = ("jsonl", "beir", "texts")
 
 
+@pytest.mark.spec("R-BEIR-6", "R-BEIR-7", "R-CLI-20")
 @pytest.mark.parametrize("kind", FORMS)
 def test_readers_decode_skip_replace_or_fail(kind: str, tmp_path: Path) -> None:
     """R-CLI-20, R-BEIR-6, R-BEIR-7: by default a latin-1 document fails naming the file (and the
@@ -85,6 +86,7 @@ def test_readers_decode_skip_replace_or_fail(kind: str, tmp_path: Path) -> None:
     }
 
 
+@pytest.mark.spec("R-BEIR-8", "R-CLI-20")
 def test_a_corpus_counts_its_skipped_records_per_pass(tmp_path: Path) -> None:
     """R-CLI-20, R-BEIR-8: a Corpus is read anew on each pass; `skipped` counts that pass."""
     corpus = read_jsonl_corpus(_jsonl(tmp_path / "docs.jsonl"), errors="skip")
@@ -92,6 +94,7 @@ def test_a_corpus_counts_its_skipped_records_per_pass(tmp_path: Path) -> None:
     assert corpus.skipped == 1
 
 
+@pytest.mark.spec("R-CLI-20")
 def test_bad_encoding_arguments(tmp_path: Path) -> None:
     """R-CLI-20: an unknown codec, a codec that is no text encoding, a bad `errors` value and,
     for JSONL, an encoding whose newline is not the byte 0x0a are refused, naming the value;
@@ -114,6 +117,7 @@ def test_bad_encoding_arguments(tmp_path: Path) -> None:
     assert list(read_text_folder(folder, encoding="utf-16")) == [("x", "naïve")]
 
 
+@pytest.mark.spec("R-CLI-4", "R-CLI-20")
 @pytest.mark.parametrize("kind", FORMS)
 def test_index_encoding_and_on_bad_text(kind: str, tmp_path: Path) -> None:
     """R-CLI-20, R-CLI-4: `lateint index` on a corpus with a latin-1 document: exit 1 by
@@ -137,6 +141,7 @@ def test_index_encoding_and_on_bad_text(kind: str, tmp_path: Path) -> None:
     assert Retriever.open(tmp_path / "i4", backend="numpy").text("b") == LATIN1
 
 
+@pytest.mark.spec("R-CLI-3", "R-CLI-20")
 def test_add_and_usage_errors(tmp_path: Path) -> None:
     """R-CLI-20, R-CLI-3: `lateint add` takes the same options (the count in its summary and
     JSON); an unknown --encoding is a usage error (exit 2) naming it, before anything is read."""

@@ -34,6 +34,7 @@ def _states(tokens: object) -> dict[str, tuple[str, str]]:
     }
 
 
+@pytest.mark.spec("R-ENC-4")
 def test_tokenizing_never_changes_tokenizer_settings(tmp_path: Path) -> None:
     """R-ENC-4: queries, then documents, then queries, then a save: no tokenizer the encoder holds
     changes its truncation or padding (they are set once, per purpose, at construction)."""
@@ -55,6 +56,7 @@ def test_tokenizing_never_changes_tokenizer_settings(tmp_path: Path) -> None:
     assert saved["padding"] is None
 
 
+@pytest.mark.spec("R-ENC-12")
 @pytest.mark.parametrize("backend", ["numpy", "torch"])
 def test_concurrent_encoding_equals_sequential(backend: str) -> None:
     """R-ENC-12: many threads tokenizing and encoding long queries and long documents at once give

@@ -65,6 +65,7 @@ def _same(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
     return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
+@pytest.mark.spec("R-FIT-2", "R-FIT-4")
 def test_loss_falls_and_dev_improves_on_separable_data(triplets: Path, tmp_path: Path) -> None:
     """R-FIT-2, R-FIT-4: AdamW with warmup and decay learns the separable set: the last
     epoch's mean loss is below the first's and dev nDCG@10 at the end beats the untrained
@@ -88,6 +89,7 @@ def test_loss_falls_and_dev_improves_on_separable_data(triplets: Path, tmp_path:
     assert result.best_dir is None
 
 
+@pytest.mark.spec("R-FIT-2")
 def test_schedule_is_linear_warmup_then_linear_decay() -> None:
     """R-FIT-2: factors of transformers' get_linear_schedule_with_warmup; warmup as steps or
     as a fraction of all steps, rounded up."""
@@ -99,6 +101,7 @@ def test_schedule_is_linear_warmup_then_linear_decay() -> None:
     assert trainer._warmup(1.0, 10) == 10
 
 
+@pytest.mark.spec("R-FIT-2")
 def test_gradient_clipping_bounds_the_first_update(triplets: Path) -> None:
     """R-FIT-2: max_grad_norm clips the gradients: a tiny bound (gradients down to the size of
     AdamW's eps) gives other weights than no clipping."""
@@ -111,6 +114,7 @@ def test_gradient_clipping_bounds_the_first_update(triplets: Path) -> None:
     assert not _same(runs[0], runs[1])
 
 
+@pytest.mark.spec("R-FIT-3")
 def test_two_runs_give_the_same_weights(triplets: Path) -> None:
     """R-FIT-3: the same arguments give bit-identical weights and losses; another seed
     another batch order and other weights."""
@@ -148,6 +152,7 @@ fit(training.ColBERT.from_pretrained(sys.argv[1]), training.Contrastive(),
 """
 
 
+@pytest.mark.spec("R-FIT-5", "R-FIT-6")
 def test_resume_after_sigkill_is_exact(triplets: Path, tmp_path: Path) -> None:
     """R-FIT-5, R-FIT-6: a child killed by SIGKILL right after checkpoint-6 (mid-epoch 2 of
     2) is resumed: the newest complete checkpoint is picked (a partial folder and a leftover
@@ -216,6 +221,7 @@ def test_resume_after_sigkill_is_exact(triplets: Path, tmp_path: Path) -> None:
     assert [{k: v for k, v in r.items() if k != "seconds"} for r in logged] == strip
 
 
+@pytest.mark.spec("R-FIT-6")
 def test_resume_refuses_other_settings_and_resume_false_starts_over(
     triplets: Path, tmp_path: Path
 ) -> None:
@@ -245,6 +251,7 @@ def test_resume_refuses_other_settings_and_resume_false_starts_over(
     assert again.steps == 2
 
 
+@pytest.mark.spec("R-FIT-5", "R-FIT-7")
 def test_checkpoint_layout_loads_with_encoder(triplets: Path, tmp_path: Path) -> None:
     """R-FIT-5, R-FIT-7: a checkpoint and the final folder are PyLate folders that
     ``Encoder.from_pretrained`` loads; the final one gives the trained model's embeddings."""
@@ -278,6 +285,7 @@ def test_checkpoint_layout_loads_with_encoder(triplets: Path, tmp_path: Path) ->
         torch.testing.assert_close(torch.from_numpy(g), x[i][kept[i]], rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.spec("R-FIT-4", "R-FIT-7", "R-FIT-8", "R-FIT-9")
 def test_dev_log_best_folder_and_model_card(triplets: Path, tmp_path: Path) -> None:
     """R-FIT-4, R-FIT-7, R-FIT-8, R-FIT-9: one JSON line per epoch (epoch 0: before training)
     with loss, lr, step, epoch, seconds and ndcg@10; best/ holds the best epoch's model; the
@@ -340,6 +348,7 @@ def test_dev_log_best_folder_and_model_card(triplets: Path, tmp_path: Path) -> N
     assert "12 optimizer steps over 3 epochs" in (out / "final" / "README.md").read_text()
 
 
+@pytest.mark.spec("R-FIT-1", "R-FIT-10")
 def test_distillation_and_bfloat16(tmp_path: Path) -> None:
     """R-FIT-1, R-FIT-10: Distillation trains on a distillation file with its teacher scores;
     bfloat16 autocast trains with float32 weights and finite losses."""
@@ -369,6 +378,7 @@ def test_distillation_and_bfloat16(tmp_path: Path) -> None:
         assert all(p.dtype == torch.float32 for p in model.parameters())
 
 
+@pytest.mark.spec("R-FIT-1", "R-FIT-2", "R-FIT-4")
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
@@ -398,6 +408,7 @@ def test_bad_arguments_fail_before_any_step(
     assert _same(before, _weights(model))
 
 
+@pytest.mark.spec("R-BEIR-1", "R-FIT-1")
 def test_loss_and_data_kinds_must_match(triplets: Path, tmp_path: Path) -> None:
     """R-FIT-1: Distillation needs a DistillationSet, the contrastive losses a TripletSet or
     a PairSet; a missing dev folder is a FileNotFoundError."""
@@ -412,6 +423,7 @@ def test_loss_and_data_kinds_must_match(triplets: Path, tmp_path: Path) -> None:
         fit(_model(), training.Contrastive(), data, dev=tmp_path / "none")
 
 
+@pytest.mark.spec("R-FIT-11")
 def test_progress_line_shows_loss_and_speed(
     triplets: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -436,6 +448,7 @@ def _main(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str
     return code, out, err
 
 
+@pytest.mark.spec("R-CLI-14")
 def test_cli_train_with_config_and_flags(
     triplets: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -470,6 +483,7 @@ def test_cli_train_with_config_and_flags(
     assert "final model in" in stdout
 
 
+@pytest.mark.spec("R-CLI-14")
 def test_cli_train_projection_only(
     triplets: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -492,6 +506,7 @@ def test_cli_train_projection_only(
     assert torch.equal(want, trained["projections.0.linear.weight"])
 
 
+@pytest.mark.spec("R-CLI-14", "R-FIT-1", "R-TDATA-3", "R-TRAIN-11")
 @pytest.mark.parametrize(
     ("extra", "toml", "code", "message"),
     [

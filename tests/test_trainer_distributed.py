@@ -313,6 +313,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 # ----------------------------------------------------------------------------- tests
 
 
+@pytest.mark.spec("R-FIT-12")
 @pytest.mark.slow  # the launches take about 30 s of two cores
 @pytest.mark.parametrize("name", CASES)
 def test_two_processes_train_as_one_with_the_whole_batch(runs: dict[str, Any], name: str) -> None:
@@ -346,6 +347,7 @@ def test_two_processes_train_as_one_with_the_whole_batch(runs: dict[str, Any], n
         assert torch.equal(ranks[1]["weights"][k], w), k
 
 
+@pytest.mark.spec("R-FIT-13")
 @pytest.mark.slow
 def test_only_process_zero_writes(runs: dict[str, Any]) -> None:
     """R-FIT-13: process 0 alone writes the checkpoints, log, best/, final/ and TensorBoard
@@ -374,6 +376,7 @@ def test_only_process_zero_writes(runs: dict[str, Any]) -> None:
         assert torch.equal(zero["weights"][k], w), k
 
 
+@pytest.mark.spec("R-FIT-12", "R-FIT-13")
 @pytest.mark.slow
 def test_processes_refuse_together_before_step_one(runs: dict[str, Any]) -> None:
     """R-FIT-12: a batch that leaves a process without an example, and processes given other
@@ -393,6 +396,7 @@ def test_processes_refuse_together_before_step_one(runs: dict[str, Any]) -> None
     )
 
 
+@pytest.mark.spec("R-CLI-14", "R-FIT-6", "R-FIT-13")
 @pytest.mark.slow
 def test_killed_run_resumed_under_torchrun_is_exact(runs: dict[str, Any]) -> None:
     """R-FIT-6, R-FIT-13, R-CLI-14: two processes SIGKILLed after checkpoint-4 are resumed by
@@ -422,6 +426,7 @@ def test_killed_run_resumed_under_torchrun_is_exact(runs: dict[str, Any]) -> Non
     assert strip(folder / "killed" / "log.jsonl") == strip(folder / "whole" / "log.jsonl")
 
 
+@pytest.mark.spec("R-FIT-6", "R-FIT-13")
 @pytest.mark.slow
 def test_resume_in_another_number_of_processes_is_refused(runs: dict[str, Any]) -> None:
     """R-FIT-6, R-FIT-13: the number of processes is one of the checkpoint's settings: one
@@ -431,6 +436,7 @@ def test_resume_in_another_number_of_processes_is_refused(runs: dict[str, Any]) 
         fit(_model(), loss, data, **kwargs)
 
 
+@pytest.mark.spec("R-FIT-12")
 def test_shards_and_batches_that_leave_a_process_empty() -> None:
     """R-FIT-12: contiguous shards, the first ``B mod W`` processes one example more; a batch
     size below the number of processes, or a short last batch, is refused."""
@@ -450,6 +456,7 @@ def test_shards_and_batches_that_leave_a_process_empty() -> None:
         Group(0, 2, cpu).check_batches(13, 4, drop_last=False)
 
 
+@pytest.mark.spec("R-CLI-14")
 def test_launch_environment_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
     """R-CLI-14: without WORLD_SIZE (or with 1) nothing is initialised; a launch of several
     processes without RANK, MASTER_ADDR or MASTER_PORT is an InputError, not a hang."""

@@ -19,6 +19,8 @@ from lateint_ref.training import board
 from lateint_ref.training.data import read_triplets
 from lateint_ref.training.trainer import fit
 
+pytestmark = pytest.mark.spec("R-FIT-14")
+
 MODEL = Path(__file__).resolve().parent.parent / "spec" / "vectors" / "encoder" / "tiny-bert"
 TOPICS = ["cats", "dogs", "rust", "tea", "bread", "ocean", "jazz", "chess"]
 TRIPLETS = [

@@ -56,6 +56,7 @@ def _fails(call: object, path: Path, line: int | None, rule: str, what: str) -> 
 # --- triplets ---------------------------------------------------------------------------------
 
 
+@pytest.mark.spec("R-TDATA-3", "R-TDATA-8")
 def test_triplets_happy_path(tmp_path: Path) -> None:
     # R-TDATA-3 R-TDATA-8: examples in file order, positive first, texts as written, blank
     # lines and other fields ignored; `negative` and a one-element `negatives` are the same shape.
@@ -85,6 +86,7 @@ def test_triplets_happy_path(tmp_path: Path) -> None:
     assert read_triplets(str(path)).examples == s.examples
 
 
+@pytest.mark.spec("R-TDATA-3", "R-TDATA-4")
 def test_triplets_several_negatives(tmp_path: Path) -> None:
     # R-TDATA-3 R-TDATA-4
     rows = [
@@ -165,6 +167,7 @@ BAD_TRIPLETS = [
 ]
 
 
+@pytest.mark.spec("R-TDATA-1", "R-TDATA-2", "R-TDATA-3", "R-TDATA-4")
 @pytest.mark.parametrize(
     ("bad", "rule", "what"), [c[1:] for c in BAD_TRIPLETS], ids=[c[0] for c in BAD_TRIPLETS]
 )
@@ -175,12 +178,14 @@ def test_bad_triplets_name_file_and_line(tmp_path: Path, bad: object, rule: str,
     _fails(lambda: read_triplets(path), path, 4, rule, what)
 
 
+@pytest.mark.spec("R-TDATA-1", "R-TDATA-3")
 def test_triplets_bad_last_line_fails_the_whole_read(tmp_path: Path) -> None:
     # R-TDATA-1: no set is returned when only the last of many lines is bad.
     path = _jsonl(tmp_path / "t.jsonl", [GOOD] * 200 + [{**GOOD, "query": ""}])
     _fails(lambda: read_triplets(path), path, 201, "R-TDATA-3", "'query' is empty")
 
 
+@pytest.mark.spec("R-TDATA-2")
 def test_triplets_not_utf8(tmp_path: Path) -> None:
     # R-TDATA-2
     path = tmp_path / "t.jsonl"
@@ -188,6 +193,7 @@ def test_triplets_not_utf8(tmp_path: Path) -> None:
     _fails(lambda: read_triplets(path), path, 2, "R-TDATA-2", "not UTF-8")
 
 
+@pytest.mark.spec("R-TDATA-1")
 def test_empty_and_missing_files(tmp_path: Path) -> None:
     # R-TDATA-1
     path = _jsonl(tmp_path / "t.jsonl", ["", "  "])
@@ -216,6 +222,7 @@ CORPUS = [
 ]
 
 
+@pytest.mark.spec("R-BEIR-4", "R-TDATA-5", "R-TDATA-6", "R-TDATA-8")
 def test_distillation_happy_path(tmp_path: Path) -> None:
     # R-TDATA-5 R-TDATA-6 R-TDATA-8: integer ids read as text, documents and scores in the
     # order of document_ids, BEIR texts by R-BEIR-4, integer scores as floats.
@@ -366,6 +373,7 @@ BAD_DISTILLATION = [
 ]
 
 
+@pytest.mark.spec("R-TDATA-1", "R-TDATA-2", "R-TDATA-5", "R-TDATA-6")
 @pytest.mark.parametrize(
     ("bad", "rule", "what"),
     [c[1:] for c in BAD_DISTILLATION],
@@ -381,6 +389,7 @@ def test_bad_distillation_names_file_and_line(
     _fails(lambda: read_distillation(path, queries=queries, corpus=corpus), path, 4, rule, what)
 
 
+@pytest.mark.spec("R-TDATA-6")
 def test_distillation_unknown_document_names_first_use(tmp_path: Path) -> None:
     # R-TDATA-6: the line named is the first that uses the unknown id; the count of unknown ids
     # is given; the corpus file is named.
@@ -406,6 +415,7 @@ def test_distillation_unknown_document_names_first_use(tmp_path: Path) -> None:
 # --- BEIR train pairs --------------------------------------------------------------------------
 
 
+@pytest.mark.spec("R-TDATA-7", "R-TDATA-8")
 def test_beir_pairs_happy_path(tmp_path: Path) -> None:
     # R-TDATA-7 R-TDATA-8: relevance >= 1 only, a repeated judgment once, qrels file order.
     folder = _beir(
@@ -436,6 +446,7 @@ BAD_PAIRS = [
 ]
 
 
+@pytest.mark.spec("R-EVAL-12", "R-TDATA-7")
 @pytest.mark.parametrize(
     ("bad", "rule", "what"), [c[1:] for c in BAD_PAIRS], ids=[c[0] for c in BAD_PAIRS]
 )
@@ -451,6 +462,7 @@ def test_bad_beir_pairs_name_file_and_line(tmp_path: Path, bad: str, rule: str, 
     _fails(lambda: read_beir_pairs(folder), qrels, 5, rule, what)
 
 
+@pytest.mark.spec("R-TDATA-1", "R-TDATA-7")
 def test_beir_pairs_errors(tmp_path: Path) -> None:
     # R-TDATA-1 R-TDATA-7: no relevant pair; missing folder or split.
     folder = _beir(tmp_path / "beir", "q1\td1\t0\n", QUERIES, CORPUS)
@@ -467,6 +479,7 @@ def test_beir_pairs_errors(tmp_path: Path) -> None:
         read_beir_pairs(folder, split="test")
 
 
+@pytest.mark.spec("R-TDATA-7")
 def test_scifact_train_pairs() -> None:
     # R-TDATA-7 on real data: one example per judged train pair, counted from the file itself.
     qrels = SCIFACT / "qrels" / "train.tsv"
@@ -488,6 +501,7 @@ def test_scifact_train_pairs() -> None:
 # --- batches -----------------------------------------------------------------------------------
 
 
+@pytest.mark.spec("R-TDATA-9")
 def test_batches_are_a_seeded_partition() -> None:
     # R-TDATA-9: same (seed, epoch) -> same batches; each epoch is a permutation of 0..n-1 cut
     # into runs of batch_size; another epoch or seed gives another order.
@@ -509,12 +523,14 @@ def test_batches_are_a_seeded_partition() -> None:
         batches(10, 4, 0, 0, drop_last=1)
 
 
+@pytest.mark.spec("R-TDATA-9")
 def test_batches_golden_order() -> None:
     # R-TDATA-9: pinned so that a change of NumPy's stream (which would break resuming a run
     # started with another NumPy) is seen here first.
     assert batches(10, 4, seed=0, epoch=0) == [[4, 6, 2, 7], [3, 5, 9, 0], [8, 1]]
 
 
+@pytest.mark.spec("R-TDATA-9")
 @pytest.mark.parametrize(
     ("args", "name"),
     [

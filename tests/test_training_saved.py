@@ -34,6 +34,7 @@ def _trained(name: str) -> training.ColBERT:
     return golden_sgd.run(training.ColBERT.from_pretrained(ENCODER / name), golden)
 
 
+@pytest.mark.spec("R-TRAIN-3")
 @pytest.mark.parametrize("backend", ["torch", "numpy"])
 @pytest.mark.parametrize("name", ["tiny-bert", "tiny-modernbert"])
 def test_saved_model_encodes_as_pylate_loads_it(name: str, backend: str, tmp_path: Path) -> None:
@@ -54,6 +55,7 @@ def test_saved_model_encodes_as_pylate_loads_it(name: str, backend: str, tmp_pat
     assert checked == 2 * len(texts)
 
 
+@pytest.mark.spec("R-ENC-9")
 def test_saved_folder_keeps_the_pooler(tmp_path: Path) -> None:
     """R-ENC-9: BERT's pooler, unused by the encoder, is written unchanged so that transformers
     initialises no weight anew when it loads the folder."""

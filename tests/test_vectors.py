@@ -15,7 +15,13 @@ GROUPS = {g["name"]: g for g in VECTORS["groups"]}
 def _cases(*names: str, key: str | None = None) -> list:
     """The cases of the named groups (only those holding ``key`` when given)."""
     return [
-        pytest.param(GROUPS[n], c, id=f"{n}/{c['id']}")
+        # An invalid case checks the requirement it must cite.
+        pytest.param(
+            GROUPS[n],
+            c,
+            id=f"{n}/{c['id']}",
+            marks=[pytest.mark.spec(c["error"])] if "error" in c else [],
+        )
         for n in names
         for c in GROUPS[n]["cases"]
         if key is None or key in c
@@ -38,6 +44,7 @@ def test_vector_file_header() -> None:
     assert set(GROUPS) >= {"exact_small_integers", "random_unit", "negative_similarity", "invalid"}
 
 
+@pytest.mark.spec("R-MAXSIM-1", "R-MAXSIM-10", "R-MAXSIM-12")
 @pytest.mark.parametrize(
     ("group", "case"),
     _cases("exact_small_integers", "random_unit", "boundary", "negative_similarity", "search"),
@@ -54,6 +61,7 @@ def test_scores_within_bound(group: dict, case: dict) -> None:
     np.testing.assert_array_equal(pairs, got[0])
 
 
+@pytest.mark.spec("R-MAXSIM-1")
 @pytest.mark.parametrize(("group", "case"), _cases("negative_similarity"))
 def test_negative_similarity_differs_from_zero_padding(group: dict, case: dict) -> None:
     """R-MAXSIM-1: padding never competes; here zero padding would give another answer."""
@@ -65,6 +73,7 @@ def test_negative_similarity_differs_from_zero_padding(group: dict, case: dict) 
     assert differs.sum() >= len(documents) - 1  # all but the longest document differ
 
 
+@pytest.mark.spec("R-MAXSIM-11")
 @pytest.mark.parametrize(("group", "case"), _cases("bfloat16"))
 def test_bfloat16_within_bound(group: dict, case: dict) -> None:
     """R-MAXSIM-11: bfloat16 storage within its bound of the unrounded oracle."""
@@ -76,6 +85,7 @@ def test_bfloat16_within_bound(group: dict, case: dict) -> None:
     assert (np.abs(got - rounded) <= bound).all()
 
 
+@pytest.mark.spec("R-SEARCH-1", "R-SEARCH-3")
 @pytest.mark.parametrize(("group", "case"), _cases("search", "exact_small_integers", key="k"))
 def test_search_indices(group: dict, case: dict) -> None:
     """R-SEARCH-1, R-SEARCH-3: top indices match the oracle exactly, ties to the lower index."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import time
 from pathlib import Path
+from typing import Any
 
 from lateint_ref.cli.shared import EXIT_OK, backend, corpus, precision, print_json
 
@@ -13,6 +14,8 @@ def run(args: argparse.Namespace) -> int:
     from lateint_ref.retrieval.retriever import Retriever
 
     documents = corpus(Path(args.corpus), args)
+    if args.shards is not None:
+        return _sharded(args, documents)
     start = time.perf_counter()
     r = Retriever.build(
         args.index,
@@ -59,4 +62,41 @@ def run(args: argparse.Namespace) -> int:
         if counts.get("not_in_corpus"):
             shown.append(f"{counts['not_in_corpus']:,} not in corpus (kept; --prune removes them)")
         print(", ".join(shown))
+    return EXIT_OK
+
+
+def _sharded(args: argparse.Namespace, documents: Any) -> int:
+    """``--shards N``: a sharded index built on Ray or here (spec/distributed.md R-DIST-6)."""
+    from lateint_ref.distributed import commands
+
+    if args.append or args.prune:
+        args.parser.error("R-DIST-6: --shards builds a new index: no --append or --prune")
+    record = commands.model_record(
+        args.model, seed=args.seed, embedding_size=args.embedding_size, projection=args.projection
+    )
+    start = time.perf_counter()
+    sharded, counts = commands.build(
+        args.index,
+        documents,
+        args.shards,
+        record,
+        ray=args.ray,
+        batch_size=args.batch_size,
+        nbits=args.nbits,
+        seed=args.seed,
+        backend=backend(args),
+        precision=precision(args),
+        keep_empty=args.keep_empty,
+    )
+    seconds = time.perf_counter() - start
+    sizes = sharded.shard_sizes()
+    sharded.close()
+    if args.json:
+        print_json({"index": args.index, "seconds": seconds, "shards": sizes, "counts": counts})
+    else:
+        print(
+            f"indexed {sum(sizes):,} documents in {len(sizes)} shards "
+            f"({', '.join(map(str, sizes))}) in {args.index} in {seconds:.1f} s; "
+            f"{counts['empty']:,} empty skipped"
+        )
     return EXIT_OK

@@ -91,6 +91,17 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message, self.format_usage())
 
 
+def _add_ray(p: argparse.ArgumentParser) -> None:
+    """``--ray ADDRESS``: where a sharded index's shards run (spec/distributed.md R-DIST-6)."""
+    p.add_argument(
+        "--ray",
+        default="local",
+        metavar="ADDRESS",
+        help='a sharded index\'s shards: "local" in this process, else a Ray address ("auto": '
+        "the cluster of this machine)",
+    )
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -232,6 +243,13 @@ def build() -> _Parser:
     _add_projection(p)
     _add_text(p)
     _add_backend(p)
+    p.add_argument(
+        "--shards",
+        type=_positive_int,
+        metavar="N",
+        help="build a sharded index of N shards into the new folder --index (spec/distributed.md)",
+    )
+    _add_ray(p)
     p.set_defaults(parser=p)
 
     p = commands.add_parser(
@@ -257,6 +275,7 @@ def build() -> _Parser:
     p.add_argument("--k", type=_positive_int, default=10, metavar="N", help="results per query")
     _add_model_folder(p)
     _add_backend(p)
+    _add_ray(p)
     p.set_defaults(parser=p)
 
     p = commands.add_parser(

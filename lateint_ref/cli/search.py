@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from lateint_ref.cli.shared import (
     EXIT_OK,
@@ -29,8 +30,11 @@ def run(args: argparse.Namespace) -> int:
         args.parser.error("R-CLI-8: --queries needs --output RUN.tsv")
     if args.output and not args.queries:
         args.parser.error("R-CLI-8: --output needs --queries FILE")
+    from lateint_ref.distributed import commands
     from lateint_ref.retrieval.retriever import Retriever
 
+    if commands.is_sharded(index_dir(args.index)):
+        return _sharded(args)
     queries = read_queries(Path(args.queries)) if args.queries else None
     r = Retriever.open(
         index_dir(args.index),
@@ -66,4 +70,54 @@ def run(args: argparse.Namespace) -> int:
         print(f"{'rank':>4}  {'id':<{width}}  {'score':>9}  text")
         for h in result["hits"]:
             print(f"{h['rank']:>4}  {h['id']!s:<{width}}  {h['score']:>9.4f}  {h['text']}")
+    return EXIT_OK
+
+
+def _sharded(args: argparse.Namespace) -> int:
+    """A sharded index (spec/distributed.md R-DIST-3): QUERY texts, ids and scores (no texts
+    are stored); ``--queries`` writes a run as for one index."""
+    from lateint_ref.distributed import commands
+
+    if args.allow is not None:
+        args.parser.error("R-DIST-3: --allow is not supported on a sharded index")
+    queries = read_queries(Path(args.queries)) if args.queries else None
+    texts = [t for _, t in queries] if queries is not None else list(args.queries_text)
+    found = commands.search(
+        args.index,
+        texts,
+        args.k,
+        ray=args.ray,
+        backend=backend(args),
+        precision=precision(args),
+    )
+    if queries is not None:
+        ranking = {
+            str(qid): [(str(d), float(x)) for d, x in zip(h.ids, h.scores, strict=True)]
+            for (qid, _), h in zip(queries, found, strict=True)
+        }
+        write_run(args.output, ranking)
+        if args.json:
+            print_json({"queries": len(queries), "output": args.output})
+        else:
+            print(f"searched {len(queries):,} queries; run written to {args.output}")
+        return EXIT_OK
+    results: list[dict[str, Any]] = [
+        {
+            "query": text,
+            "hits": [
+                {"rank": r, "id": i, "score": float(s)}
+                for r, (i, s) in enumerate(zip(h.ids, h.scores, strict=True), 1)
+            ],
+        }
+        for text, h in zip(texts, found, strict=True)
+    ]
+    if args.json:
+        print_json(results)
+        return EXIT_OK
+    for n, result in enumerate(results):
+        if len(results) > 1:
+            print(("\n" if n else "") + f"query: {result['query']}")
+        print(f"{'rank':>4}  {'id':<12}  {'score':>9}")
+        for h in result["hits"]:
+            print(f"{h['rank']:>4}  {h['id']!s:<12}  {h['score']:>9.4f}")
     return EXIT_OK

@@ -53,7 +53,9 @@ def corpus(path: Path, args: argparse.Namespace) -> Any:
 
 
 def index_dir(path: str) -> str:
-    """The folder of an existing index, named when missing (R-CLI-4)."""
+    """The folder of an existing index, named when missing or a file (R-CLI-4)."""
+    if Path(path).exists() and not Path(path).is_dir():
+        raise NotADirectoryError(20, "Not a directory", path)
     if not Path(path).is_dir():
         raise FileNotFoundError(2, "No such file or directory", path)
     return path

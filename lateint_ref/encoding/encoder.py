@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -133,6 +133,24 @@ def _checked_overrides(base: TokenSettings, overrides: Mapping[str, Any]) -> Tok
     return settings
 
 
+def _check_lengths(
+    settings: TokenSettings, folder: ModelFolder, overrides: Mapping[str, Any]
+) -> None:
+    """R-ENC-10: a backbone of absolute positions (BERT) encodes at most
+    ``max_position_embeddings`` tokens, so neither length may exceed it: ``InputError`` for the
+    caller's setting, ``WeightsError`` (R-ENC-3) for the folder's own."""
+    if folder.architecture.name != "bert":
+        return
+    positions = int(folder.config["max_position_embeddings"])
+    for name in ("query_length", "document_length"):
+        n = getattr(settings, name)
+        if n > positions:
+            problem = f"{name} {n} is more than the backbone's {positions} positions"
+            if overrides.get(name) is not None:
+                raise InputError(f"R-ENC-10: {problem} (max_position_embeddings)")
+            raise WeightsError(f"R-ENC-3: {folder.path}: {problem} (max_position_embeddings)")
+
+
 def _check_runtime(backend: str, precision: str) -> None:
     if backend not in BACKENDS:
         raise InputError(f"R-ENC-10: backend must be one of {BACKENDS}, got {backend!r}")
@@ -168,6 +186,7 @@ def model_parts(
         )
     base = folder.settings if seeded is None else folder.tokenizer_settings
     settings = _checked_overrides(base, overrides)
+    _check_lengths(settings, folder, overrides)
     arch, config = folder.architecture, folder.config
     tensors = backbone_tensors(
         read_tensors(folder.backbone_file), arch, config, folder.backbone_file
@@ -311,7 +330,7 @@ class Encoder:
 
     def tokenize(self, texts: list[str], *, is_query: bool) -> tuple[np.ndarray, np.ndarray]:
         """``(input_ids, attention_mask)`` ``[len(texts), length] int64``, as PyLate builds them."""
-        return self.tokens.tokenize(_texts(texts), is_query=is_query)
+        return self.tokens.tokenize(_texts(texts), is_query=_is_query(is_query))
 
     def encode(
         self,
@@ -327,6 +346,7 @@ class Encoder:
         tokens (R-ENC-7). Texts are batched longest first to waste no padding. ``on_batch``,
         when given, is called after each batch with the number of texts encoded so far."""
         items = _texts(texts)
+        is_query = _is_query(is_query)
         size = _checks.positive(batch_size, "batch_size", "R-ENC-10")
         order = sorted(range(len(items)), key=lambda i: -len(items[i]))
         out: list[np.ndarray] = [np.zeros((0, 0), np.float32)] * len(items)
@@ -353,7 +373,7 @@ class Encoder:
     def truncated(self, texts: list[str], *, is_query: bool = False) -> int:
         """How many of ``texts`` are longer than the document (or query) length and lose
         tokens to truncation."""
-        return int(self.tokens.truncated(_texts(texts), is_query=is_query).sum())
+        return int(self.tokens.truncated(_texts(texts), is_query=_is_query(is_query)).sum())
 
     def save_pretrained(self, path: str | os.PathLike[str]) -> None:
         """Writes the PyLate layout (R-ENC-9): PyLate's ``models.ColBERT(path)`` loads it and gives
@@ -379,14 +399,33 @@ def _version() -> str:
     return __version__
 
 
-def _texts(texts: list[str] | str) -> list[str]:
+def _texts(texts: Any) -> list[str]:
+    """R-ENC-10: one string or an iterable of strings, each valid Unicode (no lone surrogate,
+    which no tokenizer can read)."""
     if isinstance(texts, str):
-        return [texts]
+        texts = [texts]
+    elif isinstance(texts, (bytes, bytearray)) or not isinstance(texts, Iterable):
+        raise InputError(
+            f"R-ENC-10: texts must be a string or a sequence of strings, got {texts!r:.80}"
+        )
     items = list(texts)
     bad = [type(t).__name__ for t in items if not isinstance(t, str)]
     if bad:
         raise InputError(f"R-ENC-10: texts must be strings, got {bad[0]}")
+    for n, t in enumerate(items):
+        try:
+            t.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise InputError(
+                f"R-ENC-10: text {n} is not valid Unicode ({exc.reason} at {exc.start}: "
+                f"{t[max(exc.start - 10, 0) : exc.end + 10]!r})"
+            ) from exc
     return items
+
+
+def _is_query(x: Any) -> bool:
+    """R-ENC-10: ``is_query`` is True or False; anything else would pick a side silently."""
+    return _checks.flag(x, "is_query", "R-ENC-10")
 
 
 def _grow_embeddings(

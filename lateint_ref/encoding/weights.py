@@ -68,6 +68,10 @@ def backbone_tensors(
                 f"R-ENC-3: {source}: tensor {name} has shape {tuple(named[name].shape)}, "
                 f"config.json implies {shape}"
             )
+        if named[name].dtype.kind != "f":  # an integer tensor would be used as its values
+            raise WeightsError(
+                f"R-ENC-3: {source}: tensor {name} has dtype {named[name].dtype}, not a float"
+            )
         if not np.isfinite(named[name]).all():
             raise WeightsError(f"R-ENC-3: {source}: tensor {name} holds NaN or infinite values")
     return {name: np.ascontiguousarray(named[name]) for name in expected}

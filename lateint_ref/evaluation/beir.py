@@ -16,6 +16,7 @@ from __future__ import annotations
 import codecs
 import json
 import os
+import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -110,6 +111,10 @@ class Corpus:
         return f"Corpus({str(self.path)!r})"
 
 
+# A JSON escape of a UTF-16 surrogate (``\\ud800`` to ``\\udfff``); paired ones are text.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
 def jsonl_records(
     path: Path,
     rule: str = "R-BEIR-6",
@@ -146,6 +151,14 @@ def jsonl_records(
                 raise InputError(
                     f"{rule}: {path} line {n}: expected a JSON object, got {type(record).__name__}"
                 )
+            if _SURROGATE_ESCAPE.search(line):  # R-BEIR-2: a lone surrogate is no text
+                try:
+                    json.dumps(record, ensure_ascii=False).encode("utf-8")
+                except UnicodeEncodeError as exc:
+                    raise InputError(
+                        f"{rule}: {path} line {n}: a string holds a lone surrogate escape "
+                        f"(\\ud800 to \\udfff without its pair), which is not text"
+                    ) from exc
             yield n, record
 
 

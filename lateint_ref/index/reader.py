@@ -72,6 +72,7 @@ class Index:
         progress: bool | None = None,
         lock_timeout: float | None = 0,
         segment_tokens: int = writer.DEFAULT_SEGMENT_TOKENS,
+        codec: Index | str | os.PathLike[str] | None = None,
     ) -> Index:
         """Builds an index of ``documents`` at ``path`` and opens it.
 
@@ -97,6 +98,11 @@ class Index:
             segment_tokens: from an iterator, the documents are coded in segments of whole
                 documents of at most this many tokens (a longer document alone), committed
                 together (R-INDEX-17); search results do not depend on it (R-ISEARCH-8).
+            codec: code the documents with this codec instead of training one (R-INDEX-20): an
+                opened ``Index`` (the codec of its commit), an index folder or a codec file
+                (``fit_codec``, a sharded index's shared codec); copied byte for byte, so that
+                indexes of parts of a collection score alike. The training parameters must
+                then be left at their defaults, and ``documents`` be in memory.
 
         Ctrl-C stops the build promptly with ``KeyboardInterrupt`` and leaves ``path`` as it was
         (R-INDEX-8).
@@ -115,6 +121,7 @@ class Index:
             progress=progress,
             lock_timeout=lock_timeout,
             segment_tokens=segment_tokens,
+            codec=codec.codec_path if isinstance(codec, Index) else codec,
         )
         return cls.open(path)
 
@@ -215,10 +222,17 @@ class Index:
         )
         return self._reopened()
 
+    codec_sample = staticmethod(writer.codec_sample)
+    fit_codec = staticmethod(writer.fit_codec)
+
     @classmethod
     def open(cls, path: str | os.PathLike[str]) -> Index:
         """Opens the index at ``path``, checking every file (R-INDEX-2)."""
-        return cls(_native.Index(os.fspath(path)), os.fspath(path))
+        where = os.fspath(path)
+        if not os.path.isdir(where):  # R-INDEX-2: the message names the folder, not MANIFEST
+            what = "is a file, not an index folder" if os.path.exists(where) else "no such folder"
+            raise IndexFormatError(f"R-INDEX-2: {where}: {what}")
+        return cls(_native.Index(where), where)
 
     def refresh(self) -> bool:
         """Opens the index's latest commit in place if it is newer than the one this object
@@ -302,17 +316,14 @@ class Index:
             raise InputError(f"R-ISEARCH-7: allow must be a collection of ids, got {allow!r}")
         items = list(allow)
         want_str = bool(self._ids) and isinstance(self._ids[0], str)
-        bad = next(
-            (
-                x
-                for x in items
-                if isinstance(x, str) != want_str or (not want_str and not _checks.is_int(x))
-            ),
-            None,
-        )
-        if bad is not None:
+        bad = [  # a list, not next(..., None): None itself is a bad id
+            x
+            for x in items
+            if isinstance(x, str) != want_str or (not want_str and not _checks.is_int(x))
+        ]
+        if bad:
             kind = "strings" if want_str else "integers"
-            raise InputError(f"R-ISEARCH-7: this index's ids are {kind}, allow holds {bad!r}")
+            raise InputError(f"R-ISEARCH-7: this index's ids are {kind}, allow holds {bad[0]!r}")
         live = self._positions()
         found = [
             live[x if want_str else int(x)] for x in items if (x if want_str else int(x)) in live
@@ -355,6 +366,11 @@ class Index:
     def bounds(self) -> np.ndarray:
         """``[dim, 2] float32`` least and greatest residual per component (R-QUANT-5)."""
         return self._native.bounds(0)
+
+    @property
+    def codec_path(self) -> str:
+        """The path of the codec file of the commit this object searches (R-INDEX-4)."""
+        return os.path.join(self.path, self._native.files()[1][0])
 
     def files(self) -> list[tuple[str, int]]:
         """The committed files and their sizes in bytes, manifest first."""
@@ -448,9 +464,11 @@ class Index:
             one ``Hits(ids, scores)`` per query.
         """
         k_native = _checks.k(k)
-        nprobe, candidates, rescore = (
+        # R-ISEARCH-3: nprobe in 1..=K, checked here so that the message names the value given
+        nprobe = _checks.optional_integer(nprobe, "nprobe", "R-ISEARCH-3", 1, self.n_centroids)
+        candidates, rescore = (
             None if v is None else _checks.clamped(v, name, "R-ISEARCH-3")
-            for v, name in ((nprobe, "nprobe"), (candidates, "candidates"), (rescore, "rescore"))
+            for v, name in ((candidates, "candidates"), (rescore, "rescore"))
         )
         exhaustive = _checks.flag(exhaustive, "exhaustive", "R-ISEARCH-2")
         # R-ISEARCH-3: the budgets never below k; a k reaching the live documents returns them all.
@@ -499,3 +517,61 @@ class Index:
         """Centroid ids ``[n] uint16`` and buckets ``[n, dim] uint8`` of one document."""
         p = _checks.integer(position, "position", "R-ISEARCH-5", 0, len(self) - 1)
         return self._native.codes(p)
+
+    def stage_candidates(
+        self, queries: Any, *, nprobe: int, candidates: int, threads: int | None = None
+    ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """Stage 1 of a search split across the shards of a sharded index (spec/distributed.md
+        R-DIST-3): per query, R-ISEARCH-1 steps 1-3 over the live documents with these budgets:
+        the ``candidates`` best documents by probe score, as ``(probe scores [n] float32, code
+        scores [n] float32, positions [n] int64)`` in no particular order."""
+        nprobe = _checks.integer(nprobe, "nprobe", "R-ISEARCH-3", 1, self.n_centroids)
+        candidates = _checks.integer(candidates, "candidates", "R-ISEARCH-3", 1)
+        candidates = min(candidates, max(len(self), 1))  # more than the documents: all of them
+        q_vectors, q_offsets = pack_queries(queries)
+        probe, code, pos, offs = self._native.shard_candidates(
+            q_vectors, q_offsets, nprobe, candidates, _checks.threads(threads)
+        )
+        return [(probe[a:b], code[a:b], pos[a:b]) for a, b in itertools.pairwise(offs.tolist())]
+
+    def stage_rescore(
+        self,
+        queries: Any,
+        positions: list[np.ndarray] | None,
+        k: int,
+        *,
+        threads: int | None = None,
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Stage 2 of a split search (R-DIST-3): per query ``i``, the ``k`` best live documents
+        among ``positions[i]`` (every live document when ``positions`` is None) by exact MaxSim
+        over their decoded vectors, best first (ties: lower position), as ``(positions [n]
+        int64, scores [n] float32)``."""
+        k = _checks.k(k)
+        q_vectors, q_offsets = pack_queries(queries)
+        n_queries = len(q_offsets) - 1
+        flat: np.ndarray | None = None
+        offsets: np.ndarray | None = None
+        if positions is not None:
+            if len(positions) != n_queries:
+                raise InputError(
+                    f"R-DIST-3: {len(positions)} position lists for {n_queries} queries"
+                )
+            lists = [_positions(p, len(self)) for p in positions]
+            flat = np.concatenate(lists) if lists else np.zeros(0, np.int64)
+            offsets = np.cumsum([0, *(len(x) for x in lists)], dtype=np.int64)
+        pos, scores, offs = self._native.shard_rescore(
+            q_vectors, q_offsets, flat, offsets, k, _checks.threads(threads)
+        )
+        return [(pos[a:b], scores[a:b]) for a, b in itertools.pairwise(offs.tolist())]
+
+
+def _positions(x: Any, n_docs: int) -> np.ndarray:
+    """One list of document positions for ``stage_rescore`` (R-DIST-3): integers in
+    ``0..n_docs``, named as given when not."""
+    a = np.asarray(x).reshape(-1)
+    if a.size and (a.dtype.kind not in "iu" or int(a.min()) < 0 or int(a.max()) >= n_docs):
+        bad = next((v for v in a.tolist() if not (isinstance(v, int) and 0 <= v < n_docs)), a[0])
+        raise InputError(
+            f"R-DIST-3: positions must be integers in 0..{n_docs}, got {bad!r} ({a.dtype})"
+        )
+    return a.astype(np.int64)

@@ -81,11 +81,29 @@ def create(
     lock_timeout: float | None = 0,
     segment_tokens: int = DEFAULT_SEGMENT_TOKENS,
     centroids_for: Callable[[int, int], int] | None = None,
+    codec: str | os.PathLike[str] | None = None,
 ) -> None:
     """Builds and commits generation 1 of an index at ``path`` (see ``Index.create``).
     ``centroids_for(n_docs, n_tokens)``: from an iterator, ``K`` given what it held, instead of
-    ``n_centroids`` (the retriever's codec sample stands for a larger collection, R-RET-8)."""
+    ``n_centroids`` (the retriever's codec sample stands for a larger collection, R-RET-8).
+    ``codec``: an index folder or a codec file whose codec is copied, not trained (R-INDEX-20)."""
     wait = _checks.lock_timeout(lock_timeout)
+    if codec is not None:
+        trained = {
+            "nbits": nbits != 2,
+            "seed": seed != 0,
+            "n_centroids": n_centroids is not None,
+            "sample": sample is not None,
+            "kmeans_iters": kmeans_iters != DEFAULT_KMEANS_ITERS,
+            "metadata": metadata is not None,
+        }
+        given = [name for name, changed in trained.items() if changed]
+        if given:
+            raise InputError(f"R-INDEX-20: {given[0]} given with codec: the codec records it")
+        if isinstance(documents, Iterator):
+            raise InputError("R-INDEX-20: codec needs documents in memory, not an iterator")
+        _create_with_codec(path, documents, ids, os.fspath(codec), threads, progress, wait)
+        return
     if isinstance(documents, Iterator):
         _create_streamed(
             path,
@@ -135,6 +153,98 @@ def create(
                 report,
             ),
             wait,
+        )
+    finally:
+        report.close()
+
+
+def _create_with_codec(
+    path: str | os.PathLike[str],
+    documents: Any,
+    ids: Any,
+    codec: str,
+    threads: int | None,
+    progress: bool | None,
+    wait: float | None,
+) -> None:
+    """``create`` with the codec of ``codec`` (an index folder or a codec file), copied byte for
+    byte (R-INDEX-20)."""
+    vectors, offsets = pack_documents(documents)
+    n_docs = len(offsets) - 1
+    if n_docs == 0:
+        raise InputError("R-INDEX-5: an index needs at least one document")
+    ext_ids = external_ids(ids, n_docs)
+    if not os.path.exists(codec):
+        raise FileNotFoundError(f"R-INDEX-20: no codec at {codec}")
+    n_threads = _checks.threads(threads)
+    report = Progress("building index", progress)
+    try:
+        retrying(
+            lambda: _native.build_index_with_codec(
+                os.fspath(path), vectors, offsets, ext_ids, codec, n_threads, report
+            ),
+            wait,
+        )
+    finally:
+        report.close()
+
+
+def codec_sample(
+    n_tokens: int, *, seed: int = 0, n_centroids: int | None = None, sample: int | None = None
+) -> tuple[int, np.ndarray]:
+    """``(K, tokens)``: the number of centroids (R-KMEANS-1) and the ``[S] int64`` numbers, in
+    sample order, of the tokens whose rows train the codec of a collection of ``n_tokens``
+    tokens numbered in collection order from 0 (R-KMEANS-2, R-INDEX-20)."""
+    n_tokens = _checks.integer(n_tokens, "n_tokens", "R-KMEANS-1", 1, 2**62)
+    seed = _checks.integer(seed, "seed", "R-KMEANS-2", 0, 2**64 - 1)
+    n_centroids = _checks.optional_integer(n_centroids, "n_centroids", "R-KMEANS-1", 1, 2**62)
+    sample = _checks.optional_integer(sample, "sample", "R-KMEANS-1", 1, 2**62)
+    return _native.codec_sample(n_tokens, n_centroids, sample, seed)
+
+
+def fit_codec(
+    path: str | os.PathLike[str],
+    rows: Any,
+    n_tokens: int,
+    *,
+    nbits: int = 2,
+    seed: int = 0,
+    n_centroids: int | None = None,
+    sample: int | None = None,
+    kmeans_iters: int = DEFAULT_KMEANS_ITERS,
+    metadata: dict[str, Any] | None = None,
+    threads: int | None = None,
+    progress: bool | None = None,
+) -> None:
+    """Writes the codec file ``path`` (R-INDEX-4) of a collection of ``n_tokens`` tokens from
+    ``rows``, ``[S, dim] float32``, the rows of the tokens ``codec_sample`` names, in its order:
+    byte for byte the codec ``Index.create`` trains on the whole collection with the same
+    parameters (R-INDEX-20)."""
+    n_tokens = _checks.integer(n_tokens, "n_tokens", "R-KMEANS-1", 1, 2**62)
+    matrix = np.ascontiguousarray(rows, dtype=np.float32)
+    if matrix.ndim != 2 or matrix.shape[1] == 0:
+        raise InputError(f"R-INDEX-20: rows must be [S, dim] floats, got shape {matrix.shape}")
+    nbits = _checks.integer(nbits, "nbits", "R-QUANT-1", 1, 4)
+    seed = _checks.integer(seed, "seed", "R-KMEANS-2", 0, 2**64 - 1)
+    n_centroids = _checks.optional_integer(n_centroids, "n_centroids", "R-KMEANS-1", 1, 2**62)
+    sample = _checks.optional_integer(sample, "sample", "R-KMEANS-1", 1, 2**62)
+    iters = _checks.integer(kmeans_iters, "kmeans_iters", "R-KMEANS-1", 0, MAX_KMEANS_ITERS)
+    meta = _metadata(metadata)
+    n_threads = _checks.threads(threads)
+    report = Progress("fitting codec", progress)
+    try:
+        _native.train_codec(
+            os.fspath(path),
+            matrix,
+            n_tokens,
+            nbits,
+            seed,
+            n_centroids,
+            sample,
+            iters,
+            meta,
+            n_threads,
+            report,
         )
     finally:
         report.close()

@@ -439,6 +439,7 @@ class Retriever:
     def rerank(self, query: str, documents: list[tuple[Any, str]], k: int | None = None) -> Hits:
         """Candidates ``(id, text)`` ranked by exact MaxSim with ``query`` (R-RET-5), as PyLate's
         ``rank.rerank``: best first, ties by input order."""
+        k = None if k is None else _checks.positive(k, "k", "R-RET-5")
         pairs = list(_pairs(documents))
         if not pairs:
             return Hits([], np.zeros(0, np.float32))

@@ -6,6 +6,7 @@ taken over real tokens only (R-MAXSIM-1).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -31,6 +32,20 @@ def _inputs(queries: Any, documents: Any) -> tuple[np.ndarray, np.ndarray, Any]:
     return q_vectors, q_offsets, docs
 
 
+def _call(native: Callable[..., Any], queries: Any, documents: Any, *args: Any) -> Any:
+    """``native(q_vectors, q_offsets, docs, *args)``. A non-empty list of C-contiguous float32
+    ``[n_tokens, dim]`` arrays of one dim goes to the core as it is and is scored where it lies
+    (R-MAXSIM-3: no copy); any other list is packed first, which also names its faults."""
+    if type(documents) is list and documents:
+        q_vectors, q_offsets = pack_queries(queries)
+        if q_vectors.shape[0]:
+            try:
+                return native(q_vectors, q_offsets, documents, *args)
+            except _native.NotPlain:
+                pass
+    return native(*_inputs(queries, documents), *args)
+
+
 def maxsim(queries: Any, documents: Any, *, threads: int | None = None) -> np.ndarray:
     """MaxSim scores of every query against every document.
 
@@ -46,8 +61,8 @@ def maxsim(queries: Any, documents: Any, *, threads: int | None = None) -> np.nd
         ``[n_queries, n_docs] float32`` (a single 2-D query gives one row).
     """
     n_threads = _checks.threads(threads)
-    q_vectors, q_offsets, docs = _inputs(queries, documents)
-    return _native.maxsim(q_vectors, q_offsets, docs, n_threads)
+    scores: np.ndarray = _call(_native.maxsim, queries, documents, n_threads)
+    return scores
 
 
 def maxsim_pairwise(queries: Any, documents: Any, *, threads: int | None = None) -> np.ndarray:
@@ -57,8 +72,8 @@ def maxsim_pairwise(queries: Any, documents: Any, *, threads: int | None = None)
         ``[n] float32``; queries and documents must be equally many.
     """
     n_threads = _checks.threads(threads)
-    q_vectors, q_offsets, docs = _inputs(queries, documents)
-    return _native.maxsim_pairwise(q_vectors, q_offsets, docs, n_threads)
+    scores: np.ndarray = _call(_native.maxsim_pairwise, queries, documents, n_threads)
+    return scores
 
 
 def search_exact(
@@ -72,5 +87,7 @@ def search_exact(
     """
     k_native = _checks.k(k)
     n_threads = _checks.threads(threads)
-    q_vectors, q_offsets, docs = _inputs(queries, documents)
-    return _native.search_exact(q_vectors, q_offsets, docs, k_native, n_threads)
+    found: tuple[np.ndarray, np.ndarray] = _call(
+        _native.search_exact, queries, documents, k_native, n_threads
+    )
+    return found

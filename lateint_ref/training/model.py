@@ -153,4 +153,11 @@ def _strings(texts: Any, name: str) -> list[str]:
     bad = [type(t).__name__ for t in texts if not isinstance(t, str)]
     if bad:
         raise InputError(f"R-TRAIN-8: {name} must hold strings, got {bad[0]}")
+    for n, t in enumerate(texts):  # a lone surrogate is no text a tokenizer reads
+        try:
+            t.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise InputError(
+                f"R-TRAIN-8: {name}[{n}] is not valid Unicode ({exc.reason} at {exc.start})"
+            ) from exc
     return list(texts)

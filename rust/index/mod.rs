@@ -17,6 +17,7 @@ pub mod quantize;
 pub mod refit;
 pub mod rng;
 pub mod search;
+pub mod shard;
 pub mod stream;
 
 use std::borrow::Cow;

@@ -251,43 +251,7 @@ impl Spill {
         }
         drop(picks);
 
-        let iters = params.iters as u64;
-        progress("k-means", 0, iters * s as u64)?;
-        let version = NEW_CODEC_VERSION;
-        let centroids = kmeans::train(isa, &sample, dim, k, params.iters, version, &mut |d, t| {
-            progress("k-means", d, t)
-        })?;
-        // Each sample point's centroid: R-KMEANS-4 and R-KMEANS-6 give a point the same one
-        // whichever points it is assigned with, so these are the in-memory build's
-        // `assigned[picks[i]]`.
-        let rule = assigner(isa, &centroids, dim, version, progress)?;
-        let sample_assigned = assign_all(isa, &sample, dim, &rule, progress)?;
-        drop(rule);
-        let buckets = quantize::fit_product(
-            dim,
-            params.nbits,
-            s,
-            |i, d| sample[i * dim + d] - centroids[sample_assigned[i] as usize * dim + d],
-            &mut |stage, done, total| progress(stage, done, total),
-        )?;
-        // R-INDEX-18: the far threshold from the same norms, the sample rows standing for the
-        // collection's tokens they were read from.
-        let rows: Vec<usize> = (0..s).collect();
-        let far = far::threshold(&sample, dim, &rows, &sample_assigned, &centroids, progress)?;
-        drop((sample, sample_assigned, rows));
-        let codec = Codec {
-            dim,
-            k,
-            seed: params.seed,
-            sample: s as u64,
-            iters,
-            centroids,
-            buckets,
-            metadata: params.metadata.clone(),
-            far: Some(far),
-            header_crc: 0,
-            table: Vec::new(),
-        };
+        let codec = codec_from_sample(isa, sample, dim, k, params, progress)?;
         files.add(CODEC_NAME);
         let codec_entry = codec.write(&dir, CODEC_NAME, &mut |done, total| {
             progress("write", done, total)
@@ -366,6 +330,61 @@ impl Spill {
         ];
         manifest::write(&dir, fields, &entries, &mut || files.committed())
     }
+}
+
+/// The codec of a collection whose k-means sample rows (R-KMEANS-2, `[s][dim]` in sample order)
+/// are `sample`, with `k` centroids (R-KMEANS-1): k-means (R-KMEANS-3), the sample's centroids
+/// (R-KMEANS-4, R-KMEANS-6: a point gets the same one whichever points it is assigned with), the
+/// buckets and product rows (R-QUANT-2, R-QUANT-6) and the far threshold (R-INDEX-18), all
+/// fitted on those rows: the codec `build::build` trains on the whole collection, byte for byte
+/// (R-INDEX-17, R-INDEX-20). Its header CRC is set when it is written.
+pub fn codec_from_sample(
+    isa: Isa,
+    sample: Vec<f32>,
+    dim: usize,
+    k: usize,
+    params: &Params,
+    progress: &mut Progress,
+) -> Result<Codec> {
+    let s = sample.len() / dim.max(1);
+    let iters = params.iters as u64;
+    progress("k-means", 0, iters * s as u64)?;
+    let version = NEW_CODEC_VERSION;
+    let centroids = kmeans::train(isa, &sample, dim, k, params.iters, version, &mut |d, t| {
+        progress("k-means", d, t)
+    })?;
+    // Each sample point's centroid: R-KMEANS-4 and R-KMEANS-6 give a point the same one
+    // whichever points it is assigned with, so these are the in-memory build's
+    // `assigned[picks[i]]`.
+    let rule = assigner(isa, &centroids, dim, version, progress)?;
+    let sample_assigned = assign_all(isa, &sample, dim, &rule, progress)?;
+    drop(rule);
+    let buckets = quantize::fit_product(
+        dim,
+        params.nbits,
+        s,
+        |i, d| sample[i * dim + d] - centroids[sample_assigned[i] as usize * dim + d],
+        &mut |stage, done, total| progress(stage, done, total),
+    )?;
+    // R-INDEX-18: the far threshold from the same norms, the sample rows standing for the
+    // collection's tokens they were read from.
+    let rows: Vec<usize> = (0..s).collect();
+    let far = far::threshold(&sample, dim, &rows, &sample_assigned, &centroids, progress)?;
+    drop((sample, sample_assigned, rows));
+    let codec = Codec {
+        dim,
+        k,
+        seed: params.seed,
+        sample: s as u64,
+        iters,
+        centroids,
+        buckets,
+        metadata: params.metadata.clone(),
+        far: Some(far),
+        header_crc: 0,
+        table: Vec::new(),
+    };
+    Ok(codec)
 }
 
 /// Reads the f32 rows starting at byte `start` of the spill file into `out`, in positioned reads

@@ -108,28 +108,42 @@ pub unsafe fn store<S: Lanes, const QB: usize>(mx: &[S::V; QB], out: *mut f32) {
 /// `qt` points at the chunk's first lane in `[dim][q_pad] f32`; `doc` is `[n][dim] f32`;
 /// `out` receives `QB * S::W` maxima.
 ///
+/// With `CHECK`, also returns whether every product of the chunk's first lane block was finite
+/// (`x - x` is 0 for a finite `x` and NaN otherwise, summed over the rows: one subtraction and
+/// one addition per row against `QB * dim` FMAs). With a finite query, a non-finite document
+/// component makes every product of its row non-finite (`0 * inf` is NaN), so `true` proves the
+/// rows finite; `false` may also come from finite values whose products overflow, which the
+/// caller tells apart with an exact check (R-MAXSIM-9). Without `CHECK` it returns `true`.
+///
 /// # Safety
 /// The CPU supports `S`; `qt`, `doc` and `out` are valid for the extents above.
 #[inline(always)]
-pub unsafe fn chunk_f32<S: Lanes, const QB: usize, const R: usize>(
+pub unsafe fn chunk_f32<S: Lanes, const QB: usize, const R: usize, const CHECK: bool>(
     qt: *const f32,
     q_pad: usize,
     dim: usize,
     doc: *const f32,
     n: usize,
     out: *mut f32,
-) {
+) -> bool {
     unsafe {
         let mut mx = [S::splat(f32::NEG_INFINITY); QB];
+        let mut chk = S::splat(0.0);
         let mut j = 0;
         while j < n {
             let rows = group_rows::<f32, R>(doc, j, n, dim);
             let ahead = doc.wrapping_add((j + R * PREFETCH_GROUPS) * dim);
             let acc = group_dots::<S, QB, R>(qt, q_pad, dim, rows, ahead);
+            if CHECK {
+                for row in acc.iter() {
+                    chk = S::add(chk, S::sub(row[0], row[0]));
+                }
+            }
             fold_max::<S, QB, R>(&mut mx, &acc);
             j += R;
         }
         store::<S, QB>(&mx, out);
+        !(CHECK && S::any_nan(chk))
     }
 }
 

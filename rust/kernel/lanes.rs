@@ -28,6 +28,12 @@ pub trait Lanes {
     unsafe fn fma(a: Self::V, b: Self::V, c: Self::V) -> Self::V;
     /// Lane-wise maximum.
     unsafe fn max(a: Self::V, b: Self::V) -> Self::V;
+    /// Lane-wise `a + b`.
+    unsafe fn add(a: Self::V, b: Self::V) -> Self::V;
+    /// Lane-wise `a - b`.
+    unsafe fn sub(a: Self::V, b: Self::V) -> Self::V;
+    /// True when some lane is NaN.
+    unsafe fn any_nan(v: Self::V) -> bool;
     /// Lane-wise `if x > y { a } else { b }` (false when either of x, y is NaN).
     unsafe fn gt_select(x: Self::V, y: Self::V, a: Self::V, b: Self::V) -> Self::V;
 }
@@ -72,6 +78,18 @@ impl Lanes for Avx512 {
     #[inline(always)]
     unsafe fn max(a: __m512, b: __m512) -> __m512 {
         unsafe { _mm512_max_ps(a, b) }
+    }
+    #[inline(always)]
+    unsafe fn add(a: __m512, b: __m512) -> __m512 {
+        unsafe { _mm512_add_ps(a, b) }
+    }
+    #[inline(always)]
+    unsafe fn sub(a: __m512, b: __m512) -> __m512 {
+        unsafe { _mm512_sub_ps(a, b) }
+    }
+    #[inline(always)]
+    unsafe fn any_nan(v: __m512) -> bool {
+        unsafe { _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(v, v) != 0 }
     }
     #[inline(always)]
     unsafe fn gt_select(x: __m512, y: __m512, a: __m512, b: __m512) -> __m512 {
@@ -119,6 +137,18 @@ impl Lanes for Avx2 {
     #[inline(always)]
     unsafe fn max(a: __m256, b: __m256) -> __m256 {
         unsafe { _mm256_max_ps(a, b) }
+    }
+    #[inline(always)]
+    unsafe fn add(a: __m256, b: __m256) -> __m256 {
+        unsafe { _mm256_add_ps(a, b) }
+    }
+    #[inline(always)]
+    unsafe fn sub(a: __m256, b: __m256) -> __m256 {
+        unsafe { _mm256_sub_ps(a, b) }
+    }
+    #[inline(always)]
+    unsafe fn any_nan(v: __m256) -> bool {
+        unsafe { _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_UNORD_Q>(v, v)) != 0 }
     }
     #[inline(always)]
     unsafe fn gt_select(x: __m256, y: __m256, a: __m256, b: __m256) -> __m256 {

@@ -159,6 +159,23 @@ pub enum DocRows<'a> {
 /// `isa` comes from `Isa::available()` (so this CPU supports it); the row type must match the
 /// query's precision (f32 rows with an f32 query, bfloat16 rows with a bfloat16 query).
 pub fn token_maxima(isa: Isa, q: &Prepared, doc: DocRows, n: usize, out: &mut [f32]) {
+    token_maxima_checked::<false>(isa, q, doc, n, out);
+}
+
+/// As `token_maxima`; with `CHECK` on f32 rows, also whether the document's rows are proven
+/// finite (R-MAXSIM-9): `true` means every component is finite, `false` that one may not be
+/// (a non-finite one, or finite ones whose products overflow), for an exact check to settle.
+/// Without `CHECK`, and for bfloat16 rows (finite by construction), it returns `true`.
+///
+/// The SIMD kernels fold the check into the products they compute anyway (about one instruction
+/// per row, so the rows are read once); the scalar one tests the rows.
+pub fn token_maxima_checked<const CHECK: bool>(
+    isa: Isa,
+    q: &Prepared,
+    doc: DocRows,
+    n: usize,
+    out: &mut [f32],
+) -> bool {
     assert!(
         n >= 1 && out.len() >= q.pad,
         "kernel contract: n >= 1 and out.len() >= q.pad"
@@ -169,10 +186,17 @@ pub fn token_maxima(isa: Isa, q: &Prepared, doc: DocRows, n: usize, out: &mut [f
             match isa {
                 // SAFETY: `isa` was detected on this CPU; extents were checked above.
                 #[cfg(target_arch = "x86_64")]
-                Isa::Avx512 => unsafe { x86::f32_avx512(q, rows.as_ptr(), n, out.as_mut_ptr()) },
+                Isa::Avx512 => unsafe {
+                    x86::f32_avx512::<CHECK>(q, rows.as_ptr(), n, out.as_mut_ptr())
+                },
                 #[cfg(target_arch = "x86_64")]
-                Isa::Avx2 => unsafe { x86::f32_avx2(q, rows.as_ptr(), n, out.as_mut_ptr()) },
-                _ => scalar::maxima_f32(&q.qt, q.pad, q.len, q.dim_p, rows, n, out),
+                Isa::Avx2 => unsafe {
+                    x86::f32_avx2::<CHECK>(q, rows.as_ptr(), n, out.as_mut_ptr())
+                },
+                _ => {
+                    scalar::maxima_f32(&q.qt, q.pad, q.len, q.dim_p, rows, n, out);
+                    !CHECK || rows[..n * q.dim_p].iter().all(|x| x.is_finite())
+                }
             }
         }
         DocRows::Bf16(rows) => {
@@ -191,6 +215,7 @@ pub fn token_maxima(isa: Isa, q: &Prepared, doc: DocRows, n: usize, out: &mut [f
                 Isa::Avx2 => unsafe { x86::bf16_avx2(q, rows.as_ptr(), n, out.as_mut_ptr()) },
                 _ => scalar::maxima_bf16(&q.qt, q.pad, q.len, q.dim_p, rows, n, out),
             }
+            true
         }
     }
 }
@@ -352,20 +377,56 @@ mod x86 {
         }};
     }
 
+    /// The f32 maxima; with `CHECK`, whether the products of the first lane block were all finite
+    /// (`chunk_f32`), else `true`.
     #[target_feature(enable = "avx512f")]
-    pub unsafe fn f32_avx512(q: &Prepared, doc: *const f32, n: usize, out: *mut f32) {
+    pub unsafe fn f32_avx512<const CHECK: bool>(
+        q: &Prepared,
+        doc: *const f32,
+        n: usize,
+        out: *mut f32,
+    ) -> bool {
         let qt = q.qt.as_ptr();
-        over_blocks!(q.pad / 16, 16, |off, QB, R| unsafe {
-            chunk_f32::<Avx512, QB, R>(qt.add(off), q.pad, q.dim_p, doc, n, out.add(off))
+        let mut finite = true;
+        over_blocks!(q.pad / 16, 16, |off, QB, R| {
+            // Only the first chunk checks: every lane sees a non-finite row.
+            finite &= if off == 0 {
+                unsafe {
+                    chunk_f32::<Avx512, QB, R, CHECK>(qt, q.pad, q.dim_p, doc, n, out)
+                }
+            } else {
+                unsafe {
+                    chunk_f32::<Avx512, QB, R, false>(
+                        qt.add(off), q.pad, q.dim_p, doc, n, out.add(off),
+                    )
+                }
+            }
         }, [1 x 8, 2 x 6, 3 x 4, 4 x 4]);
+        finite
     }
 
+    /// As `f32_avx512`, on AVX2.
     #[target_feature(enable = "avx2,fma")]
-    pub unsafe fn f32_avx2(q: &Prepared, doc: *const f32, n: usize, out: *mut f32) {
+    pub unsafe fn f32_avx2<const CHECK: bool>(
+        q: &Prepared,
+        doc: *const f32,
+        n: usize,
+        out: *mut f32,
+    ) -> bool {
         let qt = q.qt.as_ptr();
-        over_blocks!(q.pad / 8, 8, |off, QB, R| unsafe {
-            chunk_f32::<Avx2, QB, R>(qt.add(off), q.pad, q.dim_p, doc, n, out.add(off))
+        let mut finite = true;
+        over_blocks!(q.pad / 8, 8, |off, QB, R| {
+            finite &= if off == 0 {
+                unsafe { chunk_f32::<Avx2, QB, R, CHECK>(qt, q.pad, q.dim_p, doc, n, out) }
+            } else {
+                unsafe {
+                    chunk_f32::<Avx2, QB, R, false>(
+                        qt.add(off), q.pad, q.dim_p, doc, n, out.add(off),
+                    )
+                }
+            }
         }, [1 x 8, 2 x 4, 3 x 2, 4 x 2]);
+        finite
     }
 
     #[target_feature(enable = "avx512f")]
@@ -436,7 +497,7 @@ mod x86 {
                 }
                 let target: &mut [f32] = if j == 0 { &mut *out } else { &mut tmp[..q.pad] };
                 // SAFETY: `wide` holds `rows` rows of `dim_p` f32; `target` holds `pad` values.
-                unsafe { f32_avx512(q, wide.as_ptr(), rows, target.as_mut_ptr()) };
+                unsafe { f32_avx512::<false>(q, wide.as_ptr(), rows, target.as_mut_ptr()) };
                 if j > 0 {
                     for (m, &t) in out[..q.pad].iter_mut().zip(&tmp[..q.pad]) {
                         *m = if *m > t { *m } else { t };

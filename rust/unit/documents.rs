@@ -39,7 +39,7 @@ fn bf16_overflow_is_an_error() {
     let d = DocumentSet::new(&[below, -below], 2, &[0, 1], "bfloat16").unwrap();
     match d.view().rows {
         Rows::Bf16(r) => assert_eq!(r, &[0x7F7F, 0xFF7F]),
-        Rows::F32(_) => panic!("bfloat16 storage viewed as f32"),
+        _ => panic!("bfloat16 storage viewed as f32"),
     }
 }
 

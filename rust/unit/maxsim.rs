@@ -429,3 +429,135 @@ fn deferred_finiteness_check_names_the_first_bad_value() {
         }
     }
 }
+
+/// R-MAXSIM-9 folded into the kernels' products: on every instruction set, for packed documents
+/// and documents given one buffer each, in `maxsim`, `maxsim_pairwise` and `search_exact`, a
+/// non-finite value (NaN, +inf or -inf, at a component where the query is 0 or not) gives the
+/// error `Packed::new` gives; finite values whose products overflow are not an error, and score as
+/// the checked batch scores them.
+#[test]
+fn fused_finiteness_check_on_every_isa_and_layout() {
+    let dim = 24;
+    let lengths: Vec<usize> = (0..90).map(|i| 1 + i % 7).collect();
+    let mut offsets = vec![0i64];
+    for l in &lengths {
+        offsets.push(offsets.last().unwrap() + *l as i64);
+    }
+    let n_tokens = *offsets.last().unwrap() as usize;
+    let data: Vec<f32> = (0..n_tokens * dim)
+        .map(|i| ((i % 19) as f32) / 19.0 - 0.5)
+        .collect();
+    // 40 query tokens (three lane blocks on AVX-512); component 0 of every token is 0.
+    let q: Vec<f32> = (0..40 * dim)
+        .map(|i| {
+            if i % dim == 0 {
+                0.0
+            } else {
+                ((i % 11) as f32) / 11.0 - 0.3
+            }
+        })
+        .collect();
+    let n_docs = lengths.len();
+    let one_query = Packed::new("query", &q, dim, &[0, 40]).unwrap();
+    // Pairwise: query i, one token, against document i.
+    let pair_q: Vec<f32> = (0..n_docs * dim).map(|i| q[i % q.len()]).collect();
+    let pair_offsets: Vec<i64> = (0..=n_docs as i64).collect();
+    let pairs = Packed::new("query", &pair_q, dim, &pair_offsets).unwrap();
+    let starts: Vec<usize> = offsets.iter().map(|&o| o as usize).collect();
+    let cases: Vec<(usize, f32)> = vec![
+        (0, f32::NAN),
+        (5 * dim, f32::INFINITY),
+        (37 * dim + 3, f32::NEG_INFINITY),
+        (n_tokens * dim - 1, f32::INFINITY),
+        (200 * dim, f32::NAN),
+    ];
+    for isa in Isa::available() {
+        for &(pos, value) in &cases {
+            let mut d = data.clone();
+            d[pos] = value;
+            let want = format!(
+                "{}",
+                Packed::new("document", &d, dim, &offsets).unwrap_err()
+            );
+            let p = Packed::deferred("document", &d, dim, &offsets).unwrap();
+            let parts: Vec<&[f32]> = (0..n_docs)
+                .map(|j| &d[starts[j] * dim..starts[j + 1] * dim])
+                .collect();
+            for docs in [
+                Docs::from_packed(&p),
+                Docs::from_parts(dim, &starts, &parts),
+            ] {
+                let got = maxsim(isa, &one_query, &docs).unwrap_err();
+                assert_eq!(format!("{got}"), want, "{isa:?} maxsim {pos} {value}");
+                let got = maxsim_pairwise(isa, &pairs, &docs).unwrap_err();
+                assert_eq!(format!("{got}"), want, "{isa:?} pairwise {pos} {value}");
+                let got = crate::search::search_exact(isa, &one_query, &docs, 3).unwrap_err();
+                assert_eq!(format!("{got}"), want, "{isa:?} search {pos} {value}");
+            }
+        }
+        // Finite but overflowing products: the scores of the checked batch, no error.
+        let mut d = data.clone();
+        for x in &mut d[3 * dim..4 * dim] {
+            *x = 3.0e38;
+        }
+        let checked = Packed::new("document", &d, dim, &offsets).unwrap();
+        let want = maxsim(isa, &one_query, &Docs::from_packed(&checked)).unwrap();
+        assert!(
+            want.0.iter().any(|s| !s.is_finite()),
+            "the case must overflow"
+        );
+        let p = Packed::deferred("document", &d, dim, &offsets).unwrap();
+        let parts: Vec<&[f32]> = (0..n_docs)
+            .map(|j| &d[starts[j] * dim..starts[j + 1] * dim])
+            .collect();
+        for docs in [
+            Docs::from_packed(&p),
+            Docs::from_parts(dim, &starts, &parts),
+        ] {
+            let got = maxsim(isa, &one_query, &docs).unwrap();
+            assert_eq!(
+                got.0.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+                want.0.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+                "{isa:?} overflow"
+            );
+            assert!(maxsim_pairwise(isa, &pairs, &docs).is_ok());
+        }
+    }
+}
+
+/// The kernels' own verdict (`token_maxima_checked`): `true` for finite rows, `false` for rows
+/// holding NaN or an infinity, on every instruction set; the maxima are those of `token_maxima`.
+#[test]
+fn kernel_proves_finite_rows() {
+    let dim = 16;
+    let q: Vec<f32> = (0..20 * dim)
+        .map(|i| ((i % 7) as f32) / 7.0 - 0.4)
+        .collect();
+    let queries = Packed::new("query", &q, dim, &[0, 20]).unwrap();
+    for isa in Isa::available() {
+        let prepared = prepare(&queries, &Docs::from_packed(&queries)).unwrap();
+        let p = &prepared[0];
+        for n in [1usize, 5, 9, 30] {
+            let rows: Vec<f32> = (0..n * dim).map(|i| ((i % 5) as f32) * 0.1).collect();
+            let (mut a, mut b) = (vec![0.0f32; p.pad], vec![0.0f32; p.pad]);
+            kernel::token_maxima(isa, p, DocRows::F32(&rows), n, &mut a);
+            assert!(kernel::token_maxima_checked::<true>(
+                isa,
+                p,
+                DocRows::F32(&rows),
+                n,
+                &mut b
+            ));
+            assert_eq!(bits(&a[..p.len]), bits(&b[..p.len]), "{isa:?} n {n}");
+            for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+                for at in [0, n * dim / 2, n * dim - 1] {
+                    let mut r = rows.clone();
+                    r[at] = bad;
+                    let ok =
+                        kernel::token_maxima_checked::<true>(isa, p, DocRows::F32(&r), n, &mut b);
+                    assert!(!ok, "{isa:?} n {n} {bad} at {at}");
+                }
+            }
+        }
+    }
+}

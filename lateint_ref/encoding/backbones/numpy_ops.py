@@ -6,6 +6,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from lateint_ref import _native
+
 # Abramowitz & Stegun 7.1.26 coefficients: |error| <= 1.5e-7 for erf.
 _P = np.float32(0.3275911)
 _A = tuple(
@@ -77,9 +79,21 @@ def layer_norm(
     return result
 
 
+# Up to this many rows (one query's tokens), products run on the core's blocked kernel, at about
+# 1.8x what a BLAS library reaches on such thin products (bench/bench_query.py); more rows go to
+# NumPy's BLAS, which is faster there.
+SMALL_ROWS = 64
+
+
 def linear(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None) -> np.ndarray:
     """``x @ weight.T + bias`` (torch.nn.Linear's layout: weight ``[out, in]``)."""
-    out = x @ weight.T
+    rows = int(np.prod(x.shape[:-1]))
+    if 0 < rows <= SMALL_ROWS and x.dtype == np.float32 and weight.dtype == np.float32:
+        flat = np.ascontiguousarray(x.reshape(rows, x.shape[-1]))
+        out = _native.small_linear(flat, np.ascontiguousarray(weight))
+        out = out.reshape(*x.shape[:-1], weight.shape[0])
+    else:
+        out = x @ weight.T
     result: np.ndarray = out + bias if bias is not None else out
     return result
 

@@ -97,7 +97,14 @@ impl Codec {
     /// Reads and checks the codec file (R-INDEX-4).
     pub fn read(dir: &Path, e: &Entry) -> Result<Codec> {
         let map = e.map(dir)?;
-        let f = e.name.as_str();
+        Codec::from_bytes(&map, &e.name, Some(e))
+    }
+
+    /// Parses and checks the bytes of the codec file `f` (R-INDEX-2, R-INDEX-4); with `entry`,
+    /// its header CRC must be the one the entry names (R-INDEX-3). Allocates no more than the
+    /// sections' bytes before every check has passed, then the decoding table (1 KiB per
+    /// dimension).
+    pub fn from_bytes(bytes: &[u8], f: &str, entry: Option<&Entry>) -> Result<Codec> {
         let layouts = [
             (VERSION, 6, 4),
             (VERSION_FAR, 7, 4),
@@ -105,8 +112,10 @@ impl Codec {
             (VERSION_ANISO, 10, 5),
         ];
         let p =
-            container::parse_versions(&map, f, Kind::Codec, &layouts, &|_| true, &mut |_| Ok(()))?;
-        e.check_crc(p.header_crc)?;
+            container::parse_versions(bytes, f, Kind::Codec, &layouts, &|_| true, &mut |_| Ok(()))?;
+        if let Some(e) = entry {
+            e.check_crc(p.header_crc)?;
+        }
         // R-INDEX-18: a finite, non-negative squared norm.
         let far = match p.fields.get(6) {
             Some(&bits) => {

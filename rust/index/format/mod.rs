@@ -56,3 +56,7 @@ fn le_u32(bytes: &[u8], at: usize, file: &str) -> Result<u32> {
 fn le_u64(bytes: &[u8], at: usize, file: &str) -> Result<u64> {
     le_bytes(bytes, at, file).map(u64::from_le_bytes)
 }
+
+#[cfg(test)]
+#[path = "../../unit/format.rs"]
+mod tests;

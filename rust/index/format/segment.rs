@@ -143,9 +143,20 @@ impl SegmentIds {
     /// bytes whose CRC was computed.
     pub fn open(dir: &Path, e: &Entry, codec: &Codec, hashed: &mut u64) -> Result<SegmentIds> {
         let map = e.map(dir)?;
-        let f = e.name.as_str();
+        SegmentIds::from_bytes(&map, &e.name, Some(e), codec, hashed)
+    }
+
+    /// As `open`, from the bytes of the segment file `f`; with `entry`, its header CRC must be
+    /// the one the entry names (R-INDEX-3).
+    pub fn from_bytes(
+        bytes: &[u8],
+        f: &str,
+        entry: Option<&Entry>,
+        codec: &Codec,
+        hashed: &mut u64,
+    ) -> Result<SegmentIds> {
         let p = container::parse_versions(
-            &map,
+            bytes,
             f,
             Kind::Segment,
             &LAYOUTS,
@@ -155,7 +166,9 @@ impl SegmentIds {
                 Ok(())
             },
         )?;
-        e.check_crc(p.header_crc)?;
+        if let Some(e) = entry {
+            e.check_crc(p.header_crc)?;
+        }
         check_version(f, p.version, codec)?;
         let fv = &p.fields;
         let nbits = codec.buckets.nbits;
@@ -227,88 +240,21 @@ impl Segment {
         checked: &mut dyn FnMut(usize) -> Result<()>,
     ) -> Result<Segment> {
         let map = e.map(dir)?;
-        let f = e.name.as_str();
-        let p = container::parse_versions(&map, f, Kind::Segment, &LAYOUTS, &|_| true, &mut |r| {
+        let c = check(&map, &e.name, Some(e), codec, &mut |r| {
             let bytes = r.len();
             release_range(&map, r);
             checked(bytes)
         })?;
-        e.check_crc(p.header_crc)?;
-        check_version(f, p.version, codec)?;
-        let fv = &p.fields;
-        let nbits = codec.buckets.nbits;
-        if fv[0] != codec.dim as u64
-            || fv[1] != nbits as u64
-            || fv[2] != codec.k as u64
-            || fv[7] != u64::from(codec.header_crc)
-        {
-            return Err(fail(
-                f,
-                "dim, nbits, K or codec CRC differ from the codec's".into(),
-            ));
-        }
-        let n_docs = usize_of(fv[3], f, "n_docs")?;
-        let n_tokens = usize_of(fv[4], f, "n_tokens")?;
-        let n_pairs = usize_of(fv[5], f, "n_pairs")?;
-        if n_docs == 0 || n_docs > u32::MAX as usize || n_tokens < n_docs || n_pairs > n_tokens {
-            return Err(fail(
-                f,
-                format!("counts n_docs {n_docs} n_tokens {n_tokens} n_pairs {n_pairs}"),
-            ));
-        }
-        let (dim, k) = (codec.dim, codec.k);
-        let cb = quantize::code_bytes(dim, nbits);
-        let offsets = view::<u64>(p.sections[0], n_docs + 1, f, "document offsets")?;
-        let codes = view::<u16>(p.sections[1], n_tokens, f, "centroid ids")?;
-        let residuals = view::<u8>(
-            p.sections[2],
-            n_tokens.saturating_mul(cb),
-            f,
-            "residual codes",
-        )?;
-        let ivf_offsets = view::<u64>(p.sections[3], k + 1, f, "inverted-list offsets")?;
-        let ivf_docs = view::<u32>(p.sections[4], n_pairs, f, "inverted lists")?;
-        let bounds = view::<f32>(p.sections[7], dim * 2, f, "residual bounds")?;
-        check_docs(f, offsets, codes, k, n_tokens)?;
-        check_residuals(f, residuals, cb, dim * nbits)?;
-        check_ivf(f, offsets, codes, ivf_offsets, ivf_docs, k)?;
-        if bounds
-            .chunks_exact(2)
-            .any(|b| !(b[0].is_finite() && b[1].is_finite() && b[0] <= b[1]))
-        {
-            return Err(fail(
-                f,
-                "residual bounds are not finite min <= max pairs".into(),
-            ));
-        }
-        let ids = Ids::read(f, fv[6], p.sections[5], p.sections[6], n_docs)?;
-        let n_far = match (fv.get(8), p.sections.get(8)) {
-            (Some(&n_far), Some(&section)) => {
-                let far = view::<u32>(section, n_docs, f, "far counts")?;
-                check_far(f, offsets, far, n_far)?;
-                Some(n_far)
-            }
-            _ => None,
-        };
         release_pages(&map);
-        let base = map.as_ptr() as usize;
-        let ranges = p
-            .sections
-            .iter()
-            .map(|s| {
-                let at = s.as_ptr() as usize - base;
-                at..at + s.len()
-            })
-            .collect();
         Ok(Segment {
             map,
-            ranges,
+            ranges: c.ranges,
             name: e.name.clone(),
-            n_docs,
-            n_tokens,
-            code_bytes: cb,
-            ids,
-            n_far,
+            n_docs: c.n_docs,
+            n_tokens: c.n_tokens,
+            code_bytes: c.code_bytes,
+            ids: c.ids,
+            n_far: c.n_far,
         })
     }
 
@@ -316,6 +262,106 @@ impl Segment {
     pub fn far_counts(&self) -> Option<&[u32]> {
         self.n_far.map(|_| self.slice(8))
     }
+}
+
+/// What the checks of a segment's bytes found (R-INDEX-5): the byte range of each section
+/// within the file, its counts and its external ids.
+pub struct Checked {
+    pub ranges: Vec<Range<usize>>,
+    pub n_docs: usize,
+    pub n_tokens: usize,
+    pub code_bytes: usize,
+    pub ids: Ids,
+    pub n_far: Option<u64>,
+}
+
+/// Checks the bytes of the segment file `f` against its codec (R-INDEX-2, R-INDEX-5); with
+/// `entry`, its header CRC must be the one the entry names (R-INDEX-3). `checked(range)` runs
+/// after each chunk of a section has been hashed (its error stops the check and is returned).
+pub fn check(
+    bytes: &[u8],
+    f: &str,
+    entry: Option<&Entry>,
+    codec: &Codec,
+    checked: &mut dyn FnMut(Range<usize>) -> Result<()>,
+) -> Result<Checked> {
+    let p = container::parse_versions(bytes, f, Kind::Segment, &LAYOUTS, &|_| true, checked)?;
+    if let Some(e) = entry {
+        e.check_crc(p.header_crc)?;
+    }
+    check_version(f, p.version, codec)?;
+    let fv = &p.fields;
+    let nbits = codec.buckets.nbits;
+    if fv[0] != codec.dim as u64
+        || fv[1] != nbits as u64
+        || fv[2] != codec.k as u64
+        || fv[7] != u64::from(codec.header_crc)
+    {
+        return Err(fail(
+            f,
+            "dim, nbits, K or codec CRC differ from the codec's".into(),
+        ));
+    }
+    let n_docs = usize_of(fv[3], f, "n_docs")?;
+    let n_tokens = usize_of(fv[4], f, "n_tokens")?;
+    let n_pairs = usize_of(fv[5], f, "n_pairs")?;
+    if n_docs == 0 || n_docs > u32::MAX as usize || n_tokens < n_docs || n_pairs > n_tokens {
+        return Err(fail(
+            f,
+            format!("counts n_docs {n_docs} n_tokens {n_tokens} n_pairs {n_pairs}"),
+        ));
+    }
+    let (dim, k) = (codec.dim, codec.k);
+    let cb = quantize::code_bytes(dim, nbits);
+    let offsets = view::<u64>(p.sections[0], n_docs + 1, f, "document offsets")?;
+    let codes = view::<u16>(p.sections[1], n_tokens, f, "centroid ids")?;
+    let residuals = view::<u8>(
+        p.sections[2],
+        n_tokens.saturating_mul(cb),
+        f,
+        "residual codes",
+    )?;
+    let ivf_offsets = view::<u64>(p.sections[3], k + 1, f, "inverted-list offsets")?;
+    let ivf_docs = view::<u32>(p.sections[4], n_pairs, f, "inverted lists")?;
+    let bounds = view::<f32>(p.sections[7], dim * 2, f, "residual bounds")?;
+    check_docs(f, offsets, codes, k, n_tokens)?;
+    check_residuals(f, residuals, cb, dim * nbits)?;
+    check_ivf(f, offsets, codes, ivf_offsets, ivf_docs, k)?;
+    if bounds
+        .chunks_exact(2)
+        .any(|b| !(b[0].is_finite() && b[1].is_finite() && b[0] <= b[1]))
+    {
+        return Err(fail(
+            f,
+            "residual bounds are not finite min <= max pairs".into(),
+        ));
+    }
+    let ids = Ids::read(f, fv[6], p.sections[5], p.sections[6], n_docs)?;
+    let n_far = match (fv.get(8), p.sections.get(8)) {
+        (Some(&n_far), Some(&section)) => {
+            let far = view::<u32>(section, n_docs, f, "far counts")?;
+            check_far(f, offsets, far, n_far)?;
+            Some(n_far)
+        }
+        _ => None,
+    };
+    let base = bytes.as_ptr() as usize;
+    let ranges = p
+        .sections
+        .iter()
+        .map(|s| {
+            let at = s.as_ptr() as usize - base;
+            at..at + s.len()
+        })
+        .collect();
+    Ok(Checked {
+        ranges,
+        n_docs,
+        n_tokens,
+        code_bytes: cb,
+        ids,
+        n_far,
+    })
 }
 
 /// R-INDEX-18: each document's far count is at most its tokens, and they sum to `n_far`.

@@ -33,9 +33,16 @@ pub fn write(
 /// R-INDEX-9): the deleted global positions, strictly increasing, each `< n_docs`.
 pub fn read(dir: &Path, e: &Entry, n_docs: usize) -> Result<Vec<u64>> {
     let map = e.map(dir)?;
-    let f = e.name.as_str();
-    let p = container::parse(&map, f, Kind::Tombstones, 2, 1)?;
-    e.check_crc(p.header_crc)?;
+    from_bytes(&map, &e.name, Some(e), n_docs)
+}
+
+/// As `read`, from the bytes of the tombstones file `f`; with `entry`, its header CRC must be the
+/// one the entry names (R-INDEX-3).
+pub fn from_bytes(bytes: &[u8], f: &str, entry: Option<&Entry>, n_docs: usize) -> Result<Vec<u64>> {
+    let p = container::parse(bytes, f, Kind::Tombstones, 2, 1)?;
+    if let Some(e) = entry {
+        e.check_crc(p.header_crc)?;
+    }
     if p.fields[0] != n_docs as u64 {
         return Err(fail(
             f,
