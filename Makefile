@@ -88,6 +88,7 @@ bench: build bench-deps
 	$(PY) bench/peaks.py --output bench/results/peaks.md
 	$(PY) bench/bench_maxsim.py --output bench/results/maxsim.md
 	$(PY) bench/bench_encoder.py --output bench/results/encoder.md
+	$(PY) bench/bench_query.py --output bench/results/query.md
 	$(PY) bench/bench_index.py --output bench/results/index.md
 	$(PY) bench/bench_codec.py --output bench/results/codec.md
 	$(PY) bench/bench_index_scale.py --output bench/results/index_scale.md

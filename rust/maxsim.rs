@@ -60,7 +60,8 @@ pub fn score_checked<const CHECK: bool>(
     (score, finite)
 }
 
-/// Scores of `queries` (at least one) against the documents of `range`:
+/// Scores of `queries` against the documents of `range` (callers with no query check the
+/// documents themselves):
 /// `[queries.len()][range.len()] f32`.
 ///
 /// Where the documents' finiteness was deferred (R-MAXSIM-9), the first query's products prove
@@ -92,7 +93,7 @@ pub fn score_tile(
             };
         }
     }
-    if !proven || queries.is_empty() {
+    if !proven {
         docs.check(range)?;
     }
     Ok(out)
@@ -138,6 +139,9 @@ pub fn maxsim(isa: Isa, queries: &Packed, docs: &Docs) -> Result<(Vec<f32>, usiz
     let (nq, nd) = (queries.len(), docs.len());
     let mut out = memory::zeroed::<f32>(memory::product(nq, nd, 4)?)?;
     let prepared = prepare(queries, docs)?;
+    if nq == 0 {
+        docs.check(0..nd)?; // no product to fold R-MAXSIM-9 into
+    }
     let tiles = doc_tiles(docs.offsets);
     let band = (BAND_SCORES / nd.max(1)).div_ceil(QUERY_TILE).max(1) * QUERY_TILE;
     for b0 in (0..nq).step_by(band) {

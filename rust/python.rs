@@ -113,7 +113,7 @@ pyo3::create_exception!(
 );
 
 /// The arrays of a list of documents read in place, and their common dim; `None` unless every
-/// item is a C-contiguous float32 `[n >= 1, dim >= 1]` array of one dim.
+/// item is a C-contiguous, aligned float32 `[n >= 1, dim >= 1]` array of one dim.
 fn plain_parts<'py>(list: &Bound<'py, PyList>) -> Option<(Vec<Bound<'py, PyArray2<f32>>>, usize)> {
     let mut arrays = Vec::with_capacity(list.len());
     let mut dim = 0;
@@ -121,6 +121,11 @@ fn plain_parts<'py>(list: &Bound<'py, PyList>) -> Option<(Vec<Bound<'py, PyArray
         let a = item.cast_into::<PyArray2<f32>>().ok()?;
         let (n, d) = (a.shape()[0], a.shape()[1]);
         if n == 0 || d == 0 || (dim != 0 && d != dim) || !a.is_c_contiguous() {
+            return None;
+        }
+        // SAFETY: only whether the array can be viewed as a slice (contiguous and aligned) is
+        // asked; the view is dropped at once.
+        if unsafe { a.as_slice() }.is_err() {
             return None;
         }
         dim = d;
@@ -135,12 +140,12 @@ fn plain_parts<'py>(list: &Bound<'py, PyList>) -> Option<(Vec<Bound<'py, PyArray
 /// base array is checked against every earlier one, quadratic in their number. As for the
 /// borrowed packed pair, the caller's arrays are only read, and they stay alive in `arrays`
 /// (borrowed for the slices' lifetime).
-fn part_slices<'a>(arrays: &'a [Bound<'_, PyArray2<f32>>]) -> Vec<&'a [f32]> {
+fn part_slices<'a>(arrays: &'a [Bound<'_, PyArray2<f32>>]) -> Option<Vec<&'a [f32]>> {
     arrays
         .iter()
-        // SAFETY: each array is C-contiguous float32 (checked by `plain_parts`) and kept alive by
-        // `arrays`; this code never writes to it and hands out no mutable view of it.
-        .map(|a| unsafe { a.as_slice() }.unwrap_or(&[]))
+        // SAFETY: each array is C-contiguous, aligned float32 (checked by `plain_parts`) and kept
+        // alive by `arrays`; this code never writes to it and hands out no mutable view of it.
+        .map(|a| unsafe { a.as_slice() }.ok())
         .collect()
 }
 
@@ -202,7 +207,9 @@ fn run<T: Send>(
             let Some((arrays, dim)) = plain_parts(list) else {
                 return Err(NotPlain::new_err("documents to pack"));
             };
-            let parts = part_slices(&arrays);
+            let Some(parts) = part_slices(&arrays) else {
+                return Err(NotPlain::new_err("documents to pack"));
+            };
             let mut offsets = Vec::with_capacity(parts.len() + 1);
             offsets.push(0usize);
             for p in &parts {

@@ -57,6 +57,9 @@ pub fn search_exact(
     let mut scores = memory::reserve::<f32>(n)?;
     let mut indices = memory::reserve::<i64>(n)?;
     let prepared = prepare(queries, docs)?;
+    if prepared.is_empty() {
+        docs.check(0..docs.len())?; // no product to fold R-MAXSIM-9 into
+    }
     let tiles = doc_tiles(docs.offsets);
     for group in prepared.chunks(QUERY_TILE) {
         // Per tile, the k best of each query of the group; merged below in tile order.

@@ -114,3 +114,37 @@ def test_other_lists_are_packed_as_before() -> None:
     with pytest.raises(li.InputError, match=r"^R-MAXSIM-7:"):
         li.maxsim(QUERIES, [d[:, :8].copy() for d in DOCS[:3]])
     assert li.maxsim(QUERIES, []).shape == (3, 0)
+
+
+def _unaligned(a: np.ndarray) -> np.ndarray:
+    """A C-contiguous float32 copy of ``a`` at an odd byte address."""
+    buf = memoryview(bytearray(a.nbytes + 1))[1:]
+    out = np.ndarray(a.shape, np.float32, buffer=buf)
+    out[...] = a
+    return out
+
+
+@pytest.mark.spec("R-MAXSIM-3")
+def test_unaligned_arrays_score_as_aligned_ones() -> None:
+    """An array at an odd address (which the core cannot read in place) is copied, in any form."""
+    want = li.maxsim(QUERIES, DOCS[:20])
+    odd = [DOCS[0], _unaligned(DOCS[1]), *DOCS[2:20]]
+    assert li.maxsim(QUERIES, odd).tobytes() == want.tobytes()
+    vectors, offsets = _packed(DOCS[:20])
+    assert li.maxsim(QUERIES, (_unaligned(vectors), offsets)).tobytes() == want.tobytes()
+    cube = np.stack([d[:5] for d in DOCS[:20] if len(d) >= 5])
+    assert li.maxsim(QUERIES, _unaligned(cube)).tobytes() == li.maxsim(QUERIES, cube).tobytes()
+
+
+@pytest.mark.spec("R-MAXSIM-9")
+def test_non_finite_documents_are_named_without_queries() -> None:
+    """With no query there is no product to carry the check: the documents are checked alone."""
+    docs = [d.copy() for d in DOCS[:10]]
+    docs[3][1, 2] = np.inf
+    none = np.zeros((0, 4, DIM), np.float32)
+    cube = np.stack([d[:1] for d in DOCS[:10]])
+    cube[3, 0, 2] = np.nan
+    for form in (docs, _packed(docs), cube):
+        for call in (li.maxsim, li.search_exact):
+            with pytest.raises(li.InputError, match=r"^R-MAXSIM-9:"):
+                call(none, form)

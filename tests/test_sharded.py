@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -287,6 +288,24 @@ def test_a_shard_with_another_codec_is_refused(tmp_path: Path, collection: dict)
         ShardedIndex.open(tmp_path / "s")
     with pytest.raises(InputError, match="R-DIST-2"):
         ShardedIndex.create(tmp_path / "s", docs, ids, 2)
+
+
+@pytest.mark.spec("R-DIST-2")
+def test_a_lost_shard_folder_is_refused_not_empty(tmp_path: Path, collection: dict) -> None:
+    """Every shard's folder exists after a build, even one given no document (7 shards of 3
+    documents); a folder missing at opening is a format error, never an empty shard."""
+    docs, ids = collection["docs"][:3], collection["ids"][:3]
+    ShardedIndex.create(tmp_path / "s", docs, ids, 7).close()
+    folders = sorted(p.name for p in (tmp_path / "s").glob("shard-*"))
+    assert folders == [f"shard-{s:04d}" for s in range(7)]
+    sharded = ShardedIndex.open(tmp_path / "s")
+    (hits,) = sharded.search(queries(1, 12), k=3, exhaustive=True)
+    assert sorted(hits.ids) == sorted(ids)
+    sharded.close()
+    full = next(p for p in (tmp_path / "s").glob("shard-*") if (p / "MANIFEST").exists())
+    shutil.rmtree(full)
+    with pytest.raises(IndexFormatError, match=r"R-DIST-2.*missing"):
+        ShardedIndex.open(tmp_path / "s")
 
 
 @pytest.mark.spec("R-DIST-3", "R-DIST-5", "R-DIST-6")

@@ -20,8 +20,10 @@ Rescored = tuple[np.ndarray, np.ndarray, list[Any]]
 
 
 def _open(path: str, codec: str, codec_sha256: str) -> Index | None:
-    """The shard's last commit, or None while it holds no document (no index yet); its codec
-    MUST be the shared one, byte for byte (R-DIST-2)."""
+    """The shard's last commit, or None while it holds no document (an empty folder); its codec
+    MUST be the shared one, byte for byte (R-DIST-2). A missing folder is a lost shard."""
+    if not os.path.isdir(path):
+        raise IndexFormatError(f"R-DIST-2: {path}: the shard's folder is missing")
     if not os.path.exists(os.path.join(path, "MANIFEST")):
         return None
     index = Index.open(path)

@@ -20,7 +20,7 @@ from lateint_ref.distributed.errors import ShardUnavailableError
 from lateint_ref.distributed.merge import best_hits, default_budgets, pick_rescored
 from lateint_ref.distributed.pool import LocalPool, Missing, RayPool, run_tasks
 from lateint_ref.distributed.shard import build
-from lateint_ref.errors import InputError
+from lateint_ref.errors import IndexFormatError, InputError
 from lateint_ref.index import Hits, Index
 from lateint_ref.index.writer import DEFAULT_KMEANS_ITERS, external_ids
 from lateint_ref.scoring.packing import pack_documents, pack_queries
@@ -136,7 +136,16 @@ class ShardedIndex:
                 for s, items in enumerate(owned)
                 if items
             ]
+            for s in range(n_shards):
+                os.makedirs(os.path.join(root, layout.shard_name(s)), exist_ok=True)
             run_tasks(ray, build, tasks)
+            for s, items in enumerate(owned):
+                shard = os.path.join(root, layout.shard_name(s))
+                if items and not os.path.exists(os.path.join(shard, "MANIFEST")):
+                    raise IndexFormatError(
+                        f"R-DIST-2: {shard}: built by a worker but not visible here (shard "
+                        "folders must be on storage the coordinator and the workers share)"
+                    )
             lay = layout.write(root, n_shards, metadata or {})
         except BaseException:
             if created:
@@ -283,7 +292,8 @@ class ShardedIndex:
     def _route(self, ids: Any, what: str) -> tuple[list[Any], list[list[int]]]:
         if isinstance(ids, (str, bytes)) or ids is None:
             raise InputError(f"{what}: ids must be a sequence of ids, got {ids!r}")
-        ext = external_ids(list(ids), len(list(ids)))
+        given = list(ids)  # once: a generator is read a single time
+        ext = external_ids(given, len(given))
         items: list[Any] = ext.tolist() if isinstance(ext, np.ndarray) else list(ext)
         return items, group(items, self.n_shards)
 

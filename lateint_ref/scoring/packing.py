@@ -56,8 +56,13 @@ def _concat(mats: list[np.ndarray], what: str) -> Packed:
 def _from_3d(a: np.ndarray) -> Packed:
     """``[n_items, n_tokens, dim]``: every item has all ``n_tokens`` rows."""
     n, t, dim = a.shape
-    vectors = np.ascontiguousarray(a.reshape(n * t, dim), dtype=np.float32)
+    vectors = _in_place(a.reshape(n * t, dim))
     return vectors, np.arange(n + 1, dtype=np.int64) * t
+
+
+def _in_place(a: np.ndarray) -> np.ndarray:
+    """``a`` itself where the core can read it (C-contiguous, aligned float32), else a copy."""
+    return np.require(a, dtype=np.float32, requirements=["C", "A"])
 
 
 def pack_queries(queries: Any) -> Packed:
@@ -100,7 +105,7 @@ def pack_documents(documents: Any) -> Packed:
     """
     if isinstance(documents, tuple) and len(documents) == 2 and np.ndim(documents[1]) != 2:
         vectors = _matrix(documents[0], "document vectors")
-        return np.ascontiguousarray(vectors, dtype=np.float32), _offsets(documents[1])
+        return _in_place(vectors), _offsets(documents[1])
     if isinstance(documents, Sequence) and not isinstance(documents, str | bytes):
         return _concat([_matrix(d, f"document {j}") for j, d in enumerate(documents)], "document")
     a = _array(documents, "documents")

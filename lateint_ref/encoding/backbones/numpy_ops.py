@@ -88,9 +88,10 @@ SMALL_ROWS = 64
 def linear(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None) -> np.ndarray:
     """``x @ weight.T + bias`` (torch.nn.Linear's layout: weight ``[out, in]``)."""
     rows = int(np.prod(x.shape[:-1]))
-    if 0 < rows <= SMALL_ROWS and x.dtype == np.float32 and weight.dtype == np.float32:
-        flat = np.ascontiguousarray(x.reshape(rows, x.shape[-1]))
-        out = _native.small_linear(flat, np.ascontiguousarray(weight))
+    small = 0 < rows <= SMALL_ROWS and x.shape[-1] == weight.shape[-1] >= 1
+    if small and x.dtype == np.float32 and weight.dtype == np.float32:
+        flat = np.require(x.reshape(rows, x.shape[-1]), requirements=["C", "A"])
+        out = _native.small_linear(flat, np.require(weight, requirements=["C", "A"]))
         out = out.reshape(*x.shape[:-1], weight.shape[0])
     else:
         out = x @ weight.T
