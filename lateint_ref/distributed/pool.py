@@ -94,9 +94,12 @@ class RayPool:
     ) -> dict[int, Any]:
         refs = {s: getattr(self.actors[s], name).remote(*args) for s, (name, args) in calls.items()}
         out: dict[int, Any] = {}
+        # One deadline for the stage (R-DIST-5: seconds per stage), not `timeout` per shard.
+        deadline = None if timeout is None else time.monotonic() + timeout
         for s, ref in refs.items():
+            left = None if deadline is None else max(deadline - time.monotonic(), 0.0)
             try:
-                out[s] = self.ray.get(ref, timeout=timeout)
+                out[s] = self.ray.get(ref, timeout=left)
             except self.unavailable as exc:
                 out[s] = Missing(f"{type(exc).__name__}: {str(exc).splitlines()[0]}")
             except self.ray.exceptions.RayTaskError as exc:
