@@ -1112,20 +1112,7 @@ impl PyIndex {
                 })?
             })
             .map_err(|e| to_py(py, e))?;
-        let mut offsets = vec![0i64];
-        let (mut pos, mut scores) = (Vec::new(), Vec::new());
-        for h in hits {
-            for (s, d) in h {
-                pos.push(d as i64);
-                scores.push(s);
-            }
-            offsets.push(pos.len() as i64);
-        }
-        Ok((
-            pos.into_pyarray(py),
-            scores.into_pyarray(py),
-            offsets.into_pyarray(py),
-        ))
+        Ok(flat_hits(py, hits))
     }
 
     /// `(nprobe, candidates, rescore)`: the defaults of a search for `k` results (R-ISEARCH-3).
@@ -1304,21 +1291,33 @@ impl PyIndex {
                 })?
             })
             .map_err(|e| to_py(py, e))?;
-        let mut offsets = vec![0i64];
-        let (mut pos, mut scores) = (Vec::new(), Vec::new());
-        for h in hits {
-            for (s, d) in h {
-                pos.push(d as i64);
-                scores.push(s);
-            }
-            offsets.push(pos.len() as i64);
-        }
-        Ok((
-            pos.into_pyarray(py),
-            scores.into_pyarray(py),
-            offsets.into_pyarray(py),
-        ))
+        Ok(flat_hits(py, hits))
     }
+}
+
+/// Per-query hit lists as Python reads them: (positions i64, scores f32, offsets i64), query
+/// `i`'s hits at `offsets[i]..offsets[i + 1]`.
+type FlatHits<'py> = (
+    Bound<'py, PyArray1<i64>>,
+    Bound<'py, PyArray1<f32>>,
+    Bound<'py, PyArray1<i64>>,
+);
+
+fn flat_hits(py: Python<'_>, hits: Vec<Vec<crate::search::Hit>>) -> FlatHits<'_> {
+    let mut offsets = vec![0i64];
+    let (mut pos, mut scores) = (Vec::new(), Vec::new());
+    for h in hits {
+        for (s, d) in h {
+            pos.push(d as i64);
+            scores.push(s);
+        }
+        offsets.push(pos.len() as i64);
+    }
+    (
+        pos.into_pyarray(py),
+        scores.into_pyarray(py),
+        offsets.into_pyarray(py),
+    )
 }
 
 #[pymodule]

@@ -375,6 +375,15 @@ fn empty_batches() {
     }
 }
 
+/// Packed offsets `[0, l0, l0 + l1, ...]` of items of these lengths.
+fn offsets_of(lengths: &[usize]) -> Vec<i64> {
+    let mut offsets = vec![0i64];
+    for l in lengths {
+        offsets.push(offsets[offsets.len() - 1] + *l as i64);
+    }
+    offsets
+}
+
 /// R-MAXSIM-9 deferred to the scorers (packed documents): the error names the value `Packed::new`
 /// names (the first in item order, even when a later tile also holds one), every thread count;
 /// without a bad value the scores are those of the checked batch.
@@ -382,10 +391,7 @@ fn empty_batches() {
 fn deferred_finiteness_check_names_the_first_bad_value() {
     let dim = 8;
     let lengths: Vec<usize> = (0..600).map(|i| 1 + i % 13).collect();
-    let mut offsets = vec![0i64];
-    for l in &lengths {
-        offsets.push(offsets.last().unwrap() + *l as i64);
-    }
+    let offsets = offsets_of(&lengths);
     let n_tokens = *offsets.last().unwrap() as usize;
     let data: Vec<f32> = (0..n_tokens * dim)
         .map(|i| ((i % 17) as f32) / 17.0 - 0.5)
@@ -439,10 +445,7 @@ fn deferred_finiteness_check_names_the_first_bad_value() {
 fn fused_finiteness_check_on_every_isa_and_layout() {
     let dim = 24;
     let lengths: Vec<usize> = (0..90).map(|i| 1 + i % 7).collect();
-    let mut offsets = vec![0i64];
-    for l in &lengths {
-        offsets.push(offsets.last().unwrap() + *l as i64);
-    }
+    let offsets = offsets_of(&lengths);
     let n_tokens = *offsets.last().unwrap() as usize;
     let data: Vec<f32> = (0..n_tokens * dim)
         .map(|i| ((i % 19) as f32) / 19.0 - 0.5)
