@@ -199,14 +199,25 @@ class Index:
         allow: I64 | None = None,
     ) -> tuple[I64, F32, I64]: ...
     def search_defaults(self, k: int) -> tuple[int, int, int]: ...
-    def shard_candidates(
+    def shard_probe(
         self,
         q_vectors: F32,
         q_offsets: I64,
         nprobe: int,
         candidates: int,
+        keep_bytes: int,
         threads: int | None = None,
-    ) -> tuple[F32, F32, I64, I64]: ...
+    ) -> tuple[F32, I64, I64, list[F32 | None]]: ...
+    def shard_codes(
+        self,
+        q_vectors: F32,
+        q_offsets: I64,
+        positions: I64,
+        pos_offsets: I64,
+        scores: list[F32 | None],
+        rescore: int,
+        threads: int | None = None,
+    ) -> tuple[I64, F32, I64]: ...
     def shard_rescore(
         self,
         q_vectors: F32,

@@ -154,7 +154,7 @@ fn contiguous<'a>(a: &'a PyReadonlyArray2<'_, f32>) -> PyResult<&'a [f32]> {
         .map_err(|_| PyRuntimeError::new_err("internal: array is not C-contiguous"))
 }
 
-fn contiguous1<'a>(a: &'a PyReadonlyArray1<'_, i64>) -> PyResult<&'a [i64]> {
+fn contiguous1<'a, T: numpy::Element>(a: &'a PyReadonlyArray1<'_, T>) -> PyResult<&'a [T]> {
     a.as_slice()
         .map_err(|_| PyRuntimeError::new_err("internal: array is not C-contiguous"))
 }
@@ -1166,29 +1166,32 @@ impl PyIndex {
             matrix(py, buckets, n, self.inner.codec.dim)?,
         ))
     }
-    /// `shard_candidates(q_vectors, q_offsets, nprobe, candidates, threads)` -> (probe scores
-    /// f32, code scores f32, positions i64, offsets i64): stage 1 of a sharded search, query
-    /// `i`'s candidates at `offsets[i]..offsets[i + 1]` (R-DIST-3).
-    #[pyo3(signature = (q_vectors, q_offsets, nprobe, candidates, threads=None))]
-    #[allow(clippy::type_complexity)]
-    fn shard_candidates<'py>(
+    /// `shard_probe(q_vectors, q_offsets, nprobe, candidates, keep_bytes, threads)` -> (probe
+    /// scores f32, positions i64, offsets i64, centroid scores): stage 1 of a sharded search,
+    /// query `i`'s candidates best first at `offsets[i]..offsets[i + 1]`, and its centroid
+    /// scores (f32, flat) or None past the first `keep_bytes` of them (R-DIST-3).
+    #[pyo3(signature = (q_vectors, q_offsets, nprobe, candidates, keep_bytes, threads=None))]
+    #[allow(clippy::type_complexity, clippy::too_many_arguments)]
+    fn shard_probe<'py>(
         &self,
         py: Python<'py>,
         q_vectors: PyReadonlyArray2<'py, f32>,
         q_offsets: PyReadonlyArray1<'py, i64>,
         nprobe: i64,
         candidates: i64,
+        keep_bytes: u64,
         threads: Option<i64>,
     ) -> PyResult<(
         Bound<'py, PyArray1<f32>>,
-        Bound<'py, PyArray1<f32>>,
         Bound<'py, PyArray1<i64>>,
         Bound<'py, PyArray1<i64>>,
+        Vec<Option<Bound<'py, PyArray1<f32>>>>,
     )> {
         let q_dim = q_vectors.shape()[1];
         let (q_data, q_offs) = (contiguous(&q_vectors)?, contiguous1(&q_offsets)?);
         let pool = threads::check(threads).map_err(|e| to_py(py, e))?;
         let index = &self.inner;
+        let keep = usize::try_from(keep_bytes).unwrap_or(usize::MAX);
         let found = py
             .detach(|| {
                 let p = index_search::Params::new(
@@ -1201,25 +1204,82 @@ impl PyIndex {
                     index.n_docs(),
                 )?;
                 let queries = Packed::new("query", q_data, q_dim, q_offs)?;
-                threads::install(pool, || index.shard_candidates(Isa::detect(), &queries, &p))?
+                threads::install(pool, || {
+                    index.shard_probe(Isa::detect(), &queries, &p, keep)
+                })?
             })
             .map_err(|e| to_py(py, e))?;
-        let mut offsets = vec![0i64];
-        let (mut probe, mut code, mut pos) = (Vec::new(), Vec::new(), Vec::new());
-        for list in found {
-            for (p, a, d) in list {
-                probe.push(p);
-                code.push(a);
-                pos.push(d as i64);
-            }
-            offsets.push(pos.len() as i64);
+        let mut kept = Vec::with_capacity(found.len());
+        let hits = found
+            .into_iter()
+            .map(|(h, s)| {
+                kept.push(s.map(|s| s.into_pyarray(py)));
+                h
+            })
+            .collect();
+        let (pos, probe, offsets) = flat_hits(py, hits);
+        Ok((probe, pos, offsets, kept))
+    }
+
+    /// `shard_codes(q_vectors, q_offsets, positions, pos_offsets, scores, rescore, threads)` ->
+    /// (positions i64, code scores f32, offsets i64): stage 2 of a sharded search (R-DIST-3):
+    /// query `i`'s `rescore` best by code score among
+    /// `positions[pos_offsets[i]..pos_offsets[i + 1]]`, from `scores[i]` (its centroid scores
+    /// from `shard_probe`) or, where that is None, the centroid scores computed again.
+    #[pyo3(signature = (q_vectors, q_offsets, positions, pos_offsets, scores, rescore, threads=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn shard_codes<'py>(
+        &self,
+        py: Python<'py>,
+        q_vectors: PyReadonlyArray2<'py, f32>,
+        q_offsets: PyReadonlyArray1<'py, i64>,
+        positions: PyReadonlyArray1<'py, i64>,
+        pos_offsets: PyReadonlyArray1<'py, i64>,
+        scores: Vec<Option<PyReadonlyArray1<'py, f32>>>,
+        rescore: i64,
+        threads: Option<i64>,
+    ) -> PyResult<FlatHits<'py>> {
+        let q_dim = q_vectors.shape()[1];
+        let (q_data, q_offs) = (contiguous(&q_vectors)?, contiguous1(&q_offsets)?);
+        let n_queries = q_offs.len().saturating_sub(1);
+        let (p, o) = (contiguous1(&positions)?, contiguous1(&pos_offsets)?);
+        let lists = position_lists(py, p, o, n_queries)?;
+        let given: Vec<Option<&[f32]>> = scores
+            .iter()
+            .map(|s| s.as_ref().map(contiguous1).transpose())
+            .collect::<PyResult<_>>()?;
+        if given.len() != n_queries {
+            return Err(to_py(
+                py,
+                Error::Param {
+                    rule: "R-DIST-3",
+                    what: format!("{} score arrays for {n_queries} queries", given.len()),
+                },
+            ));
         }
-        Ok((
-            probe.into_pyarray(py),
-            code.into_pyarray(py),
-            pos.into_pyarray(py),
-            offsets.into_pyarray(py),
-        ))
+        let rescore = usize::try_from(rescore)
+            .ok()
+            .filter(|&r| r >= 1)
+            .ok_or_else(|| {
+                to_py(
+                    py,
+                    Error::Param {
+                        rule: "R-ISEARCH-3",
+                        what: format!("rescore must be at least 1, got {rescore}"),
+                    },
+                )
+            })?;
+        let pool = threads::check(threads).map_err(|e| to_py(py, e))?;
+        let index = &self.inner;
+        let hits = py
+            .detach(|| {
+                let queries = Packed::new("query", q_data, q_dim, q_offs)?;
+                threads::install(pool, || {
+                    index.shard_codes(Isa::detect(), &queries, &lists, &given, rescore)
+                })?
+            })
+            .map_err(|e| to_py(py, e))?;
+        Ok(flat_hits(py, hits))
     }
 
     /// `shard_rescore(q_vectors, q_offsets, positions, pos_offsets, k, threads)` -> (positions
@@ -1245,38 +1305,20 @@ impl PyIndex {
         let q_dim = q_vectors.shape()[1];
         let (q_data, q_offs) = (contiguous(&q_vectors)?, contiguous1(&q_offsets)?);
         let n_queries = q_offs.len().saturating_sub(1);
-        let bad = |what: String| {
-            to_py(
-                py,
-                Error::Param {
-                    rule: "R-DIST-3",
-                    what,
-                },
-            )
-        };
         let lists: Vec<Option<Vec<usize>>> = match (&positions, &pos_offsets) {
             (Some(p), Some(o)) => {
                 let (p, o) = (contiguous1(p)?, contiguous1(o)?);
-                if o.len() != n_queries + 1 {
-                    return Err(bad(format!("{} offsets for {n_queries} queries", o.len())));
-                }
-                o.windows(2)
-                    .map(|w| {
-                        let (a, b) = (usize::try_from(w[0]), usize::try_from(w[1]));
-                        match (a, b) {
-                            (Ok(a), Ok(b)) if a <= b && b <= p.len() => Ok(Some(
-                                p[a..b]
-                                    .iter()
-                                    .map(|&x| usize::try_from(x).unwrap_or(usize::MAX))
-                                    .collect(),
-                            )),
-                            _ => Err(bad(format!("bad position offsets {w:?}"))),
-                        }
-                    })
-                    .collect::<PyResult<_>>()?
+                position_lists(py, p, o, n_queries)?
+                    .into_iter()
+                    .map(Some)
+                    .collect()
             }
             (None, None) => vec![None; n_queries],
-            _ => return Err(bad("positions and pos_offsets go together".into())),
+            _ => {
+                let what = "positions and pos_offsets go together".into();
+                let rule = "R-DIST-3";
+                return Err(to_py(py, Error::Param { rule, what }));
+            }
         };
         if k < 1 {
             return Err(to_py(py, Error::K { got: k }));
@@ -1293,6 +1335,32 @@ impl PyIndex {
             .map_err(|e| to_py(py, e))?;
         Ok(flat_hits(py, hits))
     }
+}
+
+/// R-DIST-3: per query, its positions `p[o[i]..o[i + 1]]` (a negative one becomes `usize::MAX`,
+/// which the stage's own check names).
+fn position_lists(
+    py: Python<'_>,
+    p: &[i64],
+    o: &[i64],
+    n_queries: usize,
+) -> PyResult<Vec<Vec<usize>>> {
+    let bad = |what: String| {
+        let rule = "R-DIST-3";
+        to_py(py, Error::Param { rule, what })
+    };
+    if o.len() != n_queries + 1 {
+        return Err(bad(format!("{} offsets for {n_queries} queries", o.len())));
+    }
+    o.windows(2)
+        .map(|w| match (usize::try_from(w[0]), usize::try_from(w[1])) {
+            (Ok(a), Ok(b)) if a <= b && b <= p.len() => Ok(p[a..b]
+                .iter()
+                .map(|&x| usize::try_from(x).unwrap_or(usize::MAX))
+                .collect()),
+            _ => Err(bad(format!("bad position offsets {w:?}"))),
+        })
+        .collect()
 }
 
 /// Per-query hit lists as Python reads them: (positions i64, scores f32, offsets i64), query

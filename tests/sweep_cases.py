@@ -34,7 +34,8 @@ PUBLIC = [
     "Index.add",
     "Index.delete",
     "Index.compact",
-    "Index.stage_candidates",
+    "Index.stage_probe",
+    "Index.stage_codes",
     "Index.stage_rescore",
     "Index.codec_sample",
     "Index.fit_codec",
@@ -3506,36 +3507,98 @@ bad(
 # The stages of a sharded search and the shared codec (spec/distributed.md), on the index group.
 group("index")
 bad(
-    "Index.stage_candidates",
+    "Index.stage_probe",
     "nprobe=0",
-    lambda fx: fx.index().stage_candidates(fx.query, nprobe=0, candidates=5),
+    lambda fx: fx.index().stage_probe(fx.query, nprobe=0, candidates=5),
     InputError,
     "R-ISEARCH-3",
     "0",
 )
 bad(
-    "Index.stage_candidates",
+    "Index.stage_probe",
     "candidates=0",
-    lambda fx: fx.index().stage_candidates(fx.query, nprobe=1, candidates=0),
+    lambda fx: fx.index().stage_probe(fx.query, nprobe=1, candidates=0),
     InputError,
     "R-ISEARCH-3",
     "0",
 )
 edge(
-    "Index.stage_candidates",
+    "Index.stage_probe",
     "candidates=2**70: every live document",
-    lambda fx: fx.index().stage_candidates(fx.query, nprobe=1, candidates=2**70),
-    lambda got: None if len(got) == 1 and len(got[0][2]) <= 5 else 1 / 0,
+    lambda fx: fx.index().stage_probe(fx.query, nprobe=1, candidates=2**70),
+    lambda got: None if len(got[0]) == 1 and len(got[0][0][0]) <= 5 else 1 / 0,
 )
 bad(
-    "Index.stage_candidates",
+    "Index.stage_probe",
+    "keep_bytes=-1",
+    lambda fx: fx.index().stage_probe(fx.query, nprobe=1, candidates=5, keep_bytes=-1),
+    InputError,
+    "R-DIST-3",
+    "-1",
+)
+edge(
+    "Index.stage_probe",
+    "keep_bytes=2**70: every query's centroid scores kept",
+    lambda fx: fx.index().stage_probe(fx.query, nprobe=1, candidates=5, keep_bytes=2**70),
+    lambda got: None if all(s is not None for s in got[1]) else 1 / 0,
+)
+bad(
+    "Index.stage_probe",
     "NaN in a query",
-    lambda fx: fx.index().stage_candidates(
-        with_value(fx.query, (0, 1), np.nan), nprobe=1, candidates=5
-    ),
+    lambda fx: fx.index().stage_probe(with_value(fx.query, (0, 1), np.nan), nprobe=1, candidates=5),
     InputError,
     "R-MAXSIM-9",
     "component 1",
+)
+bad(
+    "Index.stage_codes",
+    "rescore=0",
+    lambda fx: fx.index().stage_codes(fx.query, [np.array([1])], 0),
+    InputError,
+    "R-ISEARCH-3",
+    "0",
+)
+bad(
+    "Index.stage_codes",
+    "a position beyond the documents",
+    lambda fx: fx.index().stage_codes(fx.query, [np.array([99])], 3),
+    InputError,
+    "R-DIST-3",
+    "99",
+)
+bad(
+    "Index.stage_codes",
+    "2 position lists for 1 query",
+    lambda fx: fx.index().stage_codes(fx.query, [np.array([1]), np.array([2])], 3),
+    InputError,
+    "R-DIST-3",
+    "2 position lists",
+)
+bad(
+    "Index.stage_codes",
+    "centroid scores of the wrong length",
+    lambda fx: fx.index().stage_codes(
+        fx.query, [np.array([1])], 3, scores=[np.zeros(7, np.float32)]
+    ),
+    InputError,
+    "R-DIST-3",
+    "7 centroid scores",
+)
+bad(
+    "Index.stage_codes",
+    "centroid scores as a list",
+    lambda fx: fx.index().stage_codes(fx.query, [np.array([1])], 3, scores=[[0.5]]),
+    InputError,
+    "R-DIST-3",
+    "list",
+)
+bad(
+    "Index.stage_codes",
+    "2 score arrays for 1 query",
+    lambda fx: fx.index().stage_codes(fx.query, [np.array([1])], 3, scores=[None, None]),
+    InputError,
+    "R-DIST-3",
+    "2 score arrays",
 )
 bad(
     "Index.stage_rescore",

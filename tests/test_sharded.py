@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import shutil
+import struct
 import subprocess
 import sys
 import threading
@@ -20,9 +21,13 @@ from typing import Any
 import numpy as np
 import pytest
 from conftest import beir_collection, lateint
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from lateint_ref.distributed import ShardedIndex, ShardUnavailableError, shard_of
+from lateint_ref.distributed import ShardedIndex, ShardUnavailableError, layout, shard_of
+from lateint_ref.distributed import shard as shard_module
 from lateint_ref.distributed.assign import group
+from lateint_ref.distributed.merge import cut
 from lateint_ref.errors import IndexFormatError, InputError
 from lateint_ref.index import Index
 
@@ -55,21 +60,6 @@ def same(a: list[Any], b: list[Any]) -> bool:
         x.ids == y.ids and x.scores.tobytes() == y.scores.tobytes()
         for x, y in zip(a, b, strict=True)
     )
-
-
-def union(sharded: ShardedIndex, by_id: dict[Any, np.ndarray], path: Path, codec: str) -> Index:
-    """R-DIST-3's ``U``: every shard's stored documents, shard after shard, coded with the shared
-    codec, the same documents deleted."""
-    ids: list[Any] = []
-    deleted: list[Any] = []
-    for s in range(sharded.n_shards):
-        folder = sharded.layout.shard(s)
-        if os.path.exists(os.path.join(folder, "MANIFEST")):
-            shard = Index.open(folder)
-            ids += shard.ids
-            deleted += [shard.ids[p] for p in shard.deleted]
-    u = Index.create(path, [by_id[x] for x in ids], ids, codec=codec)
-    return u.delete(deleted) if deleted else u
 
 
 @pytest.fixture(scope="module")
@@ -163,12 +153,12 @@ def test_shard_of_is_sha256_of_the_canonical_bytes() -> None:
         shard_of(2**63, 3)
 
 
-@pytest.mark.spec("R-DIST-3", "R-DIST-6", "R-DIST-2")
+@pytest.mark.spec("R-DIST-3", "R-DIST-6", "R-DIST-2", "R-DIST-8")
 @pytest.mark.parametrize("n_shards", SHARD_COUNTS)
 def test_local_sharded_search_equals_one_index(n_shards: int, collection: dict) -> None:
-    """R-DIST-3 for 1, 2, 3 and 7 shards: default, tight and exhaustive results are ``U``'s;
-    exhaustive ones are also those of the index built from the collection in its own order, for
-    every shard count; the shared codec is that index's, byte for byte."""
+    """R-DIST-3 for 1, 2, 3 and 7 shards: default, tight and exhaustive results are those of
+    the index built from the collection in its order (whose codec is the shared one, byte for
+    byte), whatever the number of shards."""
     root, one = collection["root"], collection["one"]
     path = root / f"local-{n_shards}"
     with ShardedIndex.create(path, collection["docs"], collection["ids"], n_shards) as sharded:
@@ -178,21 +168,19 @@ def test_local_sharded_search_equals_one_index(n_shards: int, collection: dict) 
         assert manifest["shards"] == [f"shard-{s:04d}" for s in range(n_shards)]
         owned = group(collection["ids"], n_shards)
         assert sharded.shard_sizes() == [len(x) for x in owned]
-        u = union(sharded, collection["by_id"], root / f"u-{n_shards}", one.codec_path)
         q = queries(16, 3)
         for kw in ({}, TIGHT, {"exhaustive": True}, {"nprobe": 1, "candidates": 5, "rescore": 3}):
             found = sharded.search(q, 10, **kw)
             assert found.complete
-            assert same(found, u.search(q, 10, **kw)), kw
-        assert same(sharded.search(q, 10, exhaustive=True), one.search(q, 10, exhaustive=True))
+            assert same(found, one.search(q, 10, **kw)), kw
         assert same(sharded.search(q, 1000), one.search(q, 1000))  # k >= n_live: exhaustive
 
 
-@pytest.mark.spec("R-DIST-3")
+@pytest.mark.spec("R-DIST-3", "R-DIST-8")
 def test_shared_collection_equal_for_every_shard_count(tmp_path: Path) -> None:
     """Cranfield's 1,400 documents (string ids, the bundled or shared BEIR copy) with seeded
     random embeddings (one token per word, at most 48): for every shard count the results are
-    ``U``'s, default and exhaustive, and the exhaustive ones the same for every count."""
+    those of the one index of the collection, default, tight and exhaustive."""
     folder = beir_collection("cranfield")
     rng = np.random.default_rng(4)
     docs, ids = [], []
@@ -203,32 +191,132 @@ def test_shared_collection_equal_for_every_shard_count(tmp_path: Path) -> None:
             docs.append(rng.standard_normal((min(max(len(words), 1), 48), 24)).astype(np.float32))
             ids.append(row["_id"])
     one = Index.create(tmp_path / "one", docs, ids)
-    by_id = dict(zip(ids, docs, strict=True))
     q = queries(10, 5, dim=24)
-    exhaustive = one.search(q, 20, exhaustive=True)
     for n in SHARD_COUNTS:
         with ShardedIndex.create(tmp_path / f"s{n}", docs, ids, n) as sharded:
-            u = union(sharded, by_id, tmp_path / f"u{n}", one.codec_path)
-            assert same(sharded.search(q, 20), u.search(q, 20)), n
-            assert same(sharded.search(q, 20, **TIGHT), u.search(q, 20, **TIGHT)), n
-            assert same(sharded.search(q, 20, exhaustive=True), exhaustive), n
+            for kw in ({}, TIGHT, {"exhaustive": True}):
+                assert same(sharded.search(q, 20, **kw), one.search(q, 20, **kw)), (n, kw)
 
 
-@pytest.mark.spec("R-DIST-4", "R-DIST-7")
+@pytest.mark.spec("R-DIST-3")
+def test_stages_compose_to_one_search(collection: dict) -> None:
+    """On one index, ``stage_probe``, then ``stage_codes`` of its candidates, then
+    ``stage_rescore`` of those, give ``Index.search``'s hits and scores; each stage's lists are
+    best first, ties to the lower position; the centroid scores ``stage_probe`` keeps give
+    ``stage_codes`` the answer of computing them again, and ``keep_bytes`` keeps them for the
+    leading queries that fit."""
+    one = collection["one"]
+    q = queries(6, 21)
+    found, kept = one.stage_probe(q, nprobe=2, candidates=40, keep_bytes=2**40)
+    assert all(s is not None and s.dtype == np.float32 for s in kept)
+    for pos, score in found:
+        assert len(pos) == 40
+        rank = list(zip((-score).tolist(), pos.tolist(), strict=True))
+        assert rank == sorted(rank)
+    positions = [pos for pos, _ in found]
+    coded = one.stage_codes(q, positions, 15, scores=kept)
+    again = one.stage_codes(q, positions, 15)
+    for (p1, a1), (p2, a2) in zip(coded, again, strict=True):
+        assert p1.tolist() == p2.tolist()
+        assert a1.tobytes() == a2.tobytes()
+        rank = list(zip((-a1).tolist(), p1.tolist(), strict=True))
+        assert len(rank) == 15
+        assert rank == sorted(rank)
+    exact = one.stage_rescore(q, [pos for pos, _ in coded], 10)
+    for (pos, scores), hits in zip(exact, one.search(q, 10, **TIGHT), strict=True):
+        assert [one.ids[x] for x in pos.tolist()] == hits.ids
+        assert scores.tobytes() == hits.scores.tobytes()
+    _, part = one.stage_probe(q, nprobe=2, candidates=40, keep_bytes=2 * kept[0].nbytes)
+    assert [s is not None for s in part] == [True, True, False, False, False, False]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    entries=st.lists(
+        st.tuples(st.integers(0, 6), st.sampled_from([-1.0, 0.0, 0.5, 2.0])), max_size=40
+    ),
+    n=st.integers(1, 40),
+)
+@pytest.mark.spec("R-DIST-3")
+def test_cut_keeps_the_global_order(entries: list[tuple[int, float]], n: int) -> None:
+    """R-DIST-3 step 2: of each shard's (collection numbers, scores), best first, the global
+    ``n`` best by (score, collection number), ties frequent, as a prefix of each list."""
+    found = {}
+    for s in {s for s, _ in entries}:
+        mine = sorted((-x, number) for number, (t, x) in enumerate(entries) if t == s)
+        found[s] = (
+            np.asarray([number for _, number in mine], np.int64),
+            np.asarray([-x for x, _ in mine], np.float32),
+        )
+    best = sorted((-x, number, s) for number, (s, x) in enumerate(entries))[:n]
+    assert cut(found, n) == {s: sum(1 for r in best if r[2] == s) for s in found}
+
+
+@pytest.mark.spec("R-DIST-3", "R-DIST-5")
+def test_a_commit_between_stages_runs_the_search_again(
+    tmp_path: Path, collection: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A commit to a shard between a search's stages (its positions may then name other
+    documents): the search runs again and answers as the index after the commit; commits
+    before every try raise ``ShardUnavailableError``; with no centroid scores kept between
+    stages (``KEEP_BYTES`` 0) the answers are the same."""
+    docs, ids = collection["docs"][:300], collection["ids"][:300]
+    sharded = ShardedIndex.create(tmp_path / "s", docs, ids, 3)
+    pool, real = sharded.pool, sharded.pool.call
+    q = queries(5, 23)
+    plan = {"commits": 1, "probes": 0}
+
+    def call(calls: dict[int, tuple[str, tuple[Any, ...]]], timeout: float | None) -> Any:
+        out = real(calls, timeout)
+        if any(name == "probe" for name, _ in calls.values()):
+            plan["probes"] += 1
+            if plan["commits"]:
+                plan["commits"] -= 1
+                for s in calls:  # a commit to every shard between stages 1 and 2
+                    pool.workers[s].delete(pool.workers[s].index.live_ids[:1])
+        return out
+
+    monkeypatch.setattr(pool, "call", call)
+    got = sharded.search(q, 10, **TIGHT)
+    assert plan == {"commits": 0, "probes": 2}
+    monkeypatch.setattr(pool, "call", real)
+    with ShardedIndex.open(tmp_path / "s") as fresh:
+        assert fresh.n_live == 297
+        assert same(got, fresh.search(q, 10, **TIGHT))
+        monkeypatch.setattr(shard_module, "KEEP_BYTES", 0)
+        assert same(fresh.search(q, 10, **TIGHT), got)
+    plan["commits"] = 10
+    monkeypatch.setattr(pool, "call", call)
+    with pytest.raises(ShardUnavailableError, match="R-DIST-5: the shards changed"):
+        sharded.search(q, 10, **TIGHT)
+
+
+@pytest.mark.spec("R-DIST-4", "R-DIST-7", "R-DIST-8")
 def test_live_operations_route_to_the_owning_shard(tmp_path: Path, collection: dict) -> None:
     """Adds (a new shard included), upserts, deletes and compaction go to the owning shard;
-    results stay ``U``'s; a worker reopened after them sees the last commits."""
+    after each, the results are those of one index given the same collection and the same
+    operations (default, tight, exhaustive); a shard whose every document is deleted becomes
+    empty at compaction and takes documents again; a worker reopened sees the last commits."""
     docs, ids = collection["docs"][:60], collection["ids"][:60]
-    by_id = dict(collection["by_id"])
     sharded = ShardedIndex.create(tmp_path / "s", docs, ids, 7)
-    codec = sharded.layout.codec
+    one = Index.create(tmp_path / "one", docs, ids, codec=sharded.layout.codec)
+    q = queries(8, 6)
+
+    def check(step: str) -> None:
+        assert sharded.n_docs == len(one), step
+        assert sharded.n_live == one.n_live, step
+        for kw in ({}, TIGHT, {"exhaustive": True}, {"nprobe": 1, "candidates": 4, "rescore": 2}):
+            assert same(sharded.search(q, 10, **kw), one.search(q, 10, **kw)), (step, kw)
+
+    check("create")
     extra, extra_ids = generated(40, 9)
     extra_ids = [x + 10**6 for x in extra_ids]
-    by_id.update(zip(extra_ids, extra, strict=True))
     before = sharded.shard_sizes()
     sharded.add(extra, extra_ids)
+    one = one.add(extra, extra_ids)
     added = [len(x) for x in group(extra_ids, 7)]
     assert sharded.shard_sizes() == [a + b for a, b in zip(before, added, strict=True)]
+    check("add")
     with pytest.raises(InputError, match="already in the index"):
         sharded.add(extra[:1], extra_ids[:1])
     with pytest.raises(InputError, match="R-INDEX-10"):
@@ -236,36 +324,29 @@ def test_live_operations_route_to_the_owning_shard(tmp_path: Path, collection: d
     assert sharded.n_live == 100  # nothing changed
     new = np.ones((3, DIM), np.float32)
     sharded.add([new], [ids[1]], upsert=True)
-    by_id_upsert = dict(by_id)
+    one = one.add([new], [ids[1]], upsert=True)
+    check("upsert")
     sharded.delete([ids[0], extra_ids[0]])
-    q = queries(8, 6)
-    # U holds the replaced document's old codes too (deleted): build it from the stored ids.
-    stored = {}
-    for s in range(7):
-        folder = sharded.layout.shard(s)
-        if os.path.exists(os.path.join(folder, "MANIFEST")):
-            stored[s] = Index.open(folder)
-    u_ids, u_docs, u_deleted = [], [], []
-    for _, shard in sorted(stored.items()):
-        for p, x in enumerate(shard.ids):
-            newest = p == max(i for i, y in enumerate(shard.ids) if y == x)
-            u_docs.append(new if (x == ids[1] and newest) else by_id_upsert[x])
-            u_ids.append(x)
-            if p in shard.deleted:
-                u_deleted.append(len(u_ids) - 1)
-    u_path = tmp_path / "u"
-    # Ids repeat (the replaced document): number them, then compare by mapping back.
-    u = Index.create(u_path, u_docs, list(range(len(u_ids))), codec=codec)
-    u = u.delete(u_deleted)
-    for kw in ({}, TIGHT, {"exhaustive": True}):
-        got = sharded.search(q, 10, **kw)
-        want = u.search(q, 10, **kw)
-        assert [h.ids for h in got] == [[u_ids[i] for i in h.ids] for h in want], kw
-        assert all(a.scores.tobytes() == b.scores.tobytes() for a, b in zip(got, want, strict=True))
+    one = one.delete([ids[0], extra_ids[0]])
+    check("delete")
+    # Every document of one shard deleted: compaction empties it, then it takes one again.
+    lonely = next(s for s in range(7) if 0 < sharded.shard_sizes()[s] < 20)
+    gone = [x for x in ids + extra_ids if shard_of(x, 7) == lonely and x not in (ids[0],)]
+    gone = [x for x in gone if x in set(Index.open(sharded.layout.shard(lonely)).live_ids)]
+    sharded.delete(gone)
+    one = one.delete(gone)
+    check("delete a shard's every document")
     sharded.compact()
-    assert sharded.n_docs == sharded.n_live == 98
+    one = one.compact()
+    assert sharded.n_docs == sharded.n_live == one.n_live
+    assert not os.listdir(sharded.layout.shard(lonely))  # an empty shard, as never filled
+    check("compact")
+    back = [gone[0]]
+    sharded.add([new + 1], back)
+    one = one.add([new + 1], back)
+    check("add after compaction")
     again = ShardedIndex.open(tmp_path / "s")
-    assert same(again.search(q, 10, exhaustive=True), sharded.search(q, 10, exhaustive=True))
+    assert same(again.search(q, 10, **TIGHT), sharded.search(q, 10, **TIGHT))
     sharded.pool.restart(3)  # a local worker reopens its shard's last commit
     assert same(sharded.search(q, 10), again.search(q, 10))
 
@@ -306,6 +387,38 @@ def test_a_lost_shard_folder_is_refused_not_empty(tmp_path: Path, collection: di
     shutil.rmtree(full)
     with pytest.raises(IndexFormatError, match=r"R-DIST-2.*missing"):
         ShardedIndex.open(tmp_path / "s")
+
+
+@pytest.mark.spec("R-DIST-8")
+def test_collection_numbers_file(tmp_path: Path, collection: dict) -> None:
+    """Each shard's collection numbers: the file's bytes as R-DIST-8 lays them out, its damage
+    or loss refused at opening, older generations' files removed after a commit, and a number
+    a shard does not hold refused."""
+    docs, ids = collection["docs"][:50], collection["ids"][:50]
+    ShardedIndex.create(tmp_path / "s", docs, ids, 2).close()
+    owned = group(ids, 2)
+    f = Path(layout.order_file(str(tmp_path / "s"), 0, 1))
+    raw = f.read_bytes()
+    assert raw[:8] == b"LTIORDER"
+    assert struct.unpack("<QQ", raw[8:24]) == (1, len(owned[0]))
+    assert np.frombuffer(raw[24:-32], "<u8").tolist() == owned[0]
+    assert raw[-32:] == hashlib.sha256(raw[:-32]).digest()
+    flipped = raw[:30] + bytes([raw[30] ^ 1]) + raw[31:]
+    for damaged in (flipped, raw[:-8], b""):
+        f.write_bytes(damaged)
+        with pytest.raises(IndexFormatError, match="R-DIST-8"):
+            ShardedIndex.open(tmp_path / "s")
+    f.unlink()
+    with pytest.raises(IndexFormatError, match="R-DIST-8"):
+        ShardedIndex.open(tmp_path / "s")
+    f.write_bytes(raw)
+    sharded = ShardedIndex.open(tmp_path / "s")
+    for x in owned[0][:3]:
+        sharded.delete([ids[x]])
+    names = sorted(os.listdir(tmp_path / "s" / "order"))
+    assert names == ["shard-0000-0000000003", "shard-0000-0000000004", "shard-0001-0000000001"]
+    with pytest.raises(InputError, match="R-DIST-8: shard 0 holds no document numbered 999"):
+        sharded.pool.workers[0].rescore(queries(1, 2), [np.array([999])], 3)
 
 
 @pytest.mark.spec("R-DIST-3", "R-DIST-5", "R-DIST-6")

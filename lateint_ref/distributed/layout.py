@@ -1,19 +1,27 @@
 """The folder of a sharded index (spec/distributed.md R-DIST-2): a manifest ``SHARDS`` naming the
-shared codec file and the shard folders, each an ordinary index coded with that codec."""
+shared codec file and the shard folders, each an ordinary index coded with that codec, and per
+shard commit the collection numbers of its documents (``order/``, R-DIST-8)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import re
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from lateint_ref._files import write_atomic
 from lateint_ref.errors import IndexFormatError
 
 MANIFEST = "SHARDS"
-FORMAT = "lateint-shards/1"
+FORMAT = "lateint-shards/2"
+ORDER = "order"
+ORDER_MAGIC = b"LTIORDER"
 HASH = "sha256-le64-mod"
 CODEC = "codec.lti"
 
@@ -48,6 +56,51 @@ class Layout:
         return os.path.join(self.path, shard_name(s))
 
 
+def order_file(root: str, s: int, generation: int) -> str:
+    """R-DIST-8: the file of shard ``s``'s collection numbers at its commit ``generation``."""
+    return os.path.join(root, ORDER, f"{shard_name(s)}-{generation:010d}")
+
+
+def write_order(root: str, s: int, generation: int, numbers: np.ndarray) -> None:
+    """Writes shard ``s``'s collection numbers for its commit ``generation`` (R-DIST-8), before
+    that commit: magic, generation and count (u64), the numbers (u64), the SHA-256 of all that;
+    then removes the shard's files of generations before ``generation - 1``."""
+    numbers = np.asarray(numbers, dtype="<u8")
+    body = ORDER_MAGIC + struct.pack("<QQ", generation, len(numbers)) + numbers.tobytes()
+    os.makedirs(os.path.join(root, ORDER), exist_ok=True)
+    write_atomic(order_file(root, s, generation), body + hashlib.sha256(body).digest())
+    name = re.compile(re.escape(shard_name(s)) + r"-(\d{10})$")
+    for entry in os.listdir(os.path.join(root, ORDER)):
+        m = name.match(entry)
+        if m and int(m.group(1)) < generation - 1:
+            os.remove(os.path.join(root, ORDER, entry))
+
+
+def read_order(root: str, s: int, generation: int, n_docs: int) -> np.ndarray:
+    """Shard ``s``'s collection numbers at its commit ``generation`` (R-DIST-8), int64, one per
+    stored document, increasing; ``IndexFormatError`` for a missing or damaged file."""
+    where = order_file(root, s, generation)
+    try:
+        with open(where, "rb") as f:
+            raw = f.read()
+    except OSError as exc:
+        raise IndexFormatError(f"R-DIST-8: {where}: {exc}") from exc
+    body, digest = raw[:-32], raw[-32:]
+    ok = len(raw) >= 56 and body[:8] == ORDER_MAGIC and hashlib.sha256(body).digest() == digest
+    if ok:
+        gen, count = struct.unpack("<QQ", body[8:24])
+        ok = gen == generation and count == n_docs and len(body) == 24 + 8 * count
+    if not ok:
+        raise IndexFormatError(
+            f"R-DIST-8: {where}: not the collection numbers of {n_docs} documents at "
+            f"generation {generation}"
+        )
+    numbers = np.frombuffer(body, dtype="<u8", offset=24).astype(np.int64)
+    if len(numbers) and (numbers[0] < 0 or np.any(np.diff(numbers) <= 0)):
+        raise IndexFormatError(f"R-DIST-8: {where}: the numbers do not increase")
+    return numbers
+
+
 def is_sharded(path: str | os.PathLike[str]) -> bool:
     """Whether ``path`` holds a sharded index's manifest."""
     return (Path(path) / MANIFEST).is_file()
@@ -65,17 +118,7 @@ def write(path: str, n_shards: int, metadata: dict[str, Any]) -> Layout:
         "n_shards": n_shards,
         "shards": [shard_name(s) for s in range(n_shards)],
     }
-    tmp = os.path.join(path, MANIFEST + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(json.dumps(body, sort_keys=True) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, os.path.join(path, MANIFEST))
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    write_atomic(os.path.join(path, MANIFEST), (json.dumps(body, sort_keys=True) + "\n").encode())
     return Layout(path, n_shards, digest, metadata)
 
 

@@ -29,7 +29,7 @@ class LocalPool:
     """Every shard's worker in this process: the calls of one fan-out run on threads, one per
     shard (the native searches release the GIL)."""
 
-    def __init__(self, shards: Sequence[tuple[str, str, str]]) -> None:
+    def __init__(self, shards: Sequence[tuple[str, int, str]]) -> None:
         self.workers = [Shard(*s) for s in shards]
         self.threads = ThreadPoolExecutor(max_workers=max(1, len(shards)))
 
@@ -48,7 +48,7 @@ class LocalPool:
     def restart(self, s: int) -> None:
         """Reopens shard ``s``'s last commit, as a restarted actor does (R-DIST-7)."""
         w = self.workers[s]
-        self.workers[s] = Shard(w.path, w.codec, w.codec_sha256)
+        self.workers[s] = Shard(w.root, w.s, w.codec_sha256)
 
     def wait_ready(self, timeout: float) -> list[int]:
         return []
@@ -77,7 +77,7 @@ class RayPool:
     """One Ray actor per shard, restarted by Ray when it dies (R-DIST-7); a call that fails
     because its actor died, is restarting or passed ``timeout`` is ``Missing``."""
 
-    def __init__(self, shards: Sequence[tuple[str, str, str]], address: str | None) -> None:
+    def __init__(self, shards: Sequence[tuple[str, int, str]], address: str | None) -> None:
         ray = ray_module(address)
         self.ray = ray
         # num_cpus=0: an actor holds no CPU while idle, so any number of shards fits a cluster.

@@ -1,6 +1,7 @@
 """``ShardedIndex``: a sharded index built and searched in this process or on Ray
 (spec/distributed.md). Its search keeps the global budgets of one index (R-DIST-3), so its hits
-are those of one index holding the shards' documents with the same codec; live operations go to
+are those of one index holding the collection in its order with the same codec, whatever the number
+of shards (R-DIST-8: documents keep their collection numbers); live operations go to
 the shard that owns each id (R-DIST-1, R-DIST-4)."""
 
 from __future__ import annotations
@@ -17,15 +18,20 @@ from lateint_ref import _checks
 from lateint_ref.distributed import layout
 from lateint_ref.distributed.assign import group
 from lateint_ref.distributed.errors import ShardUnavailableError
-from lateint_ref.distributed.merge import best_hits, default_budgets, pick_rescored
+from lateint_ref.distributed.merge import best_hits, cut, default_budgets
 from lateint_ref.distributed.pool import LocalPool, Missing, RayPool, run_tasks
-from lateint_ref.distributed.shard import build
+from lateint_ref.distributed.shard import Stale, build
 from lateint_ref.errors import IndexFormatError, InputError
 from lateint_ref.index import Hits, Index
 from lateint_ref.index.writer import DEFAULT_KMEANS_ITERS, external_ids
 from lateint_ref.scoring.packing import pack_documents, pack_queries
 
 Pool = LocalPool | RayPool
+
+# Times a search runs again when a commit changed a shard between its stages (R-DIST-3).
+STALE_RETRIES = 3
+# Tokens naming one search's stage 1 for its stage 2 (the centroid scores a shard kept).
+_TOKENS = itertools.count()
 
 
 class Answer(list[Hits]):
@@ -44,7 +50,7 @@ class Answer(list[Hits]):
 def _pool(lay: layout.Layout, ray: str | None) -> Pool:
     """R-DIST-6: ``None`` or ``"local"``: the shards in this process; otherwise a Ray address
     (``"auto"``, ``"ray://host:port"``...): one actor per shard."""
-    shards = [(lay.shard(s), lay.codec, lay.codec_sha256) for s in range(lay.n_shards)]
+    shards = [(lay.path, s, lay.codec_sha256) for s in range(lay.n_shards)]
     if ray is None or ray == "local":
         return LocalPool(shards)
     if not isinstance(ray, str):
@@ -63,8 +69,8 @@ class ShardedIndex:
         self.layout = lay
         self.pool = pool
         self._infos: list[dict[str, Any]] = []
-        # Seconds of the last search: "stage1" and "stage2" (the calls to the shards, each
-        # until the last answer), "merge1" and "merge2" (the coordinator's merges).
+        # Seconds of the last search: "stage1", "stage2", "stage3" (the calls to the shards,
+        # each until the last answer), "merge1", "merge2", "merge3" (the coordinator's merges).
         self.last_timings: dict[str, float] = {}
         self._refresh_infos()
 
@@ -138,6 +144,8 @@ class ShardedIndex:
             ]
             for s in range(n_shards):
                 os.makedirs(os.path.join(root, layout.shard_name(s)), exist_ok=True)
+                if owned[s]:  # R-DIST-8: a document's number is its place in the collection
+                    layout.write_order(root, s, 1, np.asarray(owned[s], np.int64))
             run_tasks(ray, build, tasks)
             for s, items in enumerate(owned):
                 shard = os.path.join(root, layout.shard_name(s))
@@ -224,10 +232,11 @@ class ShardedIndex:
         allow_partial: bool = False,
     ) -> Answer:
         """The ``k`` best documents of each query over every shard (R-DIST-3): the hits and
-        scores of ``Index.search`` over one index holding the shards' documents, shard after
-        shard, coded with the shared codec, with the same parameters (their defaults from the
-        union's size, R-ISEARCH-3). ``timeout``: seconds each shard has to answer each of the
-        two stages. A shard that does not answer raises ``ShardUnavailableError`` naming it,
+        scores of ``Index.search`` over one index holding the collection in its order (the
+        collection numbers of R-DIST-8: the given order, then additions), coded with the shared
+        codec, with the same parameters (their defaults from the
+        union's size, R-ISEARCH-3). ``timeout``: seconds the shards have to answer each stage
+        (up to three). A shard that does not answer raises ``ShardUnavailableError`` naming it,
         unless ``allow_partial``: the answer of the shards that did, its ``missing`` naming the
         others (R-DIST-5)."""
         k = _checks.k(k)
@@ -250,9 +259,33 @@ class ShardedIndex:
         qs = [q_vectors[a:b] for a, b in itertools.pairwise(q_offsets.tolist())]
         if not qs:
             return Answer([], [])
+        for _ in range(STALE_RETRIES):
+            answer = self._search_once(
+                qs, k, n_probe, n_cand, n_res, exhaustive, timeout, allow_partial
+            )
+            if answer is not None:
+                return answer
+            self._refresh_infos()  # a commit changed a shard between the stages: again
+        raise ShardUnavailableError(
+            f"R-DIST-5: the shards changed between the stages of {STALE_RETRIES} searches "
+            "in a row (commits faster than searches)",
+            [],
+        )
+
+    def _search_once(
+        self,
+        qs: list[np.ndarray],
+        k: int,
+        n_probe: int,
+        n_cand: int,
+        n_res: int,
+        exhaustive: bool,
+        timeout: float | None,
+        allow_partial: bool,
+    ) -> Answer | None:
+        """R-DIST-3's protocol once; None when a shard changed between its stages."""
         shards = [s for s, i in enumerate(self._infos) if i["n_live"]]
         missing: list[int] = []
-
         timings: dict[str, float] = {}
 
         def ask(stage: str, calls: dict[int, tuple[str, tuple[Any, ...]]]) -> dict[int, Any]:
@@ -266,26 +299,46 @@ class ShardedIndex:
             missing.extend(lost)
             return {s: v for s, v in found.items() if not isinstance(v, Missing)}
 
+        def prefixes(found: dict[int, list[Any]], n: int) -> dict[int, list[np.ndarray]]:
+            # Per shard, per query: the collection numbers among the global n best (R-DIST-3).
+            lists: dict[int, list[np.ndarray]] = {s: [] for s in found}
+            for i in range(len(qs)):
+                lengths = cut({s: r[i] for s, r in found.items()}, n)
+                for s, r in found.items():
+                    lists[s].append(r[i][0][: lengths[s]])
+            return {s: v for s, v in lists.items() if any(len(x) for x in v)}
+
         if exhaustive or k >= self.n_live:
             # R-ISEARCH-2, R-ISEARCH-3: every live document scored exactly, on its shard.
-            exact = ask("stage2", {s: ("rescore", (qs, None, k)) for s in shards})
+            exact = ask("stage3", {s: ("rescore", (qs, None, k)) for s in shards})
         else:
-            first = ask("stage1", {s: ("candidates", (qs, n_probe, n_cand)) for s in shards})
+            token = f"{os.getpid()}-{id(self)}-{next(_TOKENS)}"
+            probed = ask("stage1", {s: ("probe", (qs, n_probe, n_cand, token)) for s in shards})
+            generation = {s: g for s, (g, _) in probed.items()}
             start = time.perf_counter()
-            picked = [
-                pick_rescored({s: r[i] for s, r in first.items()}, n_cand, n_res)
-                for i in range(len(qs))
-            ]
-            calls: dict[int, tuple[str, tuple[Any, ...]]] = {}
-            for s in first:
-                lists = [p.get(s, np.zeros(0, np.int64)) for p in picked]
-                if any(len(x) for x in lists):
-                    calls[s] = ("rescore", (qs, lists, k))
+            kept = prefixes({s: r for s, (_, r) in probed.items()}, n_cand)
             timings["merge1"] = time.perf_counter() - start
-            exact = ask("stage2", calls)
+            args = {s: (qs, kept[s], n_res, token, generation[s]) for s in kept}
+            if len(kept) == 1:
+                # One shard holds every candidate: its own code-score order is the global
+                # one, so it scores its `rescore` best exactly in the same call.
+                exact = ask("stage2", {s: ("codes", (*a, k)) for s, a in args.items()})
+            else:
+                coded = ask("stage2", {s: ("codes", a) for s, a in args.items()})
+                if any(isinstance(v, Stale) for v in coded.values()):
+                    return None
+                start = time.perf_counter()
+                picked = prefixes(coded, n_res)
+                timings["merge2"] = time.perf_counter() - start
+                exact = ask(
+                    "stage3",
+                    {s: ("rescore", (qs, picked[s], k, generation[s])) for s in picked},
+                )
+        if any(isinstance(v, Stale) for v in exact.values()):
+            return None
         start = time.perf_counter()
         hits = [best_hits({s: r[i] for s, r in exact.items()}, k) for i in range(len(qs))]
-        timings["merge2"] = time.perf_counter() - start
+        timings["merge3"] = time.perf_counter() - start
         self.last_timings = timings
         return Answer(hits, sorted(set(missing)))
 
@@ -319,8 +372,18 @@ class ShardedIndex:
                         f"R-INDEX-5: id {taken[0]!r} is already in the index "
                         "(R-INDEX-11: upsert replaces it)"
                     )
+        first = max((i["next_number"] for i in self._infos), default=0)
         calls = {
-            s: ("add", (_subset(vectors, offsets, owned[s]), touched[s], upsert)) for s in touched
+            s: (
+                "add",
+                (
+                    _subset(vectors, offsets, owned[s]),
+                    touched[s],
+                    upsert,
+                    [first + i for i in owned[s]],  # R-DIST-8: after every stored document
+                ),
+            )
+            for s in touched
         }
         self._ask_all(calls)
         self._refresh_infos()

@@ -518,21 +518,78 @@ class Index:
         p = _checks.integer(position, "position", "R-ISEARCH-5", 0, len(self) - 1)
         return self._native.codes(p)
 
-    def stage_candidates(
-        self, queries: Any, *, nprobe: int, candidates: int, threads: int | None = None
-    ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    def stage_probe(
+        self,
+        queries: Any,
+        *,
+        nprobe: int,
+        candidates: int,
+        keep_bytes: int = 0,
+        threads: int | None = None,
+    ) -> tuple[list[tuple[np.ndarray, np.ndarray]], list[np.ndarray | None]]:
         """Stage 1 of a search split across the shards of a sharded index (spec/distributed.md
-        R-DIST-3): per query, R-ISEARCH-1 steps 1-3 over the live documents with these budgets:
-        the ``candidates`` best documents by probe score, as ``(probe scores [n] float32, code
-        scores [n] float32, positions [n] int64)`` in no particular order."""
+        R-DIST-3): per query, R-ISEARCH-1 steps 1-2 over the live documents with these budgets:
+        the ``candidates`` best documents by probe score, best first (ties: lower position), as
+        ``(positions [n] int64, probe scores [n] float32)``; and per query its centroid scores
+        (``stage_codes`` takes them) for the leading queries whose scores fit in
+        ``keep_bytes`` together, None for the others."""
         nprobe = _checks.integer(nprobe, "nprobe", "R-ISEARCH-3", 1, self.n_centroids)
         candidates = _checks.integer(candidates, "candidates", "R-ISEARCH-3", 1)
         candidates = min(candidates, max(len(self), 1))  # more than the documents: all of them
+        keep_bytes = _checks.integer(keep_bytes, "keep_bytes", "R-DIST-3", 0)
         q_vectors, q_offsets = pack_queries(queries)
-        probe, code, pos, offs = self._native.shard_candidates(
-            q_vectors, q_offsets, nprobe, candidates, _checks.threads(threads)
+        probe, pos, offs, kept = self._native.shard_probe(
+            q_vectors,
+            q_offsets,
+            nprobe,
+            candidates,
+            min(keep_bytes, 2**63),
+            _checks.threads(threads),
         )
-        return [(probe[a:b], code[a:b], pos[a:b]) for a, b in itertools.pairwise(offs.tolist())]
+        found = [(pos[a:b], probe[a:b]) for a, b in itertools.pairwise(offs.tolist())]
+        return found, kept
+
+    def stage_codes(
+        self,
+        queries: Any,
+        positions: list[Any],
+        rescore: int,
+        *,
+        scores: list[np.ndarray | None] | None = None,
+        threads: int | None = None,
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Stage 2 of a split search (R-DIST-3): per query ``i``, the ``rescore`` best live
+        documents among ``positions[i]`` by code score (R-ISEARCH-1 step 3), best first (ties:
+        lower position), as ``(positions [n] int64, code scores [n] float32)``; ``scores``: the
+        queries' centroid scores from ``stage_probe`` (None, or a None entry: computed again,
+        with the same result)."""
+        rescore = _checks.integer(rescore, "rescore", "R-ISEARCH-3", 1)
+        q_vectors, q_offsets = pack_queries(queries)
+        flat, offsets = self._position_lists(positions, len(q_offsets) - 1)
+        given = [None] * (len(q_offsets) - 1) if scores is None else list(scores)
+        for s in given:
+            if s is not None and not (
+                isinstance(s, np.ndarray) and s.dtype == np.float32 and s.ndim == 1
+            ):
+                raise InputError(
+                    "R-DIST-3: centroid scores must be None or the float32 arrays of "
+                    f"stage_probe, got {type(s).__name__}"
+                )
+        given = [None if s is None else np.ascontiguousarray(s) for s in given]
+        pos, code, offs = self._native.shard_codes(
+            q_vectors, q_offsets, flat, offsets, given, rescore, _checks.threads(threads)
+        )
+        return [(pos[a:b], code[a:b]) for a, b in itertools.pairwise(offs.tolist())]
+
+    def _position_lists(
+        self, positions: list[Any], n_queries: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """One list of positions per query (R-DIST-3), flat, with its offsets."""
+        if len(positions) != n_queries:
+            raise InputError(f"R-DIST-3: {len(positions)} position lists for {n_queries} queries")
+        lists = [_positions(p, len(self)) for p in positions]
+        flat = np.concatenate(lists) if lists else np.zeros(0, np.int64)
+        return flat, np.cumsum([0, *(len(x) for x in lists)], dtype=np.int64)
 
     def stage_rescore(
         self,
@@ -542,7 +599,7 @@ class Index:
         *,
         threads: int | None = None,
     ) -> list[tuple[np.ndarray, np.ndarray]]:
-        """Stage 2 of a split search (R-DIST-3): per query ``i``, the ``k`` best live documents
+        """Stage 3 of a split search (R-DIST-3): per query ``i``, the ``k`` best live documents
         among ``positions[i]`` (every live document when ``positions`` is None) by exact MaxSim
         over their decoded vectors, best first (ties: lower position), as ``(positions [n]
         int64, scores [n] float32)``."""
@@ -552,13 +609,7 @@ class Index:
         flat: np.ndarray | None = None
         offsets: np.ndarray | None = None
         if positions is not None:
-            if len(positions) != n_queries:
-                raise InputError(
-                    f"R-DIST-3: {len(positions)} position lists for {n_queries} queries"
-                )
-            lists = [_positions(p, len(self)) for p in positions]
-            flat = np.concatenate(lists) if lists else np.zeros(0, np.int64)
-            offsets = np.cumsum([0, *(len(x) for x in lists)], dtype=np.int64)
+            flat, offsets = self._position_lists(positions, n_queries)
         pos, scores, offs = self._native.shard_rescore(
             q_vectors, q_offsets, flat, offsets, k, _checks.threads(threads)
         )

@@ -289,10 +289,31 @@ impl Index {
                 ),
             });
         }
-        let parts: Vec<search::Part> = (0..self.segments.len())
+        let parts = self.parts(exact, skip.as_deref());
+        let prepared: Vec<Prepared> = (0..queries.len())
+            .into_par_iter()
+            .map(|i| Prepared::new(queries.item(i), queries.dim, Precision::F32))
+            .collect::<Result<_>>()?;
+        let n_docs = self.n_docs();
+        Ok(prepared
+            .par_iter()
+            .map_init(search::Scratch::default, |sc, q| {
+                search::search(isa, &self.codec, &parts, n_docs, q, p, sc)
+            })
+            .collect())
+    }
+
+    /// The segments as a search reads them (R-ISEARCH-8): those of `exact` alone (sorted global
+    /// positions, R-ISEARCH-7), else all but those `skip` marks.
+    fn parts<'a>(
+        &'a self,
+        exact: Option<&[usize]>,
+        skip: Option<&'a [bool]>,
+    ) -> Vec<search::Part<'a>> {
+        (0..self.segments.len())
             .map(|s| {
                 let (a, b) = (self.starts[s], self.starts[s + 1]);
-                let filter = match (exact, &skip) {
+                let filter = match (exact, skip) {
                     (Some(list), _) => {
                         let lo = list.partition_point(|&x| x < a);
                         let hi = list.partition_point(|&x| x < b);
@@ -307,18 +328,13 @@ impl Index {
                     filter,
                 }
             })
-            .collect();
-        let prepared: Vec<Prepared> = (0..queries.len())
-            .into_par_iter()
-            .map(|i| Prepared::new(queries.item(i), queries.dim, Precision::F32))
-            .collect::<Result<_>>()?;
-        let n_docs = self.n_docs();
-        Ok(prepared
-            .par_iter()
-            .map_init(search::Scratch::default, |sc, q| {
-                search::search(isa, &self.codec, &parts, n_docs, q, p, sc)
-            })
-            .collect())
+            .collect()
+    }
+
+    /// The segments as a search of the live documents reads them (R-ISEARCH-6).
+    pub(crate) fn live_parts(&self) -> Vec<search::Part<'_>> {
+        let skip = (!self.tombstones.is_empty()).then_some(&self.deleted[..]);
+        self.parts(None, skip)
     }
 }
 

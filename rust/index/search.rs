@@ -304,6 +304,98 @@ pub struct Part<'a> {
     pub filter: Filter<'a>,
 }
 
+/// The part holding global position `pos` (below the index's size).
+fn part_of(parts: &[Part], pos: usize) -> usize {
+    parts.partition_point(|x| x.start <= pos).saturating_sub(1)
+}
+
+/// Step 1: the query's centroid scores `s[c * pad + i]`, into `s`.
+pub fn centroid_scores(isa: Isa, codec: &Codec, q: &Prepared, s: &mut Vec<f32>) {
+    s.clear();
+    s.resize(codec.k * q.pad, 0.0);
+    kernel::row_scores(isa, &q.qt, q.pad, codec.dim, &codec.centroids, s);
+}
+
+/// Step 2 over `parts`, given the centroid scores `s`: the `candidates` best documents by probe
+/// score (global positions, in no particular order; ties by lower position).
+#[allow(clippy::too_many_arguments)]
+pub fn probe_candidates(
+    codec: &Codec,
+    parts: &[Part],
+    n_docs: usize,
+    q: &Prepared,
+    s: &[f32],
+    nprobe: usize,
+    candidates: usize,
+    sc: &mut Scratch,
+) -> Vec<Hit> {
+    let len = q.len;
+    sc.next_query(n_docs);
+    let mut probes = std::mem::take(&mut sc.probes);
+    let floor = probe_setup(s, q.pad, len, codec.k, nprobe, &mut probes);
+    for x in parts {
+        probe(x.seg, x.start, &probes, nprobe, len, &floor, &x.filter, sc);
+    }
+    sc.probes = probes;
+    let mut probed: Vec<Hit> = sc
+        .candidates
+        .iter()
+        .enumerate()
+        .map(|(r, &d)| {
+            let row = &sc.rows[r * len..(r + 1) * len];
+            (row.iter().fold(0.0f64, |a, &x| a + f64::from(x)) as f32, d)
+        })
+        .collect();
+    keep_best(&mut probed, candidates);
+    probed
+}
+
+/// Step 3 for the documents `docs` (global positions), given the centroid scores `s`: the
+/// `rescore` best by code score (in no particular order; ties by lower position).
+pub fn code_scores(
+    isa: Isa,
+    parts: &[Part],
+    q: &Prepared,
+    s: &[f32],
+    docs: impl Iterator<Item = usize>,
+    rescore: usize,
+    sc: &mut Scratch,
+) -> Vec<Hit> {
+    sc.maxima.resize(q.pad, 0.0);
+    let mut approx: Vec<Hit> = docs
+        .map(|d| {
+            let x = &parts[part_of(parts, d)];
+            let m = &mut sc.maxima;
+            (approximate(isa, x.seg, d - x.start, s, q.pad, q.len, m), d)
+        })
+        .collect();
+    keep_best(&mut approx, rescore);
+    approx
+}
+
+/// Steps 4-5 for the documents `docs` (global positions): the `k` best by exact MaxSim over
+/// their decoded vectors, best first (ties: lower position).
+pub fn exact_best(
+    isa: Isa,
+    codec: &Codec,
+    parts: &[Part],
+    q: &Prepared,
+    docs: impl Iterator<Item = usize>,
+    k: usize,
+    sc: &mut Scratch,
+) -> Vec<Hit> {
+    sc.maxima.resize(q.pad, 0.0);
+    let hits: Vec<Hit> = docs
+        .map(|d| {
+            let x = &parts[part_of(parts, d)];
+            let n = decode_doc(codec, x.seg, d - x.start, &mut sc.decoded);
+            let score = score_one(isa, q, DocRows::F32(&sc.decoded), n, &mut sc.maxima);
+            (score, d)
+        })
+        .collect();
+    best_k(hits, k)
+}
+
 /// The `k` best documents of `parts` (an index's segments in position order) for the prepared
 /// query `q` (R-ISEARCH-1, R-ISEARCH-2, R-ISEARCH-8): (exact score over decoded vectors, global
 /// position), best first. The centroid scores are computed once, and the `candidates` and
@@ -318,11 +410,6 @@ pub fn search(
     p: &Params,
     sc: &mut Scratch,
 ) -> Vec<Hit> {
-    let (dim, k, pad, len) = (codec.dim, codec.k, q.pad, q.len);
-    sc.next_query(n_docs);
-    sc.maxima.resize(pad, 0.0);
-    // The part of a global position `< n_docs`.
-    let part_of = |pos: usize| parts.partition_point(|x| x.start <= pos).saturating_sub(1);
     let short: Vec<usize> =
         if p.exhaustive || parts.iter().any(|x| matches!(x.filter, Filter::Only(_))) {
             let mut all = Vec::new();
@@ -339,44 +426,12 @@ pub fn search(
             all
         } else {
             let mut s = std::mem::take(&mut sc.scores);
-            s.resize(k * pad, 0.0);
-            kernel::row_scores(isa, &q.qt, pad, dim, &codec.centroids, &mut s);
-            let mut probes = std::mem::take(&mut sc.probes);
-            let floor = probe_setup(&s, pad, len, k, p.nprobe, &mut probes);
-            for x in parts {
-                probe(
-                    x.seg, x.start, &probes, p.nprobe, len, &floor, &x.filter, sc,
-                );
-            }
-            sc.probes = probes;
-            let mut probed: Vec<Hit> = sc
-                .candidates
-                .iter()
-                .enumerate()
-                .map(|(r, &d)| {
-                    let row = &sc.rows[r * len..(r + 1) * len];
-                    (row.iter().fold(0.0f64, |a, &x| a + f64::from(x)) as f32, d)
-                })
-                .collect();
-            keep_best(&mut probed, p.candidates);
-            let mut approx: Vec<Hit> = probed
-                .iter()
-                .map(|&(_, d)| {
-                    let x = &parts[part_of(d)];
-                    let m = &mut sc.maxima;
-                    (approximate(isa, x.seg, d - x.start, &s, pad, len, m), d)
-                })
-                .collect();
+            centroid_scores(isa, codec, q, &mut s);
+            let probed = probe_candidates(codec, parts, n_docs, q, &s, p.nprobe, p.candidates, sc);
+            let docs = probed.iter().map(|h| h.1);
+            let approx = code_scores(isa, parts, q, &s, docs, p.rescore, sc);
             sc.scores = s;
-            keep_best(&mut approx, p.rescore);
             approx.into_iter().map(|h| h.1).collect()
         };
-    let mut hits = Vec::with_capacity(short.len());
-    for d in short {
-        let x = &parts[part_of(d)];
-        let n = decode_doc(codec, x.seg, d - x.start, &mut sc.decoded);
-        let score = score_one(isa, q, DocRows::F32(&sc.decoded), n, &mut sc.maxima);
-        hits.push((score, d));
-    }
-    best_k(hits, p.k)
+    exact_best(isa, codec, parts, q, short.into_iter(), p.k, sc)
 }

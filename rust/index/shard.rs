@@ -1,9 +1,9 @@
 //! What one shard of a sharded index needs (spec/index.md R-INDEX-20, spec/distributed.md): an
 //! index created with a given codec (copied byte for byte from another index or a codec file),
 //! the codec of a whole collection trained from its sample rows alone, and the search of
-//! R-ISEARCH-1 cut in two stages so that a coordinator can keep the global budgets over every
-//! shard: the probed candidates with their probe and code scores (steps 1-3), then the exact
-//! scores of the documents it picked (step 4).
+//! R-ISEARCH-1 cut in three stages so that a coordinator can keep the global budgets over every
+//! shard: the probed candidates with their probe scores (steps 1-2), the code scores of the
+//! candidates it kept (step 3), then the exact scores of the documents it picked (step 4).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -19,16 +19,12 @@ use super::format::{Codec, Entry, Ids, MANIFEST, manifest};
 use super::kmeans;
 use super::progress::Progress;
 use super::rng;
-use super::search::{self, decode_doc};
-use crate::kernel::{self, DocRows, Isa};
-use crate::maxsim::score_one;
+use super::search;
+use crate::kernel::Isa;
 use crate::packed::Packed;
 use crate::queries::{self, Precision, Prepared};
-use crate::search::{Hit, best_k, rank_order};
+use crate::search::{Hit, best_k};
 use crate::{Error, Result};
-
-/// A candidate of the first stage: (probe score `p(d)`, code score `a(d)`, global position).
-pub type Candidate = (f32, f32, usize);
 
 fn format_error(file: &Path, check: String) -> Error {
     Error::Format {
@@ -199,121 +195,51 @@ pub fn train_codec(
     codec.write(dir, name, &mut |done, total| progress("write", done, total))
 }
 
-/// The query's centroid scores `[K][pad]` (R-ISEARCH-1 step 1).
-fn centroid_scores(isa: Isa, codec: &Codec, q: &Prepared) -> Vec<f32> {
-    let mut s = vec![0.0f32; codec.k * q.pad];
-    kernel::row_scores(isa, &q.qt, q.pad, codec.dim, &codec.centroids, &mut s);
-    s
-}
+/// One query's stage 1: its candidates, and its centroid scores when `keep` (for stage 2).
+pub type Probed = (Vec<Hit>, Option<Vec<f32>>);
 
-/// Step 2's probes: each token's `nprobe` best centroids (higher score first, ties to the lower
-/// id) and its floor, the next one's score (`-inf` when every centroid is probed).
-fn probes_of(s: &[f32], pad: usize, len: usize, k: usize, nprobe: usize) -> Vec<(Vec<u32>, f32)> {
-    let order = |a: &(f32, u32), b: &(f32, u32)| {
-        b.0.partial_cmp(&a.0)
-            .unwrap_or(std::cmp::Ordering::Equal)
-            .then(a.1.cmp(&b.1))
-    };
-    (0..len)
-        .map(|i| {
-            let mut row: Vec<(f32, u32)> = (0..k).map(|c| (s[c * pad + i], c as u32)).collect();
-            let w = (nprobe + 1).min(k);
-            if w < k {
-                row.select_nth_unstable_by(w, order);
-                row.truncate(w);
-            }
-            row.sort_unstable_by(order);
-            let floor = row.get(nprobe).map_or(f32::NEG_INFINITY, |e| e.0);
-            (row.iter().take(nprobe).map(|e| e.1).collect(), floor)
-        })
+fn prepare_all(queries: &Packed) -> Result<Vec<Prepared>> {
+    (0..queries.len())
+        .into_par_iter()
+        .map(|i| Prepared::new(queries.item(i), queries.dim, Precision::F32))
         .collect()
 }
 
-/// Stage 1 of a sharded search for one query (R-DIST-3): R-ISEARCH-1 steps 1-3 over the live
-/// documents of `index` with the coordinator's `nprobe` and `candidates`: the `candidates` best
-/// by probe score (ties: lower position), each with its code score.
-fn candidates_one(
-    isa: Isa,
+/// R-DIST-3: one list of positions per query, each below the index's size.
+fn check_positions<'a>(
     index: &Index,
-    q: &Prepared,
-    p: &search::Params,
-    row_of: &mut Vec<u32>,
-) -> Vec<Candidate> {
-    let codec = &index.codec;
-    let (pad, len) = (q.pad, q.len);
-    let s = centroid_scores(isa, codec, q);
-    let probes = probes_of(&s, pad, len, codec.k, p.nprobe);
-    let floor: Vec<f32> = probes.iter().map(|x| x.1).collect();
-    // Per position: its candidate row, `u32::MAX` when not (yet) a candidate; the entries set
-    // here are reset before returning, so the buffer is reused across queries.
-    row_of.resize(index.n_docs(), u32::MAX);
-    let mut found: Vec<usize> = Vec::new();
-    let mut rows: Vec<f32> = Vec::new();
-    for (seg, &start) in index.segments.iter().zip(&index.starts) {
-        let (ivf_offsets, ivf_docs) = (seg.ivf_offsets(), seg.ivf_docs());
-        for (i, (cells, _)) in probes.iter().enumerate() {
-            for &c in cells {
-                let c = c as usize;
-                let x = s[c * pad + i];
-                for &d in &ivf_docs[ivf_offsets[c] as usize..ivf_offsets[c + 1] as usize] {
-                    let pos = start + d as usize;
-                    if index.is_deleted(pos) {
-                        continue; // R-ISEARCH-6
-                    }
-                    let r = match row_of[pos] {
-                        u32::MAX => {
-                            // Rows number at most n_docs, bounded by u32::MAX - 1 (`shard_candidates`).
-                            row_of[pos] = found.len() as u32;
-                            found.push(pos);
-                            rows.extend_from_slice(&floor);
-                            found.len() - 1
-                        }
-                        r => r as usize,
-                    };
-                    let v = &mut rows[r * len + i];
-                    *v = if x > *v { x } else { *v };
-                }
-            }
-        }
+    queries: &Packed,
+    lists: usize,
+    mut positions: impl Iterator<Item = &'a usize>,
+) -> Result<()> {
+    if lists != queries.len() {
+        return Err(Error::Param {
+            rule: "R-DIST-3",
+            what: format!("{lists} position lists for {} queries", queries.len()),
+        });
     }
-    for &d in &found {
-        row_of[d] = u32::MAX;
+    let n = index.n_docs();
+    if let Some(bad) = positions.find(|&&x| x >= n) {
+        return Err(Error::Param {
+            rule: "R-DIST-3",
+            what: format!("position {bad} is not below n_docs {n}"),
+        });
     }
-    let mut probed: Vec<Hit> = found
-        .iter()
-        .enumerate()
-        .map(|(r, &d)| {
-            let row = &rows[r * len..(r + 1) * len];
-            (row.iter().fold(0.0f64, |a, &x| a + f64::from(x)) as f32, d)
-        })
-        .collect();
-    if probed.len() > p.candidates {
-        probed.select_nth_unstable_by(p.candidates, rank_order);
-        probed.truncate(p.candidates);
-    }
-    let mut m = vec![f32::NEG_INFINITY; pad];
-    probed
-        .into_iter()
-        .map(|(score, d)| {
-            let (si, local) = index.locate(d);
-            let seg = &index.segments[si];
-            m.fill(f32::NEG_INFINITY);
-            kernel::max_rows(isa, &s, pad, &seg.codes()[seg.doc(local)], &mut m);
-            let a = m[..len].iter().fold(0.0f64, |t, &x| t + f64::from(x)) as f32;
-            (score, a, d)
-        })
-        .collect()
+    Ok(())
 }
 
 impl Index {
     /// Stage 1 of a sharded search (R-DIST-3), in parallel over `queries`: per query its
-    /// candidates, in no particular order. `p.k` and `p.rescore` are not used.
-    pub fn shard_candidates(
+    /// candidates, best first, and its centroid scores `[K][pad]` for the leading queries whose
+    /// scores fit in `keep_bytes` together (stage 2 takes them instead of computing them
+    /// again). `p.k` and `p.rescore` are not used.
+    pub fn shard_probe(
         &self,
         isa: Isa,
         queries: &Packed,
         p: &search::Params,
-    ) -> Result<Vec<Vec<Candidate>>> {
+        keep_bytes: usize,
+    ) -> Result<Vec<Probed>> {
         queries::check_same_dim(queries.dim, self.codec.dim)?;
         if self.n_docs() >= u32::MAX as usize {
             return Err(Error::Param {
@@ -324,19 +250,91 @@ impl Index {
                 ),
             });
         }
-        let prepared: Vec<Prepared> = (0..queries.len())
-            .into_par_iter()
-            .map(|i| Prepared::new(queries.item(i), queries.dim, Precision::F32))
-            .collect::<Result<_>>()?;
+        let prepared = prepare_all(queries)?;
+        let mut left = keep_bytes;
+        let keep: Vec<bool> = prepared
+            .iter()
+            .map(|q| {
+                let bytes = self.codec.k.saturating_mul(q.pad).saturating_mul(4);
+                let fits = bytes <= left;
+                left = if fits { left - bytes } else { 0 };
+                fits
+            })
+            .collect();
+        let parts = self.live_parts();
+        let n_docs = self.n_docs();
+        let (nprobe, candidates) = (p.nprobe, p.candidates);
         Ok(prepared
             .par_iter()
-            .map_init(Vec::new, |row_of, q| {
-                candidates_one(isa, self, q, p, row_of)
+            .zip(keep.par_iter())
+            .map_init(search::Scratch::default, |sc, (q, &keep)| {
+                let mut s = Vec::new();
+                search::centroid_scores(isa, &self.codec, q, &mut s);
+                let found = search::probe_candidates(
+                    &self.codec,
+                    &parts,
+                    n_docs,
+                    q,
+                    &s,
+                    nprobe,
+                    candidates,
+                    sc,
+                );
+                (best_k(found, candidates), keep.then_some(s))
             })
             .collect())
     }
 
-    /// Stage 2 of a sharded search (R-DIST-3): per query `i`, the `k` best of the live documents
+    /// Stage 2 of a sharded search (R-DIST-3), in parallel over `queries`: per query `i`, the
+    /// `rescore` best of the live documents at `positions[i]` by code score, best first (ties:
+    /// lower position), from `scores[i]` (the query's centroid scores kept by `shard_probe`)
+    /// or, when it is `None`, the centroid scores computed again.
+    pub fn shard_codes(
+        &self,
+        isa: Isa,
+        queries: &Packed,
+        positions: &[Vec<usize>],
+        scores: &[Option<&[f32]>],
+        rescore: usize,
+    ) -> Result<Vec<Vec<Hit>>> {
+        queries::check_same_dim(queries.dim, self.codec.dim)?;
+        check_positions(self, queries, positions.len(), positions.iter().flatten())?;
+        let prepared = prepare_all(queries)?;
+        for (i, given) in scores.iter().enumerate() {
+            let want = self.codec.k * prepared.get(i).map_or(0, |q| q.pad);
+            if let Some(s) = given
+                && (i >= prepared.len() || s.len() != want)
+            {
+                return Err(Error::Param {
+                    rule: "R-DIST-3",
+                    what: format!(
+                        "query {i}: {} centroid scores, not K * pad = {want}",
+                        s.len()
+                    ),
+                });
+            }
+        }
+        let parts = self.live_parts();
+        Ok(prepared
+            .par_iter()
+            .enumerate()
+            .map_init(search::Scratch::default, |sc, (i, q)| {
+                let mut own = Vec::new();
+                let s: &[f32] = match scores.get(i).copied().flatten() {
+                    Some(s) => s,
+                    None => {
+                        search::centroid_scores(isa, &self.codec, q, &mut own);
+                        &own
+                    }
+                };
+                let docs = self.live_once(&positions[i]);
+                let found = search::code_scores(isa, &parts, q, s, docs.into_iter(), rescore, sc);
+                best_k(found, rescore)
+            })
+            .collect())
+    }
+
+    /// Stage 3 of a sharded search (R-DIST-3): per query `i`, the `k` best of the live documents
     /// at `positions[i]` (every live document when it is `None`) by exact MaxSim over their
     /// decoded vectors (R-ISEARCH-1 step 4-5), best first, ties to the lower position.
     pub fn shard_rescore(
@@ -347,54 +345,32 @@ impl Index {
         k: usize,
     ) -> Result<Vec<Vec<Hit>>> {
         queries::check_same_dim(queries.dim, self.codec.dim)?;
-        if positions.len() != queries.len() {
-            return Err(Error::Param {
-                rule: "R-DIST-3",
-                what: format!(
-                    "{} position lists for {} queries",
-                    positions.len(),
-                    queries.len()
-                ),
-            });
-        }
-        let n = self.n_docs();
-        if let Some(bad) = positions.iter().flatten().flatten().find(|&&x| x >= n) {
-            return Err(Error::Param {
-                rule: "R-DIST-3",
-                what: format!("position {bad} is not below n_docs {n}"),
-            });
-        }
-        let prepared: Vec<Prepared> = (0..queries.len())
-            .into_par_iter()
-            .map(|i| Prepared::new(queries.item(i), queries.dim, Precision::F32))
-            .collect::<Result<_>>()?;
+        let all = positions.iter().flatten().flatten();
+        check_positions(self, queries, positions.len(), all)?;
+        let prepared = prepare_all(queries)?;
+        let parts = self.live_parts();
         Ok(prepared
             .par_iter()
             .zip(positions.par_iter())
-            .map(|(q, list)| {
-                let all: Vec<usize>;
-                let list: &[usize] = match list {
-                    Some(v) => v,
-                    None => {
-                        all = (0..n).collect();
-                        &all
-                    }
+            .map_init(search::Scratch::default, |sc, (q, list)| {
+                let docs: Vec<usize> = match list {
+                    Some(v) => self.live_once(v),
+                    None => (0..self.n_docs())
+                        .filter(|&d| !self.is_deleted(d))
+                        .collect(),
                 };
-                let mut decoded = Vec::new();
-                let mut maxima = vec![0.0f32; q.pad];
-                let mut hits: Vec<Hit> = Vec::with_capacity(list.len());
-                let mut seen = std::collections::HashSet::new();
-                for &d in list {
-                    if self.is_deleted(d) || !seen.insert(d) {
-                        continue; // R-ISEARCH-6
-                    }
-                    let (si, local) = self.locate(d);
-                    let t = decode_doc(&self.codec, &self.segments[si], local, &mut decoded);
-                    let score = score_one(isa, q, DocRows::F32(&decoded), t, &mut maxima);
-                    hits.push((score, d));
-                }
-                best_k(hits, k)
+                search::exact_best(isa, &self.codec, &parts, q, docs.into_iter(), k, sc)
             })
             .collect())
+    }
+
+    /// The live documents of `positions`, each once, in the given order (R-ISEARCH-6).
+    fn live_once(&self, positions: &[usize]) -> Vec<usize> {
+        let mut seen = std::collections::HashSet::new();
+        positions
+            .iter()
+            .copied()
+            .filter(|&d| !self.is_deleted(d) && seen.insert(d))
+            .collect()
     }
 }
