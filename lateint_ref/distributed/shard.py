@@ -5,11 +5,13 @@ last commit (R-DIST-7)."""
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 import time
 from collections import OrderedDict
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
 
 import numpy as np
 
@@ -56,6 +58,20 @@ def build(path: str, documents: Any, ids: list[Any], codec: str) -> int:
     return len(ids)
 
 
+_Method = TypeVar("_Method", bound=Callable[..., Any])
+
+
+def _serial(method: _Method) -> _Method:
+    """Runs ``method`` holding the worker's lock."""
+
+    @functools.wraps(method)
+    def run(self: Shard, *args: Any) -> Any:
+        with self._lock:
+            return method(self, *args)
+
+    return cast(_Method, run)
+
+
 class Shard:
     """The worker of shard ``s`` of the sharded index at ``root``: ``Shard(root, s,
     codec_sha256)``. It answers in collection numbers (R-DIST-8), not positions."""
@@ -68,7 +84,9 @@ class Shard:
         self.index = _open(self.path, self.codec, codec_sha256)
         self.numbers = self._read_numbers()
         # Centroid scores kept between stages 1 and 2, by the coordinator's token (R-DIST-3).
-        self._lock = threading.Lock()
+        # One call at a time per worker (local mode runs calls on threads): a commit never
+        # lands in the middle of a search's call, and the index and its numbers change together.
+        self._lock = threading.RLock()
         self._kept: OrderedDict[str, list[np.ndarray | None]] = OrderedDict()
         self._held = 0
 
@@ -80,6 +98,7 @@ class Shard:
     def _generation(self) -> int:
         return 0 if self.index is None else self.index.generation
 
+    @_serial
     def info(self) -> dict[str, Any]:
         """``{"n_docs", "n_live", "generation", "n_centroids", "next_number", "pid"}`` of the
         commit this worker searches (``next_number``: one more than its last collection
@@ -109,6 +128,7 @@ class Shard:
             raise InputError(f"R-DIST-8: shard {self.s} holds no document numbered {bad}")
         return pos
 
+    @_serial
     def probe(
         self, queries: list[np.ndarray], nprobe: int, candidates: int, token: str
     ) -> tuple[int, list[Ranked]]:
@@ -132,6 +152,7 @@ class Shard:
                 self._held += sum(s.nbytes for s in scores if s is not None)
         return self.index.generation, [(self.numbers[pos], p) for pos, p in found]
 
+    @_serial
     def codes(
         self,
         queries: list[np.ndarray],
@@ -160,6 +181,7 @@ class Shard:
             return ranked
         return self.rescore(queries, [x for x, _ in ranked], k, generation)
 
+    @_serial
     def rescore(
         self,
         queries: list[np.ndarray],
@@ -181,6 +203,7 @@ class Shard:
             (self.numbers[pos], scores, [ids[p] for p in pos.tolist()]) for pos, scores in found
         ]
 
+    @_serial
     def not_live(self, ids: list[Any]) -> list[Any]:
         """The ids of ``ids`` that no live document of this shard has (R-DIST-4)."""
         if self.index is None:
@@ -199,6 +222,7 @@ class Shard:
         self.index, self.numbers = index, np.asarray(numbers, np.int64)
         return self.info()
 
+    @_serial
     def add(
         self, documents: Any, ids: list[Any], upsert: bool, numbers: list[int]
     ) -> dict[str, Any]:
@@ -210,6 +234,10 @@ class Shard:
         if len(new) != len(ids) or np.any(np.diff(together) <= 0):
             raise InputError(f"R-DIST-8: collection numbers {numbers[:3]}... do not follow")
         if self.index is None:
+            # No commit: files left by a compaction that emptied this shard and stopped before
+            # removing them all (R-DIST-4) go first, so that the shard takes documents again.
+            for name in os.listdir(self.path):
+                os.remove(os.path.join(self.path, name))
             return self._commit(
                 together,
                 lambda: Index.create(self.path, documents, ids, codec=self.codec, progress=False),
@@ -219,6 +247,7 @@ class Shard:
             together, lambda: index.add(documents, ids, upsert=upsert, progress=False)
         )
 
+    @_serial
     def delete(self, ids: list[Any]) -> dict[str, Any]:
         """Deletes the live documents of ``ids`` from this shard in one commit (R-INDEX-10)."""
         if self.index is None:
@@ -226,6 +255,7 @@ class Shard:
         index = self.index
         return self._commit(self.numbers, lambda: index.delete(ids))
 
+    @_serial
     def compact(self) -> dict[str, Any]:
         """Compacts this shard (R-INDEX-12), its numbers those of the live documents; a shard
         whose every document is deleted becomes empty (its manifest removed first, then its

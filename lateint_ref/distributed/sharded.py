@@ -244,25 +244,29 @@ class ShardedIndex:
         allow_partial = _checks.flag(allow_partial, "allow_partial", "R-DIST-5")
         if timeout is not None:
             timeout = _checks.positive_real(timeout, "timeout", "R-DIST-5")
-        d_probe, d_cand, d_res = default_budgets(k, self._k_centroids, self.n_docs)
         given = {"nprobe": nprobe, "candidates": candidates, "rescore": rescore}
         values = {
             name: None if v is None else _checks.integer(v, name, "R-ISEARCH-3", 1)
             for name, v in given.items()
         }
-        n_probe = d_probe if values["nprobe"] is None else values["nprobe"]
-        if not 1 <= n_probe <= self._k_centroids:
-            raise InputError(f"R-ISEARCH-3: nprobe must be in 1..={self._k_centroids}")
-        n_cand = max(d_cand if values["candidates"] is None else values["candidates"], k)
-        n_res = max(d_res if values["rescore"] is None else values["rescore"], k)
+
+        def budgets() -> tuple[int, int, int]:
+            # R-ISEARCH-3's defaults from the union's size now (a rerun sees the new size).
+            d_probe, d_cand, d_res = default_budgets(k, self._k_centroids, self.n_docs)
+            n_probe = d_probe if values["nprobe"] is None else values["nprobe"]
+            if not 1 <= n_probe <= self._k_centroids:
+                raise InputError(f"R-ISEARCH-3: nprobe must be in 1..={self._k_centroids}")
+            n_cand = max(d_cand if values["candidates"] is None else values["candidates"], k)
+            n_res = max(d_res if values["rescore"] is None else values["rescore"], k)
+            return n_probe, n_cand, n_res
+
+        budgets()  # the arguments checked before any query is read
         q_vectors, q_offsets = pack_queries(queries)
         qs = [q_vectors[a:b] for a, b in itertools.pairwise(q_offsets.tolist())]
         if not qs:
             return Answer([], [])
         for _ in range(STALE_RETRIES):
-            answer = self._search_once(
-                qs, k, n_probe, n_cand, n_res, exhaustive, timeout, allow_partial
-            )
+            answer = self._search_once(qs, k, *budgets(), exhaustive, timeout, allow_partial)
             if answer is not None:
                 return answer
             self._refresh_infos()  # a commit changed a shard between the stages: again

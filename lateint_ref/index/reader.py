@@ -566,6 +566,10 @@ class Index:
         rescore = _checks.integer(rescore, "rescore", "R-ISEARCH-3", 1)
         q_vectors, q_offsets = pack_queries(queries)
         flat, offsets = self._position_lists(positions, len(q_offsets) - 1)
+        if scores is not None and not isinstance(scores, (list, tuple)):
+            raise InputError(
+                f"R-DIST-3: scores must be None or a list, got {type(scores).__name__}"
+            )
         given = [None] * (len(q_offsets) - 1) if scores is None else list(scores)
         for s in given:
             if s is not None and not (
@@ -585,6 +589,11 @@ class Index:
         self, positions: list[Any], n_queries: int
     ) -> tuple[np.ndarray, np.ndarray]:
         """One list of positions per query (R-DIST-3), flat, with its offsets."""
+        if not isinstance(positions, (list, tuple)):
+            raise InputError(
+                f"R-DIST-3: positions must be a list of one array per query, got "
+                f"{type(positions).__name__}"
+            )
         if len(positions) != n_queries:
             raise InputError(f"R-DIST-3: {len(positions)} position lists for {n_queries} queries")
         lists = [_positions(p, len(self)) for p in positions]
